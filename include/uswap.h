@@ -1,0 +1,102 @@
+/*
+ * uswap: swap for one process, in user space.
+ *
+ * Memory from uswap_map() behaves like private anonymous memory (zero on
+ * first touch, shared by every thread, usable by system calls), but only
+ * `budget` bytes of it stay resident: colder pages are compressed into RAM
+ * (or written to another device) and come back on the next touch.  Faults
+ * reach uswap through Linux userfaultfd; see docs/ and ../shared/DESIGN.md.
+ *
+ * Every function returns 0 (or a positive value) on success and a negative
+ * errno on failure unless it says otherwise.  All functions are thread safe.
+ */
+#ifndef USWAP_H
+#define USWAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define USWAP_API __attribute__((visibility("default")))
+
+struct uswap;
+
+/*
+ * Options.  All zero means defaults; a zero or NULL field is then taken from
+ * the USWAP_<NAME> environment variable of the same name (USWAP_BUDGET,
+ * USWAP_DEVICE, USWAP_POLICY, USWAP_THREADS, ...), else from the default.
+ * The option table in docs/options.md lists every option once.
+ */
+struct uswap_config {
+	size_t budget;      /* bytes of resident memory the regions may hold */
+	const char *device; /* "zram" (lz4), "zram:zstd", "zram:zstd:3" */
+	const char *policy; /* swap-in protocol: "unified" (default),
+			       "fallback", "waitqueue", "sleep", "retry" */
+	unsigned threads;   /* fault handler threads, 0 = choose */
+	size_t swap_size;   /* bytes of swap slots, 0 = choose (8 x budget) */
+	size_t store_limit; /* bytes the compressed store may use, 0 = none */
+	unsigned flags;     /* USWAP_F_* */
+};
+
+/* Statistics: monotonic counters since uswap_open, and current sizes. */
+struct uswap_stats {
+	/* faults by kind */
+	uint64_t faults;        /* fault messages handled */
+	uint64_t faults_zero;   /* first touch: zero page installed */
+	uint64_t faults_minor;  /* served from the swap cache */
+	uint64_t faults_major;  /* read from a device */
+	uint64_t faults_repeat; /* a thread faulted again on an entry it
+				   already faulted on (the race's price) */
+	uint64_t eexist;        /* install found the page already there */
+	uint64_t swapins;       /* pages read from a device */
+	uint64_t swapouts;      /* pages written to a device */
+	uint64_t reclaim_scans; /* pages looked at by reclaim */
+	uint64_t sigbus;        /* accesses failed with SIGBUS (read error) */
+	/* sizes, bytes */
+	uint64_t budget;
+	uint64_t mapped;     /* bytes of all regions */
+	uint64_t resident;   /* bytes present in the process */
+	uint64_t cached;     /* bytes in the swap cache (uncompressed) */
+	uint64_t stored;     /* bytes of pages kept on devices (original size) */
+	uint64_t compressed; /* bytes of their compressed data */
+	uint64_t held;       /* all memory uswap holds for data: resident +
+				cached + device memory used */
+};
+
+/*
+ * uswap_open - start a uswap instance (its handler threads and devices).
+ * @cfg: options, NULL for all defaults.
+ * @out: the instance on success.
+ * Return: 0; -EINVAL for a bad option (a message naming it goes to stderr);
+ * -EPERM when userfaultfd is not permitted; -ENOMEM.
+ */
+USWAP_API int uswap_open(const struct uswap_config *cfg, struct uswap **out);
+
+/*
+ * uswap_map - map @len bytes (rounded up to pages) of paged memory.
+ * Return: the address, or NULL with errno set (EINVAL, ENOMEM).
+ */
+USWAP_API void *uswap_map(struct uswap *u, size_t len);
+
+/*
+ * uswap_unmap - unmap a whole region returned by uswap_map; every swap slot
+ * it held is freed.  Return: 0, -EINVAL when @addr/@len is not a region.
+ */
+USWAP_API int uswap_unmap(struct uswap *u, void *addr, size_t len);
+
+/* uswap_stats - fill @st.  Return: 0. */
+USWAP_API int uswap_stats(struct uswap *u, struct uswap_stats *st);
+
+/*
+ * uswap_close - stop the instance.  Regions still mapped are first made
+ * ordinary memory with their contents (nothing is lost), then released.
+ */
+USWAP_API void uswap_close(struct uswap *u);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* USWAP_H */
