@@ -279,6 +279,28 @@ static struct swap_cluster *isolate_cluster(struct swap_info *si,
 	return NULL;
 }
 
+/*
+ * relocate_isolated_locked - put the isolated, locked @ci back on its list
+ * and unlock it.  Context: si->lock and ci->lock held (ci was trylocked
+ * under si->lock); releases ci->lock.
+ */
+static void relocate_isolated_locked(struct swap_info *si,
+				     struct swap_cluster *ci)
+{
+	uint8_t want = cluster_wanted_list(ci);
+	uint32_t *counter;
+
+	if (want == CLUSTER_FREE) {
+		ci->order = 0;
+		ci->frag = false;
+	}
+	list_add_tail(&ci->list,
+		      cluster_list_head(si, want, ci->order, &counter));
+	(*counter)++;
+	ci->flags = want;
+	unlock_cluster(ci);
+}
+
 /* ---- slot allocation inside one cluster ---- */
 
 /* bits at the positions that are multiples of 1 << order, order < 6 */
@@ -382,8 +404,10 @@ static void swap_slot_free_locked(struct swap_info *si, struct swap_cluster *ci,
  *     free list (order 0 also tries the frag list, then the other orders'
  *     nonfull lists), with a trylock, so it is ours and locked.  Allocate,
  *     put it back on the list its counters call for, point the cursor at it.
- *     A cluster that cannot satisfy its own order goes to the frag list,
- *     where only order-0 allocations look, so the loop ends.
+ *     A partly used cluster that cannot satisfy its own order goes to the
+ *     frag list, where only order-0 allocations look; a free one (it can
+ *     fail only because of bad slots) goes to the tail of the free list.
+ *     After more failures than there are clusters, the loop gives up.
  *  3. Nothing: -ENOSPC.  For order 0 that means every usable slot is in
  *     use (or, under concurrency, that the clusters with room were being
  *     allocated from by other threads for a long time: we retry up to
@@ -403,7 +427,7 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 {
 	struct swap_cursor *cur;
 	struct swap_cluster *ci;
-	unsigned attempt, j;
+	unsigned attempt, fails, j;
 	int i;
 
 	if (order > SWAP_MAX_ORDER) {
@@ -435,7 +459,7 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 		unlock_cluster(ci);
 	}
 
-	for (attempt = 0;; attempt++) {
+	for (attempt = 0, fails = 0;; attempt++) {
 		bool busy = false;
 
 		ci = NULL;
@@ -451,6 +475,12 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 		for (j = 1; !ci && order == 0 && j <= SWAP_MAX_ORDER; j++)
 			ci = isolate_cluster(si, &si->nonfull[j],
 					     &si->nr_nonfull, &busy);
+		if (ci && fails > si->nclusters) {
+			/* tried them all: put it back untouched */
+			relocate_isolated_locked(si, ci);
+			ci = NULL;
+			busy = false;
+		}
 		if (!ci && !(busy && attempt < 1000))
 			si->nr_alloc_fail++;
 		else if (ci)
@@ -471,8 +501,10 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 			ci->frag = true;
 		}
 		i = cluster_alloc_locked(ci, order);
-		if (i < 0)
-			ci->frag = true;
+		if (i < 0) {
+			fails++;
+			ci->frag = true; /* forgotten if the cluster is free */
+		}
 		relocate_cluster(si, ci);
 		if (i >= 0) {
 			uint32_t idx = (uint32_t)(ci - si->clusters);
