@@ -161,6 +161,7 @@ static int set_count_locked(struct swap_cluster *ci, unsigned i,
 	uint8_t m = pin ? SWAP_HAS_CACHE : 0;
 	_Atomic uint32_t *ext;
 
+	assert_cluster_locked(ci, __func__);
 	if (count > SWAP_MAP_MAX) {
 		ext = atomic_load_explicit(&ci->ext, memory_order_relaxed);
 		if (!ext) {
@@ -361,6 +362,7 @@ static int cluster_alloc_locked(struct swap_cluster *ci, unsigned order)
 	int i = cluster_find_locked(ci, order);
 	unsigned j, n = 1u << order;
 
+	assert_cluster_locked(ci, __func__);
 	if (i < 0)
 		return -1;
 	for (j = (unsigned)i; j < (unsigned)i + n; j++) {
@@ -668,7 +670,7 @@ int swapoff(struct swap_info *si)
 	return 0;
 }
 
-/* swap_info_get - see swap.h.  Lockless. */
+/* swap_info_get - see swap.h.  Context: lockless, any thread. */
 struct swap_info *swap_info_get(swp_entry_t entry)
 {
 	unsigned type = swp_type(entry);
@@ -678,11 +680,13 @@ struct swap_info *swap_info_get(swp_entry_t entry)
 	return atomic_load_explicit(&swap_info[type], memory_order_acquire);
 }
 
+/* swap_store - the device behind @si.  Context: any; setup-only field. */
 struct store_dev *swap_store(struct swap_info *si)
 {
 	return si->dev;
 }
 
+/* swap_type_of - @si's index in the device table.  Context: any. */
 unsigned swap_type_of(struct swap_info *si)
 {
 	return si->type;
@@ -932,7 +936,7 @@ void swapcache_clear(swp_entry_t entry)
 	unlock_cluster(ci);
 }
 
-/* swap_count - see swap.h.  Lockless, racy. */
+/* swap_count - see swap.h.  Context: lockless (a racy read). */
 unsigned long swap_count(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -943,7 +947,7 @@ unsigned long swap_count(swp_entry_t entry)
 	return map_count(swap_cluster_of(si, off), off % SWAP_CLUSTER_SLOTS);
 }
 
-/* swap_pinned - see swap.h.  Lockless, racy. */
+/* swap_pinned - see swap.h.  Context: lockless (a racy read). */
 bool swap_pinned(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -1013,7 +1017,7 @@ struct folio *swap_cache_get_folio(swp_entry_t entry)
 	}
 }
 
-/* swap_cache_get_shadow - see swap.h.  Lockless, racy. */
+/* swap_cache_get_shadow - see swap.h.  Context: lockless (racy read). */
 void *swap_cache_get_shadow(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -1044,6 +1048,7 @@ static void cache_insert_locked(struct swap_info *si, struct swap_cluster *ci,
 				uint64_t off, swp_entry_t entry,
 				struct folio *folio)
 {
+	assert_cluster_locked(ci, __func__);
 	folio_get(folio);
 	__atomic_store_n(&folio->swap.val, entry.val, __ATOMIC_RELEASE);
 	folio_set_flag(folio, PG_swapcache);
@@ -1164,6 +1169,7 @@ static void cache_delete_locked(struct swap_info *si, struct swap_cluster *ci,
 	unsigned i = off % SWAP_CLUSTER_SLOTS;
 	uint8_t m = atomic_load_explicit(&ci->map[i], memory_order_relaxed);
 
+	assert_cluster_locked(ci, __func__);
 	atomic_store_explicit(&si->table[off], (uintptr_t)shadow,
 			      memory_order_release);
 	ci->ncached--;
