@@ -52,6 +52,8 @@ struct swap_cursor {
 	uint64_t gen;
 	uint32_t cluster;
 };
+/* its address names the calling thread (ci->cursor_tag) */
+static __thread char swap_thread_tag;
 static __thread struct swap_cursor swap_cursor[MAX_SWAPFILES]
 					      [SWAP_MAX_ORDER + 1];
 
@@ -232,6 +234,8 @@ static void relocate_cluster(struct swap_info *si, struct swap_cluster *ci)
 		ci->frag = false;
 	}
 	want = cluster_wanted_list(ci);
+	if (want == CLUSTER_FREE || want == CLUSTER_FULL)
+		ci->cursor_tag = NULL; /* nobody's current cluster any more */
 	/*
 	 * Same list: done.  For NONFULL that is also the same order: the
 	 * order changes only while the cluster is free or isolated.
@@ -256,12 +260,15 @@ static void relocate_cluster(struct swap_info *si, struct swap_cluster *ci)
 /*
  * isolate_cluster - take the first cluster of @head whose lock can be had
  * without waiting off its list, locked.  *busy is set when a cluster was
- * skipped because its lock was taken.
+ * skipped because its lock was taken.  With @skip_others, clusters that are
+ * another thread's current cluster are skipped too, so that threads spread
+ * over clusters instead of all contending for the first nonfull one.
  * Context: si->lock held; trylocks ci->lock (never waits: see the order).
  */
 static struct swap_cluster *isolate_cluster(struct swap_info *si,
 					    struct list_node *head,
-					    uint32_t *counter, bool *busy)
+					    uint32_t *counter, bool *busy,
+					    bool skip_others)
 {
 	struct list_node *node;
 
@@ -270,6 +277,11 @@ static struct swap_cluster *isolate_cluster(struct swap_info *si,
 
 		if (!trylock_cluster(ci)) {
 			*busy = true;
+			continue;
+		}
+		if (skip_others && ci->cursor_tag &&
+		    ci->cursor_tag != &swap_thread_tag) {
+			unlock_cluster(ci);
 			continue;
 		}
 		list_del(&ci->list);
@@ -402,9 +414,11 @@ static void swap_slot_free_locked(struct swap_info *si, struct swap_cluster *ci,
  *  1. Fast path: the calling thread's cursor for (device, order) names the
  *     cluster it allocated from last.  Lock it, take the first aligned free
  *     run.  No device lock unless the cluster changes list (becomes full).
- *  2. Slow path: under si->lock take a cluster off nonfull[order], else the
- *     free list (order 0 also tries the frag list, then the other orders'
- *     nonfull lists), with a trylock, so it is ours and locked.  Allocate,
+ *  2. Slow path: under si->lock take a cluster off nonfull[order] that is
+ *     no other thread's current cluster, else the free list (order 0 then
+ *     tries the frag list), else any cluster of nonfull[order] (order 0 also
+ *     the other orders' nonfull lists), with a trylock, so it is ours and
+ *     locked.  Allocate,
  *     put it back on the list its counters call for, point the cursor at it.
  *     A partly used cluster that cannot satisfy its own order goes to the
  *     frag list, where only order-0 allocations look; a free one (it can
@@ -467,16 +481,19 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 		ci = NULL;
 		pthread_mutex_lock(&si->lock);
 		ci = isolate_cluster(si, &si->nonfull[order], &si->nr_nonfull,
-				     &busy);
+				     &busy, true);
 		if (!ci)
 			ci = isolate_cluster(si, &si->free_list, &si->nr_free,
-					     &busy);
+					     &busy, false);
 		if (!ci && order == 0)
 			ci = isolate_cluster(si, &si->frag_list, &si->nr_frag,
-					     &busy);
+					     &busy, false);
+		if (!ci)
+			ci = isolate_cluster(si, &si->nonfull[order],
+					     &si->nr_nonfull, &busy, false);
 		for (j = 1; !ci && order == 0 && j <= SWAP_MAX_ORDER; j++)
 			ci = isolate_cluster(si, &si->nonfull[j],
-					     &si->nr_nonfull, &busy);
+					     &si->nr_nonfull, &busy, false);
 		if (ci && fails > si->nclusters) {
 			/* tried them all: put it back untouched */
 			relocate_isolated_locked(si, ci);
@@ -513,6 +530,7 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 
 			cur->gen = si->gen;
 			cur->cluster = idx;
+			ci->cursor_tag = &swap_thread_tag;
 			unlock_cluster(ci);
 			*entry = swp_entry(si->type,
 					   (uint64_t)idx * SWAP_CLUSTER_SLOTS +
