@@ -530,7 +530,8 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 
 			cur->gen = si->gen;
 			cur->cluster = idx;
-			ci->cursor_tag = &swap_thread_tag;
+			if (ci->flags != CLUSTER_FULL)
+				ci->cursor_tag = &swap_thread_tag;
 			unlock_cluster(ci);
 			*entry = swp_entry(si->type,
 					   (uint64_t)idx * SWAP_CLUSTER_SLOTS +
