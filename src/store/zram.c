@@ -447,6 +447,11 @@ static void zram_get_stats(struct store_dev *dev, struct store_stats *st)
 			 (uint64_t)dev->nslots * sizeof(struct zram_slot);
 }
 
+void zram_pool_usage(struct store_dev *dev, struct zspool_usage *u)
+{
+	zspool_get_usage(to_zram(dev)->pool, u);
+}
+
 /* Context: any thread; see zspool_compact(). */
 static long zram_compact(struct store_dev *dev)
 {

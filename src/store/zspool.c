@@ -616,6 +616,27 @@ long zspool_compact(struct zspool *pool)
 	return freed;
 }
 
+void zspool_get_usage(struct zspool *pool, struct zspool_usage *u)
+{
+	unsigned int i;
+
+	memset(u, 0, sizeof(*u));
+	for (i = 0; i < ZS_NCLASSES; i++) {
+		struct zs_class *cls = &pool->classes[i];
+
+		if (pool->class_of[i] != cls)
+			continue;
+		pthread_mutex_lock(&cls->lock);
+		u->obj_bytes += cls->inuse * cls->size;
+		u->free_bytes +=
+			(cls->nzspages * cls->objs - cls->inuse) * cls->size;
+		u->tail_bytes += cls->nzspages * (cls->pages * PAGE_SIZE -
+						  cls->objs * cls->size);
+		u->zspages += cls->nzspages;
+		pthread_mutex_unlock(&cls->lock);
+	}
+}
+
 void zspool_get_stats(struct zspool *pool, struct zspool_stats *st)
 {
 	st->pages = atomic_load_explicit(&pool->pages, memory_order_relaxed);

@@ -105,6 +105,26 @@ void zspool_unmap(struct zspool *pool, struct zspool_pin *pin);
  */
 long zspool_compact(struct zspool *pool);
 
+/*
+ * Where the pool's pages go, summed over the classes: object bytes (live
+ * objects at their class size), free object space in zspages, and the
+ * tails of zspages too short for one more object.  Their sum is
+ * pages * PAGE_SIZE.  The caller knows its objects' real sizes, so it can
+ * split obj_bytes into payload and rounding to the class size.
+ */
+struct zspool_usage {
+	uint64_t obj_bytes;
+	uint64_t free_bytes;
+	uint64_t tail_bytes;
+	uint64_t zspages;
+};
+
+/*
+ * zspool_get_usage - fill @u.  Context: takes each class lock in turn; the
+ * sum is exact only when no other call runs.
+ */
+void zspool_get_usage(struct zspool *pool, struct zspool_usage *u);
+
 /* zspool_get_stats - a snapshot of the counters (each read atomically). */
 void zspool_get_stats(struct zspool *pool, struct zspool_stats *st);
 
