@@ -2,8 +2,9 @@
  * Benchmark: the compressed RAM device against the kernel's zram, side by
  * side in one run, on the same pages.
  *
- * usage: store_vs_zram [-r REPS] [-z BLOCKDEV -m MM_STAT] DATASET...
+ * usage: store_vs_zram [-r REPS] [-s] [-z BLOCKDEV -m MM_STAT] DATASET...
  *   DATASET    a file of pages (e.g. a dumped heap), or synthetic:MIB
+ *   -s         also measure scaling: 1 and 2 threads on disjoint pages
  *   -z, -m     the zram block device (set up by store_vs_zram.sh: lz4,
  *              disksize) and its mm_stat file; without them only ours runs
  *
@@ -39,6 +40,8 @@
 #include "../tests/store/store_test.h"
 
 #define MAXREPS 31
+
+#include <pthread.h>
 
 static const char *zdev_path, *mmstat_path;
 static int reps = 5;
@@ -158,6 +161,129 @@ static void zram_discard_all(int fd, size_t npages)
 		exit(1);
 	}
 }
+
+/*
+ * Scaling: T threads store (then load) disjoint shares of the pages at once,
+ * into our device or zram; wall time over all pages.
+ */
+struct par {
+	struct store_dev *dev; /* ours, or NULL for zram */
+	int zfd;
+	unsigned char *src, *dst;
+	const uint32_t *order;
+	size_t lo, hi;
+	int load;
+	pthread_barrier_t *bar;
+};
+
+static void *par_worker(void *arg)
+{
+	struct par *p = arg;
+	size_t i;
+
+	pthread_barrier_wait(p->bar);
+	for (i = p->lo; i < p->hi; i++) {
+		size_t pg = p->load ? p->order[i] : i;
+		unsigned char *buf =
+			(p->load ? p->dst : p->src) + pg * PAGE_SIZE;
+		off_t off = (off_t)pg * PAGE_SIZE;
+
+		if (p->dev && p->load)
+			CHECK_EQ(load_page(p->dev, pg, buf), 0);
+		else if (p->dev)
+			CHECK_EQ(store_page(p->dev, pg, buf), 0);
+		else if (p->load)
+			CHECK(pread(p->zfd, buf, PAGE_SIZE, off) == PAGE_SIZE);
+		else
+			CHECK(pwrite(p->zfd, buf, PAGE_SIZE, off) == PAGE_SIZE);
+	}
+	pthread_barrier_wait(p->bar);
+	return NULL;
+}
+
+/* ns per page (wall) for @nt threads doing the whole set. */
+static double par_pass(int nt, struct store_dev *dev, int zfd,
+		       unsigned char *src, unsigned char *dst,
+		       const uint32_t *order, size_t n, int load)
+{
+	pthread_t th[2];
+	struct par p[2];
+	pthread_barrier_t bar;
+	double t;
+	int i;
+
+	pthread_barrier_init(&bar, NULL, nt + 1);
+	for (i = 0; i < nt; i++) {
+		p[i] = (struct par){dev,
+				    zfd,
+				    src,
+				    dst,
+				    order,
+				    n * i / nt,
+				    n * (i + 1) / nt,
+				    load,
+				    &bar};
+		CHECK(pthread_create(&th[i], NULL, par_worker, &p[i]) == 0);
+	}
+	pthread_barrier_wait(&bar);
+	t = now_ns();
+	pthread_barrier_wait(&bar);
+	t = now_ns() - t;
+	for (i = 0; i < nt; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+	return t / n;
+}
+
+static void zram_discard_all(int fd, size_t npages);
+
+static void scaling(unsigned char *src, unsigned char *dst,
+		    const uint32_t *order, size_t n, int zfd)
+{
+	/* [ours/zram][store/load][1/2 threads] */
+	struct series s[2][2][2] = {0};
+	int r, nt, dev, op;
+
+	for (r = 0; r < reps; r++)
+		for (nt = 1; nt <= 2; nt++) {
+			struct store_dev *d = open_dev("zram:lz4", n, 0);
+
+			for (op = 0; op < 2; op++) {
+				struct series *x = &s[0][op][nt - 1];
+
+				x->v[x->n++] = par_pass(nt, d, -1, src, dst,
+							order, n, op);
+			}
+			CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
+			store_close(d);
+			if (zfd < 0)
+				continue;
+			zram_discard_all(zfd, n);
+			for (op = 0; op < 2; op++) {
+				struct series *x = &s[1][op][nt - 1];
+
+				x->v[x->n++] = par_pass(nt, NULL, zfd, src, dst,
+							order, n, op);
+			}
+			CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
+		}
+	printf("\nScaling, wall ns per page with 1 and 2 threads on disjoint "
+	       "pages, median (min..max):\n\n");
+	printf("| | 1 thread | 2 threads | speedup |\n|---|---|---|---|\n");
+	for (dev = 0; dev < (zfd < 0 ? 1 : 2); dev++)
+		for (op = 0; op < 2; op++) {
+			struct series *a = &s[dev][op][0], *b = &s[dev][op][1];
+
+			printf("| %s %s | %.0f (%.0f..%.0f) | %.0f "
+			       "(%.0f..%.0f) "
+			       "| %.2f |\n",
+			       dev ? "kernel zram" : "ours",
+			       op ? "load" : "store", med(a), lo(a), hi(a),
+			       med(b), lo(b), hi(b), med(a) / med(b));
+		}
+}
+
+static int do_scaling;
 
 static void run(const char *name)
 {
@@ -280,7 +406,6 @@ static void run(const char *name)
 		       "reported) | |\n",
 		       st.meta_bytes);
 		zram_discard_all(zfd, n);
-		close(zfd);
 	} else {
 		printf("| store ns/page | %.0f (%.0f..%.0f) | | |\n", med(&ost),
 		       lo(&ost), hi(&ost));
@@ -288,6 +413,12 @@ static void run(const char *name)
 		       lo(&old), hi(&old));
 		printf("| compr / mem_used_total | %lu / %lu | | |\n",
 		       st.compr_data_size, st.mem_used_total);
+	}
+	if (do_scaling)
+		scaling(src, dst, order, n, zfd);
+	if (zfd >= 0) {
+		zram_discard_all(zfd, n);
+		close(zfd);
 	}
 	fflush(stdout);
 	munmap(src, n * PAGE_SIZE);
@@ -299,8 +430,11 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "r:z:m:")) != -1) {
+	while ((c = getopt(argc, argv, "r:z:m:s")) != -1) {
 		switch (c) {
+		case 's':
+			do_scaling = 1;
+			break;
 		case 'r':
 			reps = atoi(optarg);
 			break;
