@@ -63,4 +63,4 @@ echo lz4 > $z/comp_algorithm
 echo $(( (mib + 16) * 1024 * 1024 )) > $z/disksize
 echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $zram: $(cat $z/comp_algorithm), disksize $(cat $z/disksize)"
-"$bin" -r "$reps" -z /dev/$zram -m $z/mm_stat "$tmp/pyheap.bin" "synthetic:$mib"
+"$bin" -r "$reps" -s -z /dev/$zram -m $z/mm_stat "$tmp/pyheap.bin" "synthetic:$mib"

@@ -36,7 +36,8 @@
  * Lock order (outermost first):
  *	class->lock			zspool_store, zspool_free, zspool_map,
  *					compact_class
- *	  pool->run_lock		run_get, run_put (zspage made or freed)
+ *	  pool->run_lock		run_put (zspage freed: zspage_release)
+ * run_get() (a zspage made, zspage_make) takes run_lock with no class lock.
  * No function holds two class locks.
  */
 #include <errno.h>
@@ -112,7 +113,6 @@ struct zspool {
 	atomic_uint_fast64_t pages;
 	atomic_uint_fast64_t pages_max;
 	atomic_uint_fast64_t pages_compacted;
-	atomic_uint_fast64_t objects;
 	atomic_uint_fast64_t meta_bytes;
 
 	/* Page runs.  All protected by run_lock. */
@@ -292,11 +292,15 @@ static size_t zspage_desc_size(const struct zs_class *cls)
 }
 
 /*
- * zspage_new - make an empty zspage for @cls and put it on the partial list.
- * Return: 0, -ENOSPC (limit), -ENOMEM.
- * Context: cls->lock held; takes run_lock; may block.
+ * zspage_make - make an empty zspage for @cls: reserve its pages against the
+ * limit, take and populate a page run, chain its free objects.  Done
+ * without the class lock, because populating k pages takes microseconds
+ * and would stall every store and load of the class.
+ * Return: 0 and *@out; -ENOSPC (limit); -ENOMEM.
+ * Context: no class lock held; takes run_lock; may block.
  */
-static int zspage_new(struct zspool *pool, struct zs_class *cls)
+static int zspage_make(struct zspool *pool, struct zs_class *cls,
+		       struct zspage **out)
 {
 	struct zspage *zsp;
 	unsigned int i;
@@ -317,13 +321,19 @@ static int zspage_new(struct zspool *pool, struct zs_class *cls)
 	for (i = 0; i < cls->objs; i++)
 		zsp->owner[i] = ZS_FREE | (i + 1 < cls->objs ? i + 1 : ZS_END);
 	zsp->free_head = 0;
-	list_add(&cls->partial, zsp);
-	cls->nzspages++;
 	add_meta(pool, (long)zspage_desc_size(cls));
+	*out = zsp;
 	return 0;
 nomem:
 	unreserve_pages(pool, cls->pages);
 	return -ENOMEM;
+}
+
+/* Put a new zspage on @cls's partial list.  Context: cls->lock held. */
+static void zspage_add(struct zs_class *cls, struct zspage *zsp)
+{
+	list_add(&cls->partial, zsp);
+	cls->nzspages++;
 }
 
 /*
@@ -443,9 +453,18 @@ int zspool_store(struct zspool *pool, const void *src, size_t size,
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (!cls->partial) {
-		ret = zspage_new(pool, cls);
-		if (ret) {
+	/*
+	 * No room: make a zspage with the lock dropped.  Another store may
+	 * make one meanwhile; then the class has two partial zspages, which
+	 * is harmless.  Nothing is visible to others until zspage_add().
+	 */
+	while (!cls->partial) {
+		pthread_mutex_unlock(&cls->lock);
+		ret = zspage_make(pool, cls, &zsp);
+		pthread_mutex_lock(&cls->lock);
+		if (!ret)
+			zspage_add(cls, zsp);
+		else if (!cls->partial) { /* else: use another's zspage */
 			hent_free(cls, h);
 			goto out;
 		}
@@ -455,7 +474,6 @@ int zspool_store(struct zspool *pool, const void *src, size_t size,
 	cls->ht[h].zsp = zsp;
 	cls->ht[h].idx = i;
 	memcpy(obj_ptr(cls, zsp, i), src, size);
-	atomic_fetch_add_explicit(&pool->objects, 1, memory_order_relaxed);
 	*handle = (uint64_t)cls->id << 32 | h;
 	ret = 0;
 out:
@@ -481,7 +499,6 @@ void zspool_free(struct zspool *pool, uint64_t handle)
 	if (zspage_put(cls, zsp, cls->ht[h].idx))
 		zspage_release(pool, cls, zsp);
 	hent_free(cls, h);
-	atomic_fetch_sub_explicit(&pool->objects, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&cls->lock);
 }
 
@@ -644,8 +661,6 @@ void zspool_get_stats(struct zspool *pool, struct zspool_stats *st)
 		atomic_load_explicit(&pool->pages_max, memory_order_relaxed);
 	st->pages_compacted = atomic_load_explicit(&pool->pages_compacted,
 						   memory_order_relaxed);
-	st->objects =
-		atomic_load_explicit(&pool->objects, memory_order_relaxed);
 	st->meta_bytes =
 		atomic_load_explicit(&pool->meta_bytes, memory_order_relaxed);
 }

@@ -40,7 +40,6 @@ struct zspool_stats {
 	uint64_t pages;		  /* pages held by zspages right now */
 	uint64_t pages_max;	  /* peak of pages */
 	uint64_t pages_compacted; /* pages given back by compaction, ever */
-	uint64_t objects;	  /* live objects */
 	uint64_t meta_bytes;	  /* handle tables and zspage descriptors */
 };
 
@@ -73,8 +72,8 @@ size_t zspool_huge_size(void);
  * @handle: out, the object's handle.
  * Return: 0; -ENOSPC when a new zspage is needed and would take the pool
  * past its limit (nothing else changes); -ENOMEM; -EINVAL for a bad size.
- * Context: takes the class lock, and the page-run lock when a zspage is
- * made; may block.
+ * Context: takes the class lock; when the class is full, drops it to make
+ * a zspage (page-run lock, mmap/madvise) and takes it again; may block.
  */
 int zspool_store(struct zspool *pool, const void *src, size_t size,
 		 uint64_t *handle);
