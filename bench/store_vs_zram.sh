@@ -5,7 +5,8 @@
 # resets it on any exit (restoring its compressor), so that the machine is
 # left as found.
 #
-# usage: bench/store_vs_zram.sh [BUILDDIR]
+# usage: bench/store_vs_zram.sh [BUILDDIR]   (a release build, e.g.
+#        meson setup build-rel --buildtype=release -Ddebug_checks=false)
 # env:   REPS (default 7), MIB (data set size, default 64),
 #        ZRAM=zram0 (default; refused if in use or initialised) or
 #        ZRAM=new (hot-add a private zram device, removed on exit: for when

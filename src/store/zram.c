@@ -145,6 +145,19 @@ static inline unsigned int slot_flags(struct zram_slot *s)
 	return atomic_load_explicit(&s->flags, memory_order_relaxed);
 }
 
+/* Debug tier: functions named _locked, and put_object, hold the slot lock. */
+static inline void assert_slot_locked(struct zram_slot *s, const char *fn)
+{
+#ifdef USWAP_DEBUG
+	if (!(slot_flags(s) & SLOT_LOCK)) {
+		fprintf(stderr, "zram: %s: slot lock not held\n", fn);
+		abort();
+	}
+#endif
+	(void)s;
+	(void)fn;
+}
+
 static inline void slot_set(struct zram_slot *s, unsigned int bits)
 {
 	atomic_fetch_or_explicit(&s->flags, bits, memory_order_relaxed);
@@ -301,8 +314,10 @@ static int put_object(struct zram *z, struct zram_slot *s, const void *src,
 		      size_t len, bool huge)
 {
 	uint64_t h;
-	int ret = zspool_store(z->pool, src, len, &h);
+	int ret;
 
+	assert_slot_locked(s, __func__);
+	ret = zspool_store(z->pool, src, len, &h);
 	if (ret)
 		return ret;
 	s->val = h;
@@ -427,6 +442,7 @@ static void free_slot_locked(struct zram *z, struct zram_slot *s)
 {
 	unsigned int f = slot_flags(s);
 
+	assert_slot_locked(s, __func__);
 	if (!(f & SLOT_USED))
 		return;
 	if (f & SLOT_SAME) {

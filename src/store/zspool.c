@@ -125,6 +125,20 @@ struct zspool {
 	size_t nruns[ZS_MAX_PAGES + 1], runs_cap[ZS_MAX_PAGES + 1];
 };
 
+/* Debug tier: the caller holds the lock (held by someone, at least). */
+#ifdef USWAP_DEBUG
+#define assert_held(m)                                                 \
+	do {                                                           \
+		if (pthread_mutex_trylock(m) == 0) {                   \
+			fprintf(stderr, "zspool: %s: lock not held\n", \
+				__func__);                             \
+			abort();                                       \
+		}                                                      \
+	} while (0)
+#else
+#define assert_held(m) ((void)0)
+#endif
+
 static unsigned int size_index(size_t size)
 {
 	if (size <= ZS_MIN_SIZE)
@@ -343,6 +357,7 @@ static void zspage_add(struct zs_class *cls, struct zspage *zsp)
 static void zspage_release(struct zspool *pool, struct zs_class *cls,
 			   struct zspage *zsp)
 {
+	assert_held(&cls->lock);
 	if (zsp->inuse ||
 	    atomic_load_explicit(&zsp->pins, memory_order_acquire)) {
 		/* A bug in the caller: never free what is read. */
@@ -364,6 +379,7 @@ static unsigned int zspage_take(struct zs_class *cls, struct zspage *zsp,
 {
 	unsigned int i = zsp->free_head;
 
+	assert_held(&cls->lock);
 	zsp->free_head = zsp->owner[i] & ZS_END;
 	zsp->owner[i] = hidx;
 	zsp->inuse++;
@@ -382,6 +398,7 @@ static unsigned int zspage_take(struct zs_class *cls, struct zspage *zsp,
  */
 static bool zspage_put(struct zs_class *cls, struct zspage *zsp, unsigned int i)
 {
+	assert_held(&cls->lock);
 	zsp->owner[i] = ZS_FREE | zsp->free_head;
 	zsp->free_head = i;
 	zsp->inuse--;
@@ -399,6 +416,7 @@ static uint32_t hent_alloc(struct zspool *pool, struct zs_class *cls)
 {
 	uint32_t h;
 
+	assert_held(&cls->lock);
 	if (cls->ht_free) {
 		h = cls->ht_free;
 		cls->ht_free = cls->ht[h].idx;
@@ -424,6 +442,7 @@ static uint32_t hent_alloc(struct zspool *pool, struct zs_class *cls)
 
 static void hent_free(struct zs_class *cls, uint32_t h)
 {
+	assert_held(&cls->lock);
 	cls->ht[h].zsp = NULL;
 	cls->ht[h].idx = cls->ht_free;
 	cls->ht_free = h;
@@ -481,11 +500,34 @@ out:
 	return ret;
 }
 
+/*
+ * handle_class - the class of @handle, and its table index in *@h.  A
+ * handle that names no class is a caller's bug: say so and abort rather
+ * than write through a wild pointer (the entry itself is checked under the
+ * class lock by handle_entry).
+ */
 static struct zs_class *handle_class(struct zspool *pool, uint64_t handle,
 				     uint32_t *h)
 {
+	if ((handle >> 32) >= ZS_NCLASSES) {
+		fprintf(stderr, "zspool: bad handle %#llx\n",
+			(unsigned long long)handle);
+		abort();
+	}
 	*h = (uint32_t)handle;
 	return &pool->classes[handle >> 32];
+}
+
+/* The live entry of handle index @h.  Context: cls->lock held. */
+static struct zs_hent *handle_entry(struct zs_class *cls, uint32_t h)
+{
+	assert_held(&cls->lock);
+	if (h == 0 || h >= cls->ht_len || !cls->ht[h].zsp) {
+		fprintf(stderr, "zspool: class %u: bad or freed handle %u\n",
+			cls->id, h);
+		abort();
+	}
+	return &cls->ht[h];
 }
 
 void zspool_free(struct zspool *pool, uint64_t handle)
@@ -493,10 +535,12 @@ void zspool_free(struct zspool *pool, uint64_t handle)
 	uint32_t h;
 	struct zs_class *cls = handle_class(pool, handle, &h);
 	struct zspage *zsp;
+	struct zs_hent *e;
 
 	pthread_mutex_lock(&cls->lock);
-	zsp = cls->ht[h].zsp;
-	if (zspage_put(cls, zsp, cls->ht[h].idx))
+	e = handle_entry(cls, h);
+	zsp = e->zsp;
+	if (zspage_put(cls, zsp, e->idx))
 		zspage_release(pool, cls, zsp);
 	hent_free(cls, h);
 	pthread_mutex_unlock(&cls->lock);
@@ -530,11 +574,13 @@ void zspool_map(struct zspool *pool, uint64_t handle, struct zspool_pin *pin)
 	uint32_t h;
 	struct zs_class *cls = handle_class(pool, handle, &h);
 	struct zspage *zsp;
+	struct zs_hent *e;
 
 	pthread_mutex_lock(&cls->lock);
-	zsp = cls->ht[h].zsp;
+	e = handle_entry(cls, h);
+	zsp = e->zsp;
 	atomic_fetch_add_explicit(&zsp->pins, 1, memory_order_relaxed);
-	pin->ptr = obj_ptr(cls, zsp, cls->ht[h].idx);
+	pin->ptr = obj_ptr(cls, zsp, e->idx);
 	pin->zspage = zsp;
 	pthread_mutex_unlock(&cls->lock);
 }
@@ -553,6 +599,7 @@ static struct zspage *pick_source(struct zs_class *cls)
 {
 	struct zspage *zsp, *best = NULL;
 
+	assert_held(&cls->lock);
 	for (zsp = cls->partial; zsp; zsp = zsp->next) {
 		if (atomic_load_explicit(&zsp->pins, memory_order_acquire))
 			continue;
