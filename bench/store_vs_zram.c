@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -201,10 +202,24 @@ static void *par_worker(void *arg)
 	return NULL;
 }
 
-/* ns per page (wall) for @nt threads doing the whole set. */
+static double cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
+/*
+ * ns per page (wall) for @nt threads doing the whole set; *@cpu gets the
+ * CPU time per page summed over the threads (user + system), which does
+ * not depend on how much of the machine other processes take: if it stays
+ * the same with 2 threads, they do not slow each other down.
+ */
 static double par_pass(int nt, struct store_dev *dev, int zfd,
 		       unsigned char *src, unsigned char *dst,
-		       const uint32_t *order, size_t n, int load)
+		       const uint32_t *order, size_t n, int load, double *cpu)
 {
 	pthread_t th[2];
 	struct par p[2];
@@ -226,9 +241,11 @@ static double par_pass(int nt, struct store_dev *dev, int zfd,
 		CHECK(pthread_create(&th[i], NULL, par_worker, &p[i]) == 0);
 	}
 	pthread_barrier_wait(&bar);
+	*cpu = cpu_ns();
 	t = now_ns();
 	pthread_barrier_wait(&bar);
 	t = now_ns() - t;
+	*cpu = (cpu_ns() - *cpu) / n;
 	for (i = 0; i < nt; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&bar);
@@ -240,8 +257,8 @@ static void zram_discard_all(int fd, size_t npages);
 static void scaling(unsigned char *src, unsigned char *dst,
 		    const uint32_t *order, size_t n, int zfd)
 {
-	/* [ours/zram][store/load][1/2 threads] */
-	struct series s[2][2][2] = {0};
+	/* [ours/zram][store/load][1/2 threads], wall and CPU */
+	struct series s[2][2][2] = {0}, c[2][2][2] = {0};
 	int r, nt, dev, op;
 
 	for (r = 0; r < reps; r++)
@@ -250,9 +267,11 @@ static void scaling(unsigned char *src, unsigned char *dst,
 
 			for (op = 0; op < 2; op++) {
 				struct series *x = &s[0][op][nt - 1];
+				struct series *y = &c[0][op][nt - 1];
 
-				x->v[x->n++] = par_pass(nt, d, -1, src, dst,
-							order, n, op);
+				x->v[x->n++] =
+					par_pass(nt, d, -1, src, dst, order, n,
+						 op, &y->v[y->n++]);
 			}
 			CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
 			store_close(d);
@@ -261,25 +280,30 @@ static void scaling(unsigned char *src, unsigned char *dst,
 			zram_discard_all(zfd, n);
 			for (op = 0; op < 2; op++) {
 				struct series *x = &s[1][op][nt - 1];
+				struct series *y = &c[1][op][nt - 1];
 
-				x->v[x->n++] = par_pass(nt, NULL, zfd, src, dst,
-							order, n, op);
+				x->v[x->n++] =
+					par_pass(nt, NULL, zfd, src, dst, order,
+						 n, op, &y->v[y->n++]);
 			}
 			CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
 		}
-	printf("\nScaling, wall ns per page with 1 and 2 threads on disjoint "
-	       "pages, median (min..max):\n\n");
-	printf("| | 1 thread | 2 threads | speedup |\n|---|---|---|---|\n");
+	printf("\nScaling: 1 and 2 threads on disjoint pages; wall ns per "
+	       "page, and CPU ns per page summed over threads (user+sys), "
+	       "medians:\n\n");
+	printf("| | wall 1 thr | wall 2 thr | wall speedup | CPU 1 thr | CPU 2 "
+	       "thr | CPU 2/1 |\n|---|---|---|---|---|---|---|\n");
 	for (dev = 0; dev < (zfd < 0 ? 1 : 2); dev++)
 		for (op = 0; op < 2; op++) {
 			struct series *a = &s[dev][op][0], *b = &s[dev][op][1];
+			struct series *x = &c[dev][op][0], *y = &c[dev][op][1];
 
-			printf("| %s %s | %.0f (%.0f..%.0f) | %.0f "
-			       "(%.0f..%.0f) "
-			       "| %.2f |\n",
+			printf("| %s %s | %.0f | %.0f | %.2f | %.0f | %.0f | "
+			       "%.2f |\n",
 			       dev ? "kernel zram" : "ours",
-			       op ? "load" : "store", med(a), lo(a), hi(a),
-			       med(b), lo(b), hi(b), med(a) / med(b));
+			       op ? "load" : "store", med(a), med(b),
+			       med(a) / med(b), med(x), med(y),
+			       med(y) / med(x));
 		}
 }
 
