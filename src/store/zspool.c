@@ -93,12 +93,11 @@ struct zs_class {
 	uint16_t objs;	/* objects per zspage */
 	uint32_t id;	/* index in pool->classes */
 	/* Protected by lock. */
-	struct zspage
-		*partial;    /* zspages with a free object, fullest use first */
-	struct zspage *full; /* zspages with none */
-	uint64_t nzspages;   /* on both lists */
-	uint64_t inuse;	     /* live objects in the class */
-	struct zs_hent *ht;  /* handle table; entry 0 is never used */
+	struct zspage *partial; /* zspages with a free object, newest first */
+	struct zspage *full;	/* zspages with none */
+	uint64_t nzspages;	/* on both lists */
+	uint64_t inuse;		/* live objects in the class */
+	struct zs_hent *ht;	/* handle table; entry 0 is never used */
 	uint32_t ht_len, ht_cap;
 	uint32_t ht_free; /* first free entry, 0 = none */
 } __attribute__((aligned(64)));
@@ -613,8 +612,8 @@ static struct zspage *pick_source(struct zs_class *cls)
  * compact_class - empty zspages of @cls into others while the class holds at
  * least one zspage's worth of free objects.  Each round moves the objects
  * of the emptiest unpinned zspage into the partial zspages at the head of
- * the list (the fullest), then releases the emptied zspage; the class lock
- * is dropped between rounds so that stores and loads go on.
+ * the list (the most recently used), then releases the emptied zspage; the
+ * class lock is dropped between rounds so that stores and loads go on.
  * Return: pages given back.  Context: takes cls->lock; may block.
  */
 static long compact_class(struct zspool *pool, struct zs_class *cls)
