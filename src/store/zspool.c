@@ -28,16 +28,19 @@
  *
  * Pages.  zspages are carved from 64 MiB reservations (MAP_NORESERVE) in runs
  * of k pages; a run is populated with MADV_POPULATE_WRITE when made (one
- * syscall instead of k page faults) and given back with MADV_DONTNEED when
- * its zspage empties; freed runs are kept per length for reuse.  The pool's
- * memory use is the number of pages of live zspages, the same measure as
- * zsmalloc's zs_get_total_pages() behind zram's mem_used_total.
+ * syscall instead of k page faults); when its zspage empties it goes to the
+ * run cache (up to ZSPOOL_CACHE_PAGES, kept populated, see run_cache_put) or
+ * back to the OS with MADV_DONTNEED; freed runs are kept per length for
+ * reuse.  The pool's memory use is the number of pages of live zspages
+ * (plus the cached runs), the same measure as zsmalloc's
+ * zs_get_total_pages() behind zram's mem_used_total.
  *
  * Lock order (outermost first):
  *	class->lock			zspool_store, zspool_free, zspool_map,
  *					compact_class
- *	  pool->run_lock		run_put (zspage freed: zspage_release)
- * run_get() (a zspage made, zspage_make) takes run_lock with no class lock.
+ *	  pool->run_lock		run_put, run_cache_put (zspage_release)
+ * run_get(), run_cache_get(), run_cache_flush() (zspage_make, compaction)
+ * take run_lock with no class lock.
  * No function holds two class locks.
  */
 #include <errno.h>
