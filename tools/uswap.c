@@ -111,7 +111,7 @@ static double rand01(uint64_t *s)
 
 /*
  * The payload of record (key, version) is a slice of a text pool built
- * once from a seed: words of a small vocabulary and numbers, so that pages
+ * once from a fixed seed: JSON-like order documents, so that pages
  * compress about as well as real heap data (lz4 2-4x).  The slice starts
  * at a hash of (key, version), so every byte depends on both, and checking
  * a record is one memcmp against the pool -- cheap enough that the demo
@@ -122,37 +122,32 @@ static unsigned char pool[POOL_SIZE + RECORD_SIZE];
 
 static void pool_init(uint64_t seed)
 {
-	static const char *const words[] = {
-		"user",	 "order",   "item",    "price", "status", "shipped",
-		"name",	 "email",   "address", "city",	"total",  "paid",
-		"cart",	 "session", "token",   "id",	"null",	  "true",
-		"false", "created", "updated", "count", "sku",	  "qty",
-		"note",	 "gift",    "express", "eu",	"us",	  "retry",
-		"ok",	 "pending",
-	};
+	static const char *const status[] = {
+		"new", "paid", "packed", "shipped", "delivered", "returned"};
+	static const char *const city[] = {"Berlin", "Lyon",  "Porto", "Turin",
+					   "Ghent",  "Malmo", "Cork",  "Brno"};
 	size_t i = 0;
 
-	while (i < sizeof(pool)) {
-		uint64_t r = splitmix(&seed);
-		char tok[16];
-		const char *t;
-		size_t n = 0;
+	/* JSON-like order documents: the shape of many real heaps */
+	while (i < POOL_SIZE + RECORD_SIZE) {
+		uint64_t r = splitmix(&seed), q = splitmix(&seed);
+		char line[256];
+		int n;
 
-		if (r & 3) {
-			t = words[(r >> 8) % 32];
-			n = strlen(t);
-		} else {
-			unsigned v = (unsigned)((r >> 8) % 100000);
-
-			do
-				tok[15 - n++] = (char)('0' + v % 10);
-			while ((v /= 10) && n < 15);
-			t = tok + 16 - n;
-		}
-		for (size_t j = 0; j < n && i < sizeof(pool); j++)
-			pool[i++] = (unsigned char)t[j];
-		if (i < sizeof(pool))
-			pool[i++] = ' ';
+		n = snprintf(
+			line, sizeof(line),
+			"{\"order\":%u,\"user\":\"u%05u\",\"city\":\"%s\","
+			"\"status\":\"%s\",\"items\":[{\"sku\":\"SKU-%04u"
+			"\",\"qty\":%u,\"price\":%u.%02u}],\"gift\":%s},\n",
+			(unsigned)(r % 1000000), (unsigned)(q % 50000),
+			city[(r >> 20) % 8], status[(r >> 24) % 6],
+			(unsigned)((q >> 20) % 2000),
+			(unsigned)((q >> 32) % 5 + 1),
+			(unsigned)((q >> 36) % 300),
+			(unsigned)((q >> 48) % 100),
+			(r >> 40) & 1 ? "true" : "false");
+		for (int j = 0; j < n && i < POOL_SIZE + RECORD_SIZE; j++)
+			pool[i++] = (unsigned char)line[j];
 	}
 }
 
@@ -701,7 +696,7 @@ static int demo(int argc, char **argv)
 	for (size_t i = 0; i < d->nrec && !interrupted; i++) {
 		d->version[i] = 1;
 		write_record(d, i, 1);
-		if ((i & 4095) == 0 && now() - tlast >= (tty ? 0.25 : 1.0)) {
+		if ((i & 1023) == 0 && now() - tlast >= (tty ? 0.25 : 1.0)) {
 			double t = now();
 
 			memset(&st, 0, sizeof(st));
@@ -748,8 +743,22 @@ static int demo(int argc, char **argv)
 	tend = now();
 
 	/* the final pass: every record, sequentially */
-	for (size_t i = 0; i < d->nrec && !interrupted; i++)
+	tlast = now();
+	lastops = 0;
+	for (size_t i = 0; i < d->nrec && !interrupted; i++) {
 		verify_record(d, i);
+		if ((i & 1023) == 0 && now() - tlast >= (tty ? 0.25 : 1.0)) {
+			double t = now();
+
+			memset(&st, 0, sizeof(st));
+			uswap_stats(u, &st);
+			progress(u, "verify", t - t0, t - tlast, i - lastops,
+				 st.faults - lastfaults, tty);
+			lastops = i;
+			lastfaults = st.faults;
+			tlast = t;
+		}
+	}
 	if (tty)
 		fprintf(stderr, "\n");
 	summary(d, u, tend - tload);
