@@ -109,9 +109,10 @@ struct uffd_stats {
 };
 
 struct uffd {
-	int fd;			 /* set at open, read-only after */
-	uint64_t features;	 /* UFFD_FEATURE_* granted by UFFDIO_API */
-	uint64_t refused;	 /* wanted but refused for lack of privilege
+	int fd;		   /* set at open, read-only after */
+	uint64_t features; /* UFFD_FEATURE_* enabled: asked for and granted
+			      (UFFDIO_API reports all supported ones) */
+	uint64_t refused;  /* wanted but refused for lack of privilege
 			      (EVENT_FORK when unprivileged); set at open */
 	struct uffd_stats stats; /* relaxed atomics: statistics only */
 };
