@@ -561,7 +561,11 @@ static int parse_demo_args(int argc, char **argv, struct uswap_config *cfg,
 			demo_usage(stdout);
 			return 1;
 		}
-		if (strncmp(arg, "--", 2) != 0 || !arg[2] || i >= 64) {
+		if (i >= 64) {
+			fprintf(stderr, "uswap demo: too many arguments\n");
+			return -EINVAL;
+		}
+		if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
 			fprintf(stderr,
 				"uswap demo: unexpected argument '%s' "
 				"(see uswap demo --help)\n",
