@@ -190,8 +190,9 @@ int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max);
  * Page installation and removal; results classified as above (0, a partial
  * byte count, or -EEXIST / -EAGAIN / -ENOENT / -errno).  @flags:
  * UFFD_DONTWAKE (all), UFFD_WP (copy), UFFD_ALLOW_SRC_HOLES (move).
- * Context: any thread; never blocks on a fault (the kernel fails the call
- * instead); thread safe.
+ * Context: any thread; thread safe; does not wait for other threads.  The
+ * source buffer of a copy must be resident ordinary memory: if it were a
+ * missing page of a registered range the ioctl would fault to us.
  */
 long uffd_copy(struct uffd *u, uint64_t dst, const void *src, size_t len,
 	       unsigned flags);
