@@ -82,18 +82,27 @@
 #define OPS 1 /* accesses per thread (read, check, write) */
 #endif
 /*
- * MUTANT (UNIFIED only; tests/model/spin-check.sh checks that spin catches
- * each one, the real model never defines it):
- *   1: the waiter does not re-check, under the folio lock, that the folio
- *      is still in the swap cache for its entry; it trusts pte_same alone.
- *   2: swap_free frees the slot when the count reaches 0 even though a
- *      folio is cached on it (the pin is ignored).
- *   3: the install skips the pte re-check (pte_same).
- *   4: the owner unlocks its folio before the device read completes
- *      (waiters may install a folio that is not uptodate).
+ * NOWRITE: the threads only read (the 2.2 variant needs no write).
+ * NODISCARD: the device keeps a freed slot's data (a file device; 2.1 alone).
+ *
+ * ZAP: add a zapper, which discards the page once (MADV_DONTNEED, unmap: the
+ * uffd remove event): free_swap_and_cache on a swapped-out pte, then
+ * pte = none; the next touch gets a zero page.
+ *
+ * MUTANT (tests/model/spin-check.sh checks that spin catches each one; the
+ * real model never defines it):
+ *   1 (UNIFIED): the waiter does not re-check, under the folio lock, that
+ *      the folio is still in the swap cache for its entry; it trusts
+ *      pte_same alone.
+ *   2 (RETRY): the slot is freed when its count reaches 0 although the
+ *      bypass pinned it (the pin is ignored by the free).
+ *   3 (UNIFIED, with ZAP): the install skips the pte re-check (pte_same).
+ *   4 (UNIFIED): the owner unlocks its folio before the device read
+ *      completes (a waiter may install a folio that is not uptodate).
  */
 
 #define PRESENT 0  /* pte value: the page is resident */
+#define NONE    14 /* pte value: never touched or zapped (zero on touch) */
 #define EMPTY   15 /* device slot holding nothing: discarded or never stored */
 
 #define ENOENT 2
@@ -132,9 +141,16 @@ byte fref[NFOLIO];  /* references held by faulting threads */
 inline slot_free_if_unused(s)
 {
 	if
+#if MUTANT == 2
+	:: count[s] == 0 && cache[s] == 0 ->
+		pin[s] = 0; /* the bypass's pin is ignored */
+#else
 	:: count[s] == 0 && !pin[s] ->
+#endif
 		assert(cache[s] == 0); /* a cached folio pins its slot */
+#ifndef NODISCARD
 		dev[s] = EMPTY; /* discard_slot (zram frees the object) */
+#endif
 		gen[s] = 0
 	:: else
 	fi
@@ -151,12 +167,6 @@ inline swap_free(s, fg)
 	assert(count[s] > 0);  /* the count never goes below 0 */
 	assert(gen[s] == fg);  /* not another swap-out's reference */
 	count[s]--;
-#if MUTANT == 2
-	if
-	:: count[s] == 0 -> pin[s] = 0; cache[s] = 0
-	:: else
-	fi;
-#endif
 	slot_free_if_unused(s)
 }
 
@@ -219,6 +229,11 @@ access:
 				mem = latest;
 #endif
 				ops++;
+				e = 0
+			:: pte == NONE ->
+				/* zero fault (UFFDIO_ZEROPAGE), touch again */
+				pte = PRESENT;
+				mem = 0;
 				e = 0
 			:: else ->
 				/* do_swap_page: the fault; orig_pte = pte */
@@ -287,6 +302,7 @@ bypass_pte_lock:
 		atomic {
 			if
 			:: pte == e ->
+				assert(fdata[nf] != EMPTY); /* no discarded page */
 				assert(fdata[nf] == latest); /* no stale page */
 				swap_free(e, fgen[nf]);
 				pte = PRESENT;
@@ -358,7 +374,11 @@ cache_load_page:
 			fdata[f] = dev[e];
 			fgen[f] = gen[e];
 			fuptodate[f] = 1;
+#if MUTANT != 4
 			flocked[f] = 0 /* folio_unlock: waiters wake */
+#else
+			skip
+#endif
 		}
 #endif
 swapin_wait:
@@ -387,6 +407,7 @@ cache_pte_lock:
 			:: pte == e ->
 #endif
 				assert(fuptodate[f]);
+				assert(fdata[f] != EMPTY); /* no discarded page */
 				assert(fdata[f] == latest); /* no stale page */
 				swap_free(e, fgen[f]);
 				pte = PRESENT; /* install (uffd_copy) */
@@ -410,6 +431,42 @@ next:
 	od
 }
 
+#ifdef ZAP
+/*
+ * free_swap_and_cache: the pte holding s goes away.  Drop its reference; if
+ * the cached folio is now the slot's only user and can be locked without
+ * waiting, delete it (the slot is freed).
+ */
+inline free_swap_and_cache(s)
+{
+	assert(count[s] > 0);
+	count[s]--;
+	if
+	:: count[s] == 0 && cache[s] != 0 && !flocked[cache[s]] ->
+		flocked[cache[s]] = 1; /* folio_trylock */
+		f = cache[s];
+		swap_cache_del_folio(f, s);
+		flocked[f] = 0
+	:: else -> slot_free_if_unused(s)
+	fi
+}
+
+proctype zap()
+{
+	byte f;
+
+	atomic {
+		if
+		:: pte != PRESENT && pte != NONE -> free_swap_and_cache(pte)
+		:: else
+		fi;
+		pte = NONE; /* the page's contents are gone: zero on next touch */
+		mem = EMPTY;
+		latest = 0
+	}
+}
+#endif
+
 proctype reclaim()
 {
 	byte r = 0;
@@ -425,7 +482,7 @@ swap_alloc:
 		/* the page is the victim if resident; allocate a pinned slot */
 		atomic {
 			if
-			:: pte != PRESENT -> s = 0 /* nothing to reclaim */
+			:: pte != PRESENT -> s = 0 /* not resident: nothing to do */
 			:: pte == PRESENT && IS_FREE(1) -> s = 1
 #if NSLOTS > 1
 			:: pte == PRESENT && IS_FREE(2) -> s = 2
@@ -477,7 +534,9 @@ reclaim_unmap:
 store_page:
 		/* write the page to the device; writeback done: unlock */
 		atomic {
+#ifndef NODISCARD
 			assert(dev[s] == EMPTY); /* stored once after allocation */
+#endif
 			dev[s] = fdata[R];
 			flocked[R] = 0
 		}
@@ -516,18 +575,24 @@ init
 		:: i <= NT -> run fault(i); i++
 		:: else -> break
 		od;
-		run reclaim()
+		run reclaim();
+#ifdef ZAP
+		run zap()
+#endif
 	}
 
 	/* quiet point: every thread is done (swap_validate) */
 	(_nr_pr == 1);
-	assert(pte == PRESENT || (count[pte] == 1 && dev[pte] == latest));
+	assert(pte == PRESENT || pte == NONE ||
+	       (count[pte] == 1 && dev[pte] == latest));
 	i = 1;
 	do
 	:: i <= NSLOTS ->
 		assert(cache[i] == 0 && !pin[i]);
 		assert(count[i] == (pte == i -> 1 : 0));
+#ifndef NODISCARD
 		assert(count[i] != 0 || dev[i] == EMPTY);
+#endif
 		i++
 	:: else -> break
 	od;
