@@ -136,23 +136,23 @@ safe)
 	esac
 	rc=0
 	# The bounds of docs/model.md, "Bounds and state counts".
-	expect_none safety $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
-	expect_none safety $P -DNT=2 -DNSLOTS=2 -DROUNDS=3 -DOPS=1 || rc=1
-	expect_none safety $P -DNT=2 -DNSLOTS=2 -DROUNDS=2 -DOPS=2 -DZAP ||
+	expect_none safety "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
+	expect_none safety "$P" -DNT=2 -DNSLOTS=2 -DROUNDS=3 -DOPS=1 || rc=1
+	expect_none safety "$P" -DNT=2 -DNSLOTS=2 -DROUNDS=2 -DOPS=2 -DZAP ||
 		rc=1
-	expect_none safety $P -DNT=3 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
+	expect_none safety "$P" -DNT=3 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
 	# Liveness: no fair run is infinite (every thread completes).
-	expect_none fair $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
+	expect_none fair "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
 	case $policy in
 	FALLBACK | UNIFIED)
 		# Every wait is a blocking wait: no run at all is infinite.
-		expect_none unfair $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 ||
+		expect_none unfair "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 ||
 			rc=1
 		;;
 	*)
 		# The loser busy-faults while the pin holder does not run:
 		# the livelock the thread's sleep and wait queue address.
-		expect_some unfair $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 ||
+		expect_some unfair "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 ||
 			rc=1
 		;;
 	esac
@@ -172,8 +172,8 @@ same)
 	done
 	echo "$policy: spin generates the same verifier as for $other"
 	rc=0
-	expect_none safety $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
-	expect_none fair $P -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
+	expect_none safety "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
+	expect_none fair "$P" -DNT=2 -DNSLOTS=1 -DROUNDS=2 -DOPS=1 || rc=1
 	exit $rc
 	;;
 finds)
@@ -183,7 +183,7 @@ finds)
 		exit 1
 	fi
 	shift 3
-	expect_some safety $P "$@" || exit 1
+	expect_some safety "$P" "$@" || exit 1
 	violated=$(grep -E '^pan:[0-9]+: ' out.txt)
 	echo "found: $violated"
 	if ! echo "$violated" | grep -Eq -- "$pattern"; then
