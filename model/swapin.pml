@@ -28,7 +28,11 @@
  * UNIFIED (src/mm/policy.h).  SLEEP and WAITQUEUE differ from RETRY only in
  * how long the loser waits before it faults again; the model has no time, so
  * a bounded sleep adds no behaviour and removes none: the three are the same
- * state space and compile to the same model (docs/model.md).
+ * state space and compile to the same model (docs/model.md).  FALLBACK: the
+ * bypass with the pin, but a loser that gets -EEXIST takes the cached path
+ * (swap_cache_prepare_and_add) and waits on the folio it finds there, or
+ * until the bypass's swapcache_clear wakes it when the slot is pinned with
+ * no folio.
  *
  * Steps carry the names of the code (src/swap/swap.h, src/store/device.h,
  * the pager's do_swap_page / swapin_lookup / swapin_prepare / swapin_read /
@@ -46,7 +50,9 @@
  * (no count below 0, no reference dropped on a slot that belongs to another
  * swap-out, no double free, a cached folio always pins its slot); at the end
  * the map, the cache and the device agree with the pte.  Deadlock: spin's
- * invalid end-state check (every process must reach its end).
+ * invalid end-state check (every process must reach its end).  Liveness:
+ * compiled with -DNP, pan -l [-f] finds any infinite run (there are no
+ * progress labels), with or without weak fairness.
  *
  * Ghost variables (the model's, not the code's): latest, gen[], fgen[],
  * ngen; they exist only to state the properties.
@@ -61,12 +67,6 @@
 
 #ifndef POLICY
 #define POLICY UNIFIED
-#endif
-#if POLICY == SLEEP || POLICY == WAITQUEUE
-#define BYPASS_RETRY 1 /* same state space as RETRY (see above) */
-#endif
-#if POLICY == RETRY
-#define BYPASS_RETRY 1
 #endif
 
 #ifndef NT
