@@ -28,7 +28,7 @@
 #include "swap/folio.h"
 
 #define SWAP_CLUSTER_SLOTS 512
-#define SWAP_MAX_ORDER     9 /* 1 << 9 = one whole cluster */
+#define SWAP_MAX_ORDER	   9 /* 1 << 9 = one whole cluster */
 
 struct swap_info;
 
@@ -56,10 +56,18 @@ unsigned swap_type_of(struct swap_info *si);
 int swap_mark_bad(struct swap_info *si, uint64_t offset);
 
 struct swap_usage {
-	uint64_t nslots;    /* usable slots (bad ones excluded) */
-	uint64_t inuse;     /* slots with count > 0 or the pin */
-	uint64_t cached;    /* slots with a folio in the swap cache */
+	uint64_t nslots; /* usable slots (bad ones excluded) */
+	uint64_t inuse;	 /* slots with count > 0 or the pin */
+	uint64_t cached; /* slots with a folio in the swap cache */
 	uint64_t free_clusters, partial_clusters, full_clusters;
+	uint64_t bad;		/* bad slots, slot 0 included */
+	uint64_t continued;	/* slots whose count is above the inline max */
+	uint64_t frag_clusters; /* of partial: failed an allocation of their
+				   order, only order 0 uses them */
+	uint64_t alloc_fast;	/* allocations from the thread's cluster */
+	uint64_t alloc_slow;	/* allocations that took a cluster off a list */
+	uint64_t alloc_fail;	/* -ENOSPC returned */
+	uint64_t freed; /* slots freed (= discards sent to the device) */
 };
 void swap_get_usage(struct swap_info *si, struct swap_usage *usage);
 
