@@ -20,8 +20,7 @@ struct uswap {
 	struct mm *mm;		  /* set at open */
 };
 
-void uswap_default_params(const struct uswap_options *opt,
-			  struct mm_params *mp)
+void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 {
 	memset(mp, 0, sizeof(*mp));
 	mp->budget_pages = opt->budget / PAGE_SIZE;

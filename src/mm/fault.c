@@ -76,8 +76,8 @@ static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
  * Return: 0; -EAGAIN when the pte changed before we locked it.
  * Context: a handler thread; takes the pte lock.
  */
-static int do_anonymous_page(struct mm *mm, struct mm_region *r,
-			     uint64_t addr, bool write)
+static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
+			     bool write)
 {
 	unsigned win = mm->p.fault_around_pages;
 	struct pte_table *tbl;
@@ -255,9 +255,8 @@ int mm_handlers_start(struct mm *mm)
 	mm->handlers = calloc(mm->p.threads, sizeof(*mm->handlers));
 	if (!mm->handlers)
 		return -ENOMEM;
-	mm->bell = mmap(NULL, mm->p.threads * PAGE_SIZE,
-			PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			-1, 0);
+	mm->bell = mmap(NULL, mm->p.threads * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mm->bell == MAP_FAILED) {
 		mm->bell = NULL;
 		return -ENOMEM;

@@ -90,7 +90,8 @@ _Static_assert(sizeof(struct pte_table) <= TABLE_ALIGN, "pte table size");
 
 static inline struct pte_table *page_table(struct mm_page *page)
 {
-	return (struct pte_table *)((uintptr_t)page & ~(uintptr_t)(TABLE_ALIGN - 1));
+	return (struct pte_table *)((uintptr_t)page &
+				    ~(uintptr_t)(TABLE_ALIGN - 1));
 }
 
 static inline uint64_t page_addr(struct mm_page *page)
@@ -136,16 +137,16 @@ struct repeat_slot {
 };
 
 struct mm {
-	struct mm_params p;	  /* set at creation */
-	struct uffd uffd;	  /* the regions' uffd (events on) */
-	struct uffd stage_uffd;	  /* staging: MODE_WP only, no events */
-	struct swap_info *si;	  /* set at creation */
-	struct store_dev *dev;	  /* set at creation */
-	struct folio_pool *pool;  /* set at creation */
-	void *staging;		  /* the folios' data pages */
+	struct mm_params p;	 /* set at creation */
+	struct uffd uffd;	 /* the regions' uffd (events on) */
+	struct uffd stage_uffd;	 /* staging: MODE_WP only, no events */
+	struct swap_info *si;	 /* set at creation */
+	struct store_dev *dev;	 /* set at creation */
+	struct folio_pool *pool; /* set at creation */
+	void *staging;		 /* the folios' data pages */
 	size_t nfolios;
 	struct mm_folio_meta *fmeta; /* nfolios entries */
-	void *zero_page;	  /* 64 zero pages, read-only use */
+	void *zero_page;	     /* 64 zero pages, read-only use */
 
 	/* regions: sorted by start; region_lock */
 	pthread_rwlock_t region_lock;
@@ -155,21 +156,21 @@ struct mm {
 
 	/* LRU lists: lru_lock */
 	pthread_mutex_t lru_lock;
-	struct mm_page lru_head;     /* resident pages, oldest first */
+	struct mm_page lru_head;	/* resident pages, oldest first */
 	int32_t cache_head, cache_tail; /* cached folios, oldest first */
-	_Atomic size_t nr_resident;  /* writes under lru_lock */
-	_Atomic size_t nr_cached;    /* writes under lru_lock */
-	size_t cache_target;	     /* set at creation */
-	size_t wmark_low, wmark_high; /* set at creation */
+	_Atomic size_t nr_resident;	/* writes under lru_lock */
+	_Atomic size_t nr_cached;	/* writes under lru_lock */
+	size_t cache_target;		/* set at creation */
+	size_t wmark_low, wmark_high;	/* set at creation */
 
 	/* the reclaimer thread */
 	pthread_t reclaimer;
 	bool reclaimer_started;
 	pthread_mutex_t reclaim_lock; /* with reclaim_cond: the wake-up */
 	pthread_cond_t reclaim_cond;
-	bool reclaim_kick;	  /* reclaim_lock */
-	_Atomic bool stopping;	  /* reclaimer: exit */
-	_Atomic bool closing;	  /* no more eviction */
+	bool reclaim_kick;     /* reclaim_lock */
+	_Atomic bool stopping; /* reclaimer: exit */
+	_Atomic bool closing;  /* no more eviction */
 
 	/* handler threads */
 	pthread_t *handlers;
@@ -250,10 +251,10 @@ bool shrink_cache_one(struct mm *mm);
 /* ---- hooks ---- */
 #ifdef USWAP_TEST_HOOKS
 extern _Atomic(mm_hook_fn) mm_hook_ptr;
-extern _Atomic long mm_read_errors;
 static inline void mm_hook(enum mm_hook_point point, swp_entry_t entry)
 {
-	mm_hook_fn fn = atomic_load_explicit(&mm_hook_ptr, memory_order_acquire);
+	mm_hook_fn fn =
+		atomic_load_explicit(&mm_hook_ptr, memory_order_acquire);
 
 	if (fn)
 		fn(point, entry);

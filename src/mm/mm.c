@@ -20,20 +20,12 @@
  * creating them.
  */
 #include <errno.h>
-#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "mm/internal.h"
-
-#ifndef UFFD_FEATURE_POISON
-#define UFFD_FEATURE_POISON (1ULL << 14)
-#endif
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1ULL << 16)
-#endif
 
 static bool pow2_le64(unsigned v)
 {
@@ -76,8 +68,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 
 	if (budget < 4 || p->threads < 1 || p->threads > 256 ||
 	    !pow2_le64(p->fault_around_pages) ||
-	    !pow2_le64(p->readahead_pages) ||
-	    p->policy >= SWAPIN_NR_POLICIES)
+	    !pow2_le64(p->readahead_pages) || p->policy >= SWAPIN_NR_POLICIES)
 		return -EINVAL;
 #ifndef USWAP_TEST_HOOKS
 	if (p->policy == SWAPIN_UNSAFE)
@@ -101,8 +92,8 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
 	mm->cache_head = mm->cache_tail = -1;
 
-	mm->cache_target = p->cache_pages == (size_t)-1 ? budget / 8
-							: p->cache_pages;
+	mm->cache_target =
+		p->cache_pages == (size_t)-1 ? budget / 8 : p->cache_pages;
 	if (mm->cache_target > budget / 2)
 		mm->cache_target = budget / 2;
 	mm->wmark_high = budget - budget / 16;
@@ -136,9 +127,9 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	 */
 	mm->nfolios = mm->cache_target +
 		      (size_t)p->threads * (p->readahead_pages + 2) + 64;
-	mm->staging = mmap(NULL, mm->nfolios * PAGE_SIZE,
-			   PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	mm->staging =
+		mmap(NULL, mm->nfolios * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mm->staging == MAP_FAILED) {
 		mm->staging = NULL;
 		ret = -ENOMEM;

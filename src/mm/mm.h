@@ -82,12 +82,12 @@ long mm_reclaim(struct mm *mm, size_t target);
 /* ---- race-window hooks (test builds: a function pointer; else no-op) ---- */
 
 enum mm_hook_point {
-	MM_HOOK_SWAPIN_CACHE_MISS,     /* step 1 missed, before step 2 */
-	MM_HOOK_SWAPIN_AFTER_READ,     /* step 3: device read done */
+	MM_HOOK_SWAPIN_CACHE_MISS,	/* step 1 missed, before step 2 */
+	MM_HOOK_SWAPIN_AFTER_READ,	/* step 3: device read done */
 	MM_HOOK_SWAPIN_BEFORE_PTE_LOCK, /* step 4, before the pte lock */
-	MM_HOOK_SWAPIN_AFTER_INSTALL,  /* step 4 done, folio still locked */
-	MM_HOOK_RECLAIM_AFTER_UNMAP,   /* page moved out, pte = entry */
-	MM_HOOK_RECLAIM_BEFORE_STORE,  /* folio locked, before store_page */
+	MM_HOOK_SWAPIN_AFTER_INSTALL,	/* step 4 done, folio still locked */
+	MM_HOOK_RECLAIM_AFTER_UNMAP,	/* page moved out, pte = entry */
+	MM_HOOK_RECLAIM_BEFORE_STORE,	/* folio locked, before store_page */
 	MM_HOOK_NR,
 };
 
@@ -96,11 +96,13 @@ typedef void (*mm_hook_fn)(enum mm_hook_point point, swp_entry_t entry);
 #ifdef USWAP_TEST_HOOKS
 /* mm_set_hook - install @fn (NULL to remove).  Test builds only. */
 void mm_set_hook(mm_hook_fn fn);
-/*
- * mm_inject_read_error - make the next @n device reads of the pager fail
- * with -EIO (test builds only; counts down atomically).
- */
-void mm_inject_read_error(long n);
 #endif
+
+/*
+ * mm_page_pte - tests: the pte of the page at @addr (internal.h's PTE_*
+ * encoding); *@entry gets its swap entry if it holds one.
+ * Return: 0; -EINVAL when @addr is in no region.
+ */
+int mm_page_pte(struct mm *mm, void *addr, uint64_t *pte, swp_entry_t *entry);
 
 #endif /* USWAP_MM_MM_H */

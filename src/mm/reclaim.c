@@ -49,11 +49,11 @@ void lru_add_locked(struct mm *mm, struct mm_page *page)
 	page->lru_prev = head->lru_prev;
 	head->lru_prev->lru_next = page;
 	head->lru_prev = page;
-	atomic_store_explicit(&mm->nr_resident,
-			      atomic_load_explicit(&mm->nr_resident,
-						   memory_order_relaxed) +
-				      1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&mm->nr_resident,
+		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) +
+			1,
+		memory_order_relaxed);
 }
 
 /* Context: mm->lru_lock held. */
@@ -64,11 +64,11 @@ void lru_del_locked(struct mm *mm, struct mm_page *page)
 	page->lru_prev->lru_next = page->lru_next;
 	page->lru_next->lru_prev = page->lru_prev;
 	page->lru_next = page->lru_prev = NULL;
-	atomic_store_explicit(&mm->nr_resident,
-			      atomic_load_explicit(&mm->nr_resident,
-						   memory_order_relaxed) -
-				      1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&mm->nr_resident,
+		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) -
+			1,
+		memory_order_relaxed);
 }
 
 /* Context: takes lru_lock; callers may hold the page's pte lock. */
@@ -146,11 +146,10 @@ static void cache_list_add(struct mm *mm, struct folio *folio)
 	mm->cache_tail = idx;
 	m->on_list = true;
 	m->folio = folio;
-	atomic_store_explicit(&mm->nr_cached,
-			      atomic_load_explicit(&mm->nr_cached,
-						   memory_order_relaxed) +
-				      1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&mm->nr_cached,
+		atomic_load_explicit(&mm->nr_cached, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 	pthread_mutex_unlock(&mm->lru_lock);
 }
 
@@ -168,11 +167,10 @@ static void cache_list_unlink_locked(struct mm *mm, int32_t idx)
 		mm->cache_tail = m->prev;
 	m->prev = m->next = -1;
 	m->on_list = false;
-	atomic_store_explicit(&mm->nr_cached,
-			      atomic_load_explicit(&mm->nr_cached,
-						   memory_order_relaxed) -
-				      1,
-			      memory_order_relaxed);
+	atomic_store_explicit(
+		&mm->nr_cached,
+		atomic_load_explicit(&mm->nr_cached, memory_order_relaxed) - 1,
+		memory_order_relaxed);
 }
 
 /*
@@ -264,8 +262,8 @@ static int evict_page(struct mm *mm, struct mm_page *page)
 		ret = 0;
 		goto undo;
 	}
-	ret = uffd_move(&mm->stage_uffd, (uint64_t)(uintptr_t)folio->data,
-			addr, PAGE_SIZE, UFFD_DONTWAKE);
+	ret = uffd_move(&mm->stage_uffd, (uint64_t)(uintptr_t)folio->data, addr,
+			PAGE_SIZE, UFFD_DONTWAKE);
 	if (ret < 0) {
 		if (ret == -ENOENT) {
 			/* the application discarded it: it reads zero */

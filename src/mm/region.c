@@ -393,3 +393,19 @@ void mm_regions_destroy(struct mm *mm)
 	}
 	mm->nregions = 0;
 }
+
+int mm_page_pte(struct mm *mm, void *addr, uint64_t *pte, swp_entry_t *entry)
+{
+	struct mm_region *r = region_get(mm, (uint64_t)(uintptr_t)addr);
+	struct pte_table *tbl;
+
+	if (!r)
+		return -EINVAL;
+	*pte = atomic_load(
+		&region_page(r, (uint64_t)(uintptr_t)addr, &tbl)->pte);
+	if (entry)
+		*entry = pte_is_swap(*pte) ? pte_to_swp_entry(*pte)
+					   : (swp_entry_t){0};
+	region_put(r);
+	return 0;
+}

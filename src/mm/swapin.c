@@ -57,16 +57,10 @@
 
 #ifdef USWAP_TEST_HOOKS
 _Atomic(mm_hook_fn) mm_hook_ptr;
-_Atomic long mm_read_errors;
 
 void mm_set_hook(mm_hook_fn fn)
 {
 	atomic_store_explicit(&mm_hook_ptr, fn, memory_order_release);
-}
-
-void mm_inject_read_error(long n)
-{
-	atomic_store(&mm_read_errors, n);
 }
 #endif
 
@@ -118,11 +112,6 @@ int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio)
 {
 	int ret = load_page(mm->dev, (uint32_t)swp_offset(entry), folio->data);
 
-#ifdef USWAP_TEST_HOOKS
-	if (ret == 0 && atomic_load(&mm_read_errors) > 0 &&
-	    atomic_fetch_sub(&mm_read_errors, 1) > 0)
-		ret = -EIO;
-#endif
 	mm_hook(MM_HOOK_SWAPIN_AFTER_READ, entry);
 	if (ret == 0) {
 		folio_set_flag(folio, PG_uptodate);
@@ -196,7 +185,8 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 	swap_free(entry);
 	if (folio_test(folio, PG_swapcache)) {
 		if (cache_list_del(mm, folio))
-			folio_put(folio); /* the list's; ours and the cache's remain */
+			folio_put(
+				folio); /* the list's; ours and the cache's remain */
 		folio_free_swap(folio); /* count 0: the slot is freed now */
 	}
 	pthread_mutex_unlock(&tbl->lock);
