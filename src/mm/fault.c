@@ -35,23 +35,28 @@ void wake_faulter(struct mm *mm, uint64_t addr)
 
 /*
  * note_swap_fault - count a repeated fault: the same thread faulting again
- * on the same address while the pte holds the same entry (the price of
- * the retry policies).  Relaxed: statistics only.
+ * on the same address while the pte holds the same entry, with no install
+ * of the page in between (the page's gen: so a slot number reused by a
+ * later swap-out of the same page does not count).  The price of the retry
+ * policies.  Relaxed: statistics only.
  */
 static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
-			    uint64_t pte)
+			    struct mm_page *page, uint64_t pte)
 {
 	struct repeat_slot *s = &mm->repeat[(uint32_t)tid % REPEAT_SLOTS];
+	uint64_t gen = atomic_load_explicit(&page->gen, memory_order_relaxed);
 
 	if (tid &&
 	    atomic_load_explicit(&s->tid, memory_order_relaxed) ==
 		    (uint64_t)tid &&
 	    atomic_load_explicit(&s->addr, memory_order_relaxed) == addr &&
-	    atomic_load_explicit(&s->pte, memory_order_relaxed) == pte)
+	    atomic_load_explicit(&s->pte, memory_order_relaxed) == pte &&
+	    atomic_load_explicit(&s->gen, memory_order_relaxed) == gen)
 		STAT_INC(mm, faults_repeat);
 	atomic_store_explicit(&s->tid, (uint64_t)tid, memory_order_relaxed);
 	atomic_store_explicit(&s->addr, addr, memory_order_relaxed);
 	atomic_store_explicit(&s->pte, pte, memory_order_relaxed);
+	atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
 }
 
 static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
@@ -182,7 +187,7 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 		if (pte == PTE_NONE) {
 			ret = do_anonymous_page(mm, r, addr, ev->fault.write);
 		} else if (pte_is_swap(pte)) {
-			note_swap_fault(mm, ev->fault.tid, addr, pte);
+			note_swap_fault(mm, ev->fault.tid, addr, page, pte);
 			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
 			if (ret == 0 && !atomic_load(&mm->closing))
 				swapin_readahead(mm, r, addr);

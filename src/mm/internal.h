@@ -71,6 +71,8 @@ struct mm_page {
 	_Atomic uint64_t pte; /* tbl->lock for writes; lockless reads */
 	/* resident LRU list links: mm->lru_lock.  NULL = not on the list */
 	struct mm_page *lru_prev, *lru_next;
+	/* installs of a swapped page so far: tbl->lock for writes (relaxed) */
+	_Atomic uint32_t gen;
 };
 
 /*
@@ -85,7 +87,7 @@ struct pte_table {
 	size_t first;		  /* index of pages[0] in the region */
 	struct mm_page pages[PTRS_PER_TABLE];
 };
-#define TABLE_ALIGN 16384
+#define TABLE_ALIGN 32768
 _Static_assert(sizeof(struct pte_table) <= TABLE_ALIGN, "pte table size");
 
 static inline struct pte_table *page_table(struct mm_page *page)
@@ -133,7 +135,7 @@ struct mm_stats {
 /* Last swap fault of a thread, to count repeated faults (hash on tid). */
 #define REPEAT_SLOTS 1024
 struct repeat_slot {
-	_Atomic uint64_t tid, addr, pte; /* relaxed: statistics only */
+	_Atomic uint64_t tid, addr, pte, gen; /* relaxed: statistics only */
 };
 
 struct mm {

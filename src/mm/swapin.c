@@ -181,6 +181,7 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 		return INSTALL_FAILED;
 	}
 	atomic_store(&page->pte, PTE_PRESENT);
+	atomic_fetch_add_explicit(&page->gen, 1, memory_order_relaxed);
 	lru_add(mm, page);
 	swap_free(entry);
 	if (folio_test(folio, PG_swapcache)) {
