@@ -206,6 +206,45 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 	return false;
 }
 
+/*
+ * handle_event - a remove, unmap, remap or fork event.
+ * Context: a handler thread holding mm->read_lock.
+ */
+static void handle_event(struct mm *mm, const struct uffd_event *ev)
+{
+	switch (ev->kind) {
+	case UFFD_EV_REMOVE:
+		mm_discard_range(mm, ev->range.start, ev->range.end, false);
+		break;
+	case UFFD_EV_UNMAP:
+		mm_discard_range(mm, ev->range.start, ev->range.end, true);
+		break;
+	case UFFD_EV_REMAP:
+		fprintf(stderr,
+			"uswap: mremap of a uswap region is not supported "
+			"(%#llx -> %#llx)\n",
+			(unsigned long long)ev->remap.from,
+			(unsigned long long)ev->remap.to);
+		STAT_INC(mm, errors);
+		break;
+	case UFFD_EV_FORK:
+		close(ev->fork.ufd);
+		break;
+	case UFFD_EV_FAULT:
+		break;
+	}
+}
+
+/*
+ * handler_main - a fault handler thread.  Reads a batch of events under
+ * read_lock and applies its remove/unmap events before releasing it (see
+ * read_lock in internal.h), then serves the batch's faults.
+ * Race (remove): the application thread in madvise(MADV_DONTNEED) is
+ * released as soon as the event is read, then zaps the range.  A fault it
+ * raises afterwards is read after we released read_lock, so it finds the
+ * ptes cleared and reads zero.  A swap-in already in flight for the range
+ * finds its pte changed at step 4 and drops out.
+ */
 static void *handler_main(void *arg)
 {
 	struct mm *mm = arg;
@@ -213,8 +252,14 @@ static void *handler_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
-		int n = uffd_read_events(&mm->uffd, ev, 16);
+		int n;
 
+		pthread_mutex_lock(&mm->read_lock);
+		n = uffd_read_events(&mm->uffd, ev, 16);
+		for (int i = 0; i < n; i++)
+			if (ev[i].kind != UFFD_EV_FAULT)
+				handle_event(mm, &ev[i]);
+		pthread_mutex_unlock(&mm->read_lock);
 		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0) {
@@ -222,33 +267,10 @@ static void *handler_main(void *arg)
 				n);
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			switch (ev[i].kind) {
-			case UFFD_EV_FAULT:
-				if (handle_fault(mm, &ev[i]))
-					stop = true;
-				break;
-			case UFFD_EV_REMOVE:
-				mm_discard_range(mm, ev[i].range.start,
-						 ev[i].range.end, false);
-				break;
-			case UFFD_EV_UNMAP:
-				mm_discard_range(mm, ev[i].range.start,
-						 ev[i].range.end, true);
-				break;
-			case UFFD_EV_REMAP:
-				fprintf(stderr,
-					"uswap: mremap of a uswap region is "
-					"not supported (%#llx -> %#llx)\n",
-					(unsigned long long)ev[i].remap.from,
-					(unsigned long long)ev[i].remap.to);
-				STAT_INC(mm, errors);
-				break;
-			case UFFD_EV_FORK:
-				close(ev[i].fork.ufd);
-				break;
-			}
-		}
+		for (int i = 0; i < n; i++)
+			if (ev[i].kind == UFFD_EV_FAULT &&
+			    handle_fault(mm, &ev[i]))
+				stop = true;
 	}
 	return NULL;
 }

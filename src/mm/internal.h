@@ -7,6 +7,8 @@
  *
  * Lock order (outermost first; docs/locking.md has the tree):
  *
+ *   mm->read_lock   (a handler reading events and applying remove/unmap
+ *                    events: fault.c handler_main)
  *   mm->region_lock (rwlock; held only to look a region up or to change the
  *                    region array, never while taking the others)
  *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
@@ -177,6 +179,13 @@ struct mm {
 	/* handler threads */
 	pthread_t *handlers;
 	unsigned nhandlers;
+	/*
+	 * read_lock: one handler at a time reads events, and applies the
+	 * remove/unmap events of its batch before letting the next one read,
+	 * so that a fault read after an event (the application thread that
+	 * called madvise touching the range again) sees its effect.
+	 */
+	pthread_mutex_t read_lock;
 	void *bell;		    /* doorbell pages, one per handler */
 	_Atomic bool handlers_stop; /* handlers: exit after a doorbell */
 

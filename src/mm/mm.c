@@ -56,6 +56,7 @@ static void mm_free(struct mm *mm)
 	pthread_mutex_destroy(&mm->wq_lock);
 	pthread_cond_destroy(&mm->wq_cond);
 	pthread_mutex_destroy(&mm->inflight_lock);
+	pthread_mutex_destroy(&mm->read_lock);
 	free(mm);
 }
 
@@ -89,6 +90,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_mutex_init(&mm->wq_lock, NULL);
 	pthread_cond_init(&mm->wq_cond, NULL);
 	pthread_mutex_init(&mm->inflight_lock, NULL);
+	pthread_mutex_init(&mm->read_lock, NULL);
 	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
 	mm->cache_head = mm->cache_tail = -1;
 

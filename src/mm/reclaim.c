@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -495,11 +497,18 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 			struct mm_page *page = region_page(r, a, &tbl);
 			bool mine;
 
+			/*
+			 * Under the pte lock: a fault handler may still be
+			 * between its install (the faulting thread already
+			 * runs) and setting the pte present.
+			 */
+			pthread_mutex_lock(&tbl->lock);
 			pthread_mutex_lock(&mm->lru_lock);
 			mine = page->lru_next != NULL;
 			if (mine)
 				lru_del_locked(mm, page);
 			pthread_mutex_unlock(&mm->lru_lock);
+			pthread_mutex_unlock(&tbl->lock);
 			if (!mine)
 				continue;
 			STAT_INC(mm, reclaim_scans);
