@@ -178,6 +178,7 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 		wake_faulter(mm, addr);
 		return false;
 	}
+	atomic_fetch_add(&mm->faults_inflight, 1);
 	for (int tries = 0;; tries++) {
 		struct pte_table *tbl;
 		struct mm_page *page = region_page(r, addr, &tbl);
@@ -202,8 +203,15 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 			break;
 		}
 	}
+	atomic_fetch_sub(&mm->faults_inflight, 1);
 	region_put(r);
 	return false;
+}
+
+void mm_quiesce(struct mm *mm)
+{
+	while (atomic_load(&mm->faults_inflight) > 0)
+		sched_yield();
 }
 
 /*

@@ -186,8 +186,9 @@ struct mm {
 	 * called madvise touching the range again) sees its effect.
 	 */
 	pthread_mutex_t read_lock;
-	void *bell;		    /* doorbell pages, one per handler */
-	_Atomic bool handlers_stop; /* handlers: exit after a doorbell */
+	void *bell;		     /* doorbell pages, one per handler */
+	_Atomic bool handlers_stop;  /* handlers: exit after a doorbell */
+	_Atomic int faults_inflight; /* faults being handled (mm_quiesce) */
 
 	/* waitqueue policy: woken at swapcache_clear (6.12's swapcache_wq) */
 	pthread_mutex_t wq_lock;

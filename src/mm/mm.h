@@ -76,6 +76,14 @@ void mm_get_stats(struct mm *mm, struct uswap_stats *st);
  */
 long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store);
 
+/*
+ * mm_quiesce - wait until no handler is in the middle of a fault.  A thread
+ * resumes as soon as its page is installed, a little before the handler is
+ * done with its bookkeeping (pte, slot, statistics): tests call this before
+ * they count slots or read the statistics.
+ */
+void mm_quiesce(struct mm *mm);
+
 /* mm_reclaim - run reclaim until resident + cached <= @target pages. */
 long mm_reclaim(struct mm *mm, size_t target);
 

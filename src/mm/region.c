@@ -223,6 +223,9 @@ static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 		if (pte_is_swap(pte)) {
 			entries[n++] = pte_to_swp_entry(pte);
 			atomic_store(&page->pte, PTE_NONE);
+		} else if (pte == PTE_POISON) {
+			/* discarded: the next touch reads zero */
+			atomic_store(&page->pte, PTE_NONE);
 		} else if (unmapped && pte == PTE_PRESENT) {
 			lru_del(mm, page);
 			atomic_store(&page->pte, PTE_NONE);

@@ -151,14 +151,15 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 		return LOST;
 	}
 	if (folio_test(folio, PG_error)) {
-		ret = uffd_poison(&mm->uffd, addr, PAGE_SIZE, 0);
-		if (ret < 0 && ret != -EEXIST)
-			STAT_INC(mm, errors);
+		/* free the slot first: the access fails as soon as we poison */
 		atomic_store(&page->pte, PTE_POISON);
 		swap_free(entry);
 		if (folio_test(folio, PG_swapcache) && folio_free_swap(folio) &&
 		    cache_list_del(mm, folio))
 			folio_put(folio);
+		ret = uffd_poison(&mm->uffd, addr, PAGE_SIZE, 0);
+		if (ret < 0 && ret != -EEXIST)
+			STAT_INC(mm, errors);
 		pthread_mutex_unlock(&tbl->lock);
 		STAT_INC(mm, sigbus);
 		return POISONED;

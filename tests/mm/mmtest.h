@@ -72,6 +72,7 @@ static inline uint64_t mt_slots_inuse(struct uswap *u)
 {
 	struct swap_usage us;
 
+	mm_quiesce(uswap_mm(u));
 	swap_get_usage(uswap_swap_info(u), &us);
 	return us.inuse;
 }
@@ -79,7 +80,10 @@ static inline uint64_t mt_slots_inuse(struct uswap *u)
 static inline void mt_validate(struct uswap *u)
 {
 	char report[4096] = "";
-	int n = swap_validate(uswap_swap_info(u), report, sizeof(report));
+	int n;
+
+	mm_quiesce(uswap_mm(u));
+	n = swap_validate(uswap_swap_info(u), report, sizeof(report));
 
 	CHECK(n == 0, "swap_validate: %d violations:\n%s", n, report);
 }

@@ -41,6 +41,7 @@ int main(void)
 	for (int round = 0; round < 2; round++)
 		for (size_t i = 0; i < NPAGES; i++)
 			verify((uint64_t *)(a + i * PAGE_SIZE), i);
+	mm_quiesce(uswap_mm(u));
 	uswap_stats(u, &st);
 	printf("faults %llu zero %llu minor %llu major %llu swapouts %llu "
 	       "resident %llu KiB stored %llu KiB compressed %llu KiB\n",

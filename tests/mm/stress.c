@@ -221,6 +221,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)want);
 		}
 	}
+	mm_quiesce(uswap_mm(u));
 	uswap_stats(u, &st);
 	printf("faults %llu zero %llu minor %llu major %llu repeat %llu "
 	       "eexist %llu swapins %llu swapouts %llu\n",
