@@ -73,6 +73,7 @@ struct mm_page {
 	_Atomic uint64_t pte; /* tbl->lock for writes; lockless reads */
 	/* resident LRU list links: mm->lru_lock.  NULL = not on the list */
 	struct mm_page *lru_prev, *lru_next;
+	bool active; /* mm->lru_lock: on the active list (else inactive) */
 	/* installs of a swapped page so far: tbl->lock for writes (relaxed) */
 	_Atomic uint32_t gen;
 };
@@ -160,7 +161,9 @@ struct mm {
 
 	/* LRU lists: lru_lock */
 	pthread_mutex_t lru_lock;
-	struct mm_page lru_head;	/* resident pages, oldest first */
+	struct mm_page lru_head;    /* inactive resident pages, oldest first */
+	struct mm_page active_head; /* active resident pages, oldest first */
+	size_t nr_active;	    /* lru_lock */
 	int32_t cache_head, cache_tail; /* cached folios, oldest first */
 	_Atomic size_t nr_resident;	/* writes under lru_lock */
 	_Atomic size_t nr_cached;	/* writes under lru_lock */
@@ -250,9 +253,10 @@ static inline size_t folio_index(struct mm *mm, struct folio *folio)
 int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio);
 
 /* ---- reclaim.c ---- */
-void lru_add_locked(struct mm *mm, struct mm_page *page);
+void lru_add_locked(struct mm *mm, struct mm_page *page, bool active);
 void lru_del_locked(struct mm *mm, struct mm_page *page);
 void lru_add(struct mm *mm, struct mm_page *page);
+void lru_add_active(struct mm *mm, struct mm_page *page);
 void lru_del(struct mm *mm, struct mm_page *page);
 bool cache_list_del(struct mm *mm, struct folio *folio);
 void mm_charge(struct mm *mm, size_t npages);

@@ -92,12 +92,15 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_mutex_init(&mm->inflight_lock, NULL);
 	pthread_mutex_init(&mm->read_lock, NULL);
 	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
+	mm->active_head.lru_next = mm->active_head.lru_prev = &mm->active_head;
 	mm->cache_head = mm->cache_tail = -1;
 
 	mm->cache_target =
 		p->cache_pages == (size_t)-1 ? budget / 8 : p->cache_pages;
 	if (mm->cache_target > budget / 2)
 		mm->cache_target = budget / 2;
+	if (p->fifo)
+		mm->cache_target = 0;
 	mm->wmark_high = budget - budget / 16;
 	mm->wmark_low = budget - budget / 8;
 	if (mm->wmark_high >= budget)

@@ -36,6 +36,11 @@ struct mm_params {
 	unsigned fault_around_pages; /* zero-fill window, 1 = off, <= 64 */
 	unsigned readahead_pages;    /* swap-in window, 1 = off, <= 64 */
 	bool no_reclaimer;	     /* tests: no background reclaimer thread */
+	/*
+	 * Plain FIFO aging (the baseline of docs/pager.md): no second-chance
+	 * list, no active list.
+	 */
+	bool fifo;
 };
 
 /*

@@ -39,17 +39,28 @@
 
 /* ---- the resident list ---- */
 
-/* Context: mm->lru_lock held. */
-void lru_add_locked(struct mm *mm, struct mm_page *page)
+/*
+ * lru_add_locked - put @page at the young end of the inactive list, or of
+ * the active list when @active (a page that came back from the second-
+ * chance list: it was touched again soon after eviction).
+ * Context: mm->lru_lock held.
+ */
+void lru_add_locked(struct mm *mm, struct mm_page *page, bool active)
 {
-	struct mm_page *head = &mm->lru_head;
+	struct mm_page *head;
 
 	if (page->lru_next)
 		return;
+	if (mm->p.fifo)
+		active = false;
+	head = active ? &mm->active_head : &mm->lru_head;
+	page->active = active;
 	page->lru_next = head;
 	page->lru_prev = head->lru_prev;
 	head->lru_prev->lru_next = page;
 	head->lru_prev = page;
+	if (active)
+		mm->nr_active++;
 	atomic_store_explicit(
 		&mm->nr_resident,
 		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) +
@@ -65,6 +76,9 @@ void lru_del_locked(struct mm *mm, struct mm_page *page)
 	page->lru_prev->lru_next = page->lru_next;
 	page->lru_next->lru_prev = page->lru_prev;
 	page->lru_next = page->lru_prev = NULL;
+	if (page->active)
+		mm->nr_active--;
+	page->active = false;
 	atomic_store_explicit(
 		&mm->nr_resident,
 		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) -
@@ -76,7 +90,14 @@ void lru_del_locked(struct mm *mm, struct mm_page *page)
 void lru_add(struct mm *mm, struct mm_page *page)
 {
 	pthread_mutex_lock(&mm->lru_lock);
-	lru_add_locked(mm, page);
+	lru_add_locked(mm, page, false);
+	pthread_mutex_unlock(&mm->lru_lock);
+}
+
+void lru_add_active(struct mm *mm, struct mm_page *page)
+{
+	pthread_mutex_lock(&mm->lru_lock);
+	lru_add_locked(mm, page, true);
 	pthread_mutex_unlock(&mm->lru_lock);
 }
 
@@ -88,10 +109,15 @@ void lru_del(struct mm *mm, struct mm_page *page)
 }
 
 /*
- * lru_isolate - take the oldest resident page off the list, with a
- * reference on its region.  Return NULL when the list is empty.
+ * lru_isolate - take the page to evict off its list, with a reference on
+ * its region.  The oldest inactive page goes first; while the active list
+ * is longer than the inactive one, its oldest page is first demoted to the
+ * young end of the inactive list (the kernel's inactive_is_low balance:
+ * without accessed bits a demoted page is not rescued in place, but if it
+ * is still hot it comes back from the second-chance list as a minor fault
+ * and is promoted again).  Return NULL when both lists are empty.
  * Context: takes lru_lock.  A region being unmapped is marked dead before
- * its pages leave the list under lru_lock, so a page whose region is not
+ * its pages leave the lists under lru_lock, so a page whose region is not
  * dead here has a region that waits for our reference.
  */
 static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
@@ -100,10 +126,20 @@ static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
 
 	pthread_mutex_lock(&mm->lru_lock);
 	for (;;) {
+		size_t resident = atomic_load_explicit(&mm->nr_resident,
+						       memory_order_relaxed);
 		struct mm_region *r;
 
+		if (mm->nr_active && mm->nr_active > resident - mm->nr_active) {
+			page = mm->active_head.lru_next;
+			lru_del_locked(mm, page);
+			lru_add_locked(mm, page, false);
+			continue;
+		}
 		page = mm->lru_head.lru_next;
-		if (page == &mm->lru_head) {
+		if (page == &mm->lru_head)
+			page = mm->active_head.lru_next;
+		if (page == &mm->active_head) {
 			page = NULL;
 			break;
 		}

@@ -137,7 +137,8 @@ enum install_result {
  */
 static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 					  uint64_t addr, swp_entry_t entry,
-					  struct folio *folio, bool *moved)
+					  struct folio *folio, bool *moved,
+					  bool active)
 {
 	struct pte_table *tbl;
 	struct mm_page *page = region_page(r, addr, &tbl);
@@ -183,7 +184,10 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 	}
 	atomic_store(&page->pte, PTE_PRESENT);
 	atomic_fetch_add_explicit(&page->gen, 1, memory_order_relaxed);
-	lru_add(mm, page);
+	if (active)
+		lru_add_active(mm, page);
+	else
+		lru_add(mm, page);
 	swap_free(entry);
 	if (folio_test(folio, PG_swapcache)) {
 		if (cache_list_del(mm, folio))
@@ -247,7 +251,9 @@ static int swapin_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 		folio_put(folio);
 		return -EAGAIN;
 	}
-	res = swapin_install(mm, r, addr, entry, folio, &moved);
+	/* an evicted, still uncompressed folio (PG_dirty): second chance */
+	res = swapin_install(mm, r, addr, entry, folio, &moved,
+			     folio_test(folio, PG_dirty));
 	swapin_release(mm, folio, moved);
 	if (res == INSTALLED)
 		count_kind(mm, kind);
@@ -269,7 +275,7 @@ static int swapin_unified(struct mm *mm, struct mm_region *r, uint64_t addr,
 	ret = swap_cache_prepare_and_add(entry, folio, &other);
 	if (ret == 0) {
 		swapin_read(mm, entry, folio);
-		res = swapin_install(mm, r, addr, entry, folio, &moved);
+		res = swapin_install(mm, r, addr, entry, folio, &moved, false);
 		swapin_release(mm, folio, moved);
 		if (res == INSTALLED)
 			count_kind(mm, 2);
@@ -431,7 +437,7 @@ static int swapin_bypass(struct mm *mm, struct mm_region *r, uint64_t addr,
 	if (mm->p.policy == SWAPIN_FALLBACK)
 		listed = inflight_add(mm, entry, folio);
 	swapin_read(mm, entry, folio);
-	res = swapin_install(mm, r, addr, entry, folio, &moved);
+	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
 	swapcache_clear(entry); /* the slot is freed here if count is 0 */
 	if (listed)
 		inflight_del(mm, entry);
@@ -467,7 +473,7 @@ static int swapin_unsafe(struct mm *mm, struct mm_region *r, uint64_t addr,
 		folio_clear_flag(folio, PG_error);
 		folio_set_flag(folio, PG_uptodate);
 	}
-	res = swapin_install(mm, r, addr, entry, folio, &moved);
+	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
 	swapin_release(mm, folio, moved);
 	if (res == INSTALLED)
 		count_kind(mm, 2);
@@ -581,7 +587,7 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr)
 			folio_put(folio);
 			continue;
 		}
-		res = swapin_install(mm, r, a, entry, folio, &moved);
+		res = swapin_install(mm, r, a, entry, folio, &moved, false);
 		swapin_release(mm, folio, moved);
 		if (res == INSTALLED)
 			STAT_INC(mm, readahead);
