@@ -168,8 +168,10 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 	uint64_t bell = (uint64_t)(uintptr_t)mm->bell;
 	struct mm_region *r;
 
-	if (bell && addr >= bell && addr < bell + mm->p.threads * PAGE_SIZE) {
+	if (bell && addr >= bell && addr < bell + BELL_PAGES(mm) * PAGE_SIZE) {
 		uffd_zeropage(&mm->uffd, addr, PAGE_SIZE, 0);
+		if (addr == bell + mm->p.threads * PAGE_SIZE)
+			return false; /* mm_quiesce's page */
 		return atomic_load(&mm->handlers_stop);
 	}
 	STAT_INC(mm, faults);
@@ -208,8 +210,24 @@ static bool handle_fault(struct mm *mm, const struct uffd_event *ev)
 	return false;
 }
 
+/*
+ * mm_quiesce - see mm.h.  An event (remove, unmap) releases the thread that
+ * caused it as soon as it is read, before it is applied.  Events are
+ * applied under read_lock, so a fault read after them was read after they
+ * were applied: we discard our own page (its remove event queues behind
+ * the others) and touch it; when our fault is served, every event before
+ * it was applied.  Then we wait for the faults in flight.
+ * Context: not a handler thread; serialised by quiesce_lock.
+ */
 void mm_quiesce(struct mm *mm)
 {
+	volatile char *sync =
+		(volatile char *)mm->bell + mm->p.threads * PAGE_SIZE;
+
+	pthread_mutex_lock(&mm->quiesce_lock);
+	madvise((void *)sync, PAGE_SIZE, MADV_DONTNEED);
+	(void)*sync;
+	pthread_mutex_unlock(&mm->quiesce_lock);
 	while (atomic_load(&mm->faults_inflight) > 0)
 		sched_yield();
 }
@@ -290,13 +308,14 @@ int mm_handlers_start(struct mm *mm)
 	mm->handlers = calloc(mm->p.threads, sizeof(*mm->handlers));
 	if (!mm->handlers)
 		return -ENOMEM;
-	mm->bell = mmap(NULL, mm->p.threads * PAGE_SIZE, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mm->bell =
+		mmap(NULL, BELL_PAGES(mm) * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mm->bell == MAP_FAILED) {
 		mm->bell = NULL;
 		return -ENOMEM;
 	}
-	ret = uffd_register(&mm->uffd, mm->bell, mm->p.threads * PAGE_SIZE,
+	ret = uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
 			    UFFD_REG_MISSING);
 	if (ret < 0)
 		return ret;
@@ -326,8 +345,9 @@ void mm_handlers_stop(struct mm *mm)
 	mm->nhandlers = 0;
 	if (mm->bell) {
 		/* unregister first: munmap would wait for an unmap event */
-		uffd_unregister(&mm->uffd, mm->bell, mm->p.threads * PAGE_SIZE);
-		munmap(mm->bell, mm->p.threads * PAGE_SIZE);
+		uffd_unregister(&mm->uffd, mm->bell,
+				BELL_PAGES(mm) * PAGE_SIZE);
+		munmap(mm->bell, BELL_PAGES(mm) * PAGE_SIZE);
 	}
 	mm->bell = NULL;
 	free(mm->handlers);

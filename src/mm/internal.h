@@ -189,7 +189,8 @@ struct mm {
 	 * called madvise touching the range again) sees its effect.
 	 */
 	pthread_mutex_t read_lock;
-	void *bell;		     /* doorbell pages, one per handler */
+	void *bell; /* doorbell pages, one per handler, then quiesce's page */
+	pthread_mutex_t quiesce_lock;
 	_Atomic bool handlers_stop;  /* handlers: exit after a doorbell */
 	_Atomic int faults_inflight; /* faults being handled (mm_quiesce) */
 
@@ -208,6 +209,8 @@ struct mm {
 	struct repeat_slot repeat[REPEAT_SLOTS];
 	struct mm_stats stats;
 };
+
+#define BELL_PAGES(mm) ((mm)->p.threads + 1)
 
 /* The tick of the sleep and waitqueue policies: Debian's HZ=250. */
 #define TICK_NS 4000000L

@@ -57,6 +57,7 @@ static void mm_free(struct mm *mm)
 	pthread_cond_destroy(&mm->wq_cond);
 	pthread_mutex_destroy(&mm->inflight_lock);
 	pthread_mutex_destroy(&mm->read_lock);
+	pthread_mutex_destroy(&mm->quiesce_lock);
 	free(mm);
 }
 
@@ -91,6 +92,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_cond_init(&mm->wq_cond, NULL);
 	pthread_mutex_init(&mm->inflight_lock, NULL);
 	pthread_mutex_init(&mm->read_lock, NULL);
+	pthread_mutex_init(&mm->quiesce_lock, NULL);
 	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
 	mm->active_head.lru_next = mm->active_head.lru_prev = &mm->active_head;
 	mm->cache_head = mm->cache_tail = -1;

@@ -34,13 +34,16 @@
 #define HOT	 24
 #define WORKERS	 6
 #define HANDLERS 4
+#define STORMERS 3
 
 static char *region;
 static struct uswap *u;
 static _Atomic bool stop;
 static _Atomic long errors;
 static uint64_t seed;
-static uint32_t shadow[WORKERS][NPAGES];
+static uint32_t shadow[WORKERS + STORMERS][NPAGES];
+static _Atomic uint64_t storm_gen;
+static _Atomic size_t storm_page;
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -90,7 +93,50 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Pull pages out all the time, mostly hot ones, sometimes compressing. */
+/*
+ * A stormer waits for a storm, then touches the storm's page at once with
+ * the others: several threads fault on one just-evicted entry, several
+ * handlers meet on it.
+ */
+static void *stormer(void *arg)
+{
+	long id = (long)arg;
+	uint64_t gen = 0;
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		uint64_t g = atomic_load(&storm_gen);
+		size_t i;
+		_Atomic uint64_t *p;
+
+		if (g == gen) {
+			sched_yield();
+			continue;
+		}
+		gen = g;
+		i = atomic_load(&storm_page);
+		p = (_Atomic uint64_t *)(region + i * PAGE_SIZE);
+		atomic_fetch_add(&p[0], 1);
+		shadow[id][i]++;
+		if (atomic_load_explicit(&p[1], memory_order_relaxed) != i)
+			report("misload: page %zu stamp wrong (stormer)", i);
+	}
+	return NULL;
+}
+
+static void sleep_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Pull pages out all the time, mostly hot ones, sometimes compressing; and
+ * every few rounds a storm: evict a hot page to the device, release the
+ * stormers on it, then evict it again soon after, so that the slot the
+ * winner freed is likely reused for it while a slow reader still holds the
+ * old entry (the ABA of the seed).
+ */
 static void *evictor(void *arg)
 {
 	uint64_t s = seed + 77;
@@ -98,6 +144,19 @@ static void *evictor(void *arg)
 	(void)arg;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint64_t r = rnd(&s);
+
+		if (r % 8 == 0) {
+			size_t i = (r >> 8) % HOT;
+
+			mm_evict_range(uswap_mm(u), region + i * PAGE_SIZE,
+				       PAGE_SIZE, true);
+			atomic_store(&storm_page, i);
+			atomic_fetch_add(&storm_gen, 1);
+			sleep_us(50 + (long)(r >> 20) % 200);
+			mm_evict_range(uswap_mm(u), region + i * PAGE_SIZE,
+				       PAGE_SIZE, true);
+			continue;
+		}
 		size_t i = (r & 1) ? (r >> 8) % HOT : (r >> 8) % NPAGES;
 		size_t n = 1 + (r >> 40) % 8;
 
@@ -150,14 +209,13 @@ int main(int argc, char **argv)
 			    .nslots = NPAGES + 24,
 			    .threads = HANDLERS,
 			    .cache_pages = 4};
-	pthread_t w[WORKERS], ev;
+	pthread_t w[WORKERS], st_threads[STORMERS], ev;
 	bool expect_loss = false;
 	long ms = 3000, lost = 0, bad_stamps = 0;
 	struct uswap_stats st;
 	uint64_t inuse;
 	int nargs = 0;
 
-	seed = (uint64_t)time(NULL);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--expect-loss")) {
 			expect_loss = true;
@@ -176,7 +234,7 @@ int main(int argc, char **argv)
 	if (nargs < 1)
 		FAIL("usage: %s POLICY [SEED] [MS] [--expect-loss]", argv[0]);
 	if (!seed)
-		seed = 1;
+		seed = (uint64_t)time(NULL); /* 0: a new seed each run */
 	printf("stress: policy %s seed %llu duration %ld ms\n",
 	       swapin_policy_name(c.policy), (unsigned long long)seed, ms);
 	fflush(stdout);
@@ -190,6 +248,9 @@ int main(int argc, char **argv)
 
 	for (long i = 0; i < WORKERS; i++)
 		pthread_create(&w[i], NULL, worker, (void *)i);
+	for (long i = 0; i < STORMERS; i++)
+		pthread_create(&st_threads[i], NULL, stormer,
+			       (void *)(WORKERS + i));
 	pthread_create(&ev, NULL, evictor, NULL);
 	{
 		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -199,6 +260,8 @@ int main(int argc, char **argv)
 	atomic_store(&stop, true);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_join(w[i], NULL);
+	for (int i = 0; i < STORMERS; i++)
+		pthread_join(st_threads[i], NULL);
 	pthread_join(ev, NULL);
 	mm_set_hook(NULL);
 
@@ -206,7 +269,7 @@ int main(int argc, char **argv)
 		uint64_t *p = (uint64_t *)(region + i * PAGE_SIZE);
 		uint64_t want = 0;
 
-		for (int t = 0; t < WORKERS; t++)
+		for (int t = 0; t < WORKERS + STORMERS; t++)
 			want += shadow[t][i];
 		if (p[1] != i) {
 			bad_stamps++;
