@@ -281,7 +281,9 @@ static void *handler_main(void *arg)
 		int n;
 
 		pthread_mutex_lock(&mm->read_lock);
-		n = uffd_read_events(&mm->uffd, ev, 16);
+		n = uffd_read_events(&mm->uffd, ev,
+				     mm->p.read_batch ? (int)mm->p.read_batch
+						      : 16);
 		for (int i = 0; i < n; i++)
 			if (ev[i].kind != UFFD_EV_FAULT)
 				handle_event(mm, &ev[i]);

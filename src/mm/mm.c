@@ -70,7 +70,8 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 
 	if (budget < 4 || p->threads < 1 || p->threads > 256 ||
 	    !pow2_le64(p->fault_around_pages) ||
-	    !pow2_le64(p->readahead_pages) || p->policy >= SWAPIN_NR_POLICIES)
+	    !pow2_le64(p->readahead_pages) || p->read_batch > 16 ||
+	    p->policy >= SWAPIN_NR_POLICIES)
 		return -EINVAL;
 #ifndef USWAP_TEST_HOOKS
 	if (p->policy == SWAPIN_UNSAFE)

@@ -36,6 +36,7 @@ struct mm_params {
 	unsigned fault_around_pages; /* zero-fill window, 1 = off, <= 64 */
 	unsigned readahead_pages;    /* swap-in window, 1 = off, <= 64 */
 	bool no_reclaimer;	     /* tests: no background reclaimer thread */
+	unsigned read_batch;	     /* events per read(2), 0 = 16; <= 16 */
 	/*
 	 * Plain FIFO aging (the baseline of docs/pager.md): no second-chance
 	 * list, no active list.

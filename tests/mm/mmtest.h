@@ -37,6 +37,7 @@ struct mt_conf {
 	size_t cache_pages;
 	unsigned fault_around, readahead;
 	bool no_reclaimer;
+	unsigned read_batch;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -57,6 +58,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.fault_around_pages = c->fault_around ? c->fault_around : 1;
 	mp.readahead_pages = c->readahead ? c->readahead : 1;
 	mp.no_reclaimer = c->no_reclaimer;
+	mp.read_batch = c->read_batch;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",

@@ -73,9 +73,10 @@ static void *worker(void *arg)
 		size_t i = (r & 3) ? (r >> 8) % HOT : (r >> 8) % NPAGES;
 		_Atomic uint64_t *p =
 			(_Atomic uint64_t *)(region + i * PAGE_SIZE);
-		uint64_t old = atomic_fetch_add(&p[0], 1);
+		/* load first: see stormer() */
 		uint64_t stamp =
 			atomic_load_explicit(&p[1], memory_order_relaxed);
+		uint64_t old = atomic_fetch_add(&p[0], 1);
 
 		shadow[id][i]++;
 		if (stamp != i)
@@ -115,10 +116,15 @@ static void *stormer(void *arg)
 		gen = g;
 		i = atomic_load(&storm_page);
 		p = (_Atomic uint64_t *)(region + i * PAGE_SIZE);
-		atomic_fetch_add(&p[0], 1);
-		shadow[id][i]++;
+		/*
+		 * Load first: under TSan an atomic read-modify-write holds a
+		 * runtime lock for its address, so the others would wait
+		 * there instead of faulting on the page at the same time.
+		 */
 		if (atomic_load_explicit(&p[1], memory_order_relaxed) != i)
 			report("misload: page %zu stamp wrong (stormer)", i);
+		atomic_fetch_add(&p[0], 1);
+		shadow[id][i]++;
 	}
 	return NULL;
 }
@@ -208,7 +214,8 @@ int main(int argc, char **argv)
 	struct mt_conf c = {.budget_pages = 16,
 			    .nslots = NPAGES + 24,
 			    .threads = HANDLERS,
-			    .cache_pages = 4};
+			    .cache_pages = 4,
+			    .read_batch = 1}; /* spread storms over handlers */
 	pthread_t w[WORKERS], st_threads[STORMERS], ev;
 	bool expect_loss = false;
 	long ms = 3000, lost = 0, bad_stamps = 0;
