@@ -129,7 +129,11 @@ struct folio *folio_alloc(struct folio_pool *pool)
 	return folio;
 }
 
-/* folio_get - take a reference on a folio the caller already holds one on. */
+/*
+ * folio_get - take a reference on a folio the caller already holds one on
+ * (or that the swap cache holds, under its cluster lock).
+ * Context: any thread; lockless; never sleeps.
+ */
 void folio_get(struct folio *folio)
 {
 	int32_t old = atomic_fetch_add_explicit(&folio->refcount, 1,
@@ -199,7 +203,8 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val)
 	return syscall(SYS_futex, (uint32_t *)uaddr, op, val, NULL, NULL, 0);
 }
 
-/* folio_trylock - take the folio lock if it is free.  Never sleeps. */
+/* folio_trylock - take the folio lock if it is free.  Context: any; never
+ * sleeps, so it may be called with a cluster lock held. */
 bool folio_trylock(struct folio *folio)
 {
 	uint32_t old = atomic_fetch_or_explicit(&folio->flags, PG_locked,
@@ -274,6 +279,7 @@ void folio_wait_locked(struct folio *folio)
 /*
  * folio_set_flag / folio_clear_flag - atomic bit updates.  Not for
  * PG_locked / PG_waiters (use the lock functions, which wake sleepers).
+ * Context: any thread, normally the folio lock holder; never sleeps.
  */
 void folio_set_flag(struct folio *folio, uint32_t bit)
 {

@@ -52,6 +52,8 @@ struct swap_cursor {
 	uint64_t gen;
 	uint32_t cluster;
 };
+/* its address names the calling thread (ci->cursor_tag) */
+static __thread char swap_thread_tag;
 static __thread struct swap_cursor swap_cursor[MAX_SWAPFILES]
 					      [SWAP_MAX_ORDER + 1];
 
@@ -161,6 +163,7 @@ static int set_count_locked(struct swap_cluster *ci, unsigned i,
 	uint8_t m = pin ? SWAP_HAS_CACHE : 0;
 	_Atomic uint32_t *ext;
 
+	assert_cluster_locked(ci, __func__);
 	if (count > SWAP_MAP_MAX) {
 		ext = atomic_load_explicit(&ci->ext, memory_order_relaxed);
 		if (!ext) {
@@ -231,6 +234,8 @@ static void relocate_cluster(struct swap_info *si, struct swap_cluster *ci)
 		ci->frag = false;
 	}
 	want = cluster_wanted_list(ci);
+	if (want == CLUSTER_FREE || want == CLUSTER_FULL)
+		ci->cursor_tag = NULL; /* nobody's current cluster any more */
 	/*
 	 * Same list: done.  For NONFULL that is also the same order: the
 	 * order changes only while the cluster is free or isolated.
@@ -255,12 +260,15 @@ static void relocate_cluster(struct swap_info *si, struct swap_cluster *ci)
 /*
  * isolate_cluster - take the first cluster of @head whose lock can be had
  * without waiting off its list, locked.  *busy is set when a cluster was
- * skipped because its lock was taken.
+ * skipped because its lock was taken.  With @skip_others, clusters that are
+ * another thread's current cluster are skipped too, so that threads spread
+ * over clusters instead of all contending for the first nonfull one.
  * Context: si->lock held; trylocks ci->lock (never waits: see the order).
  */
 static struct swap_cluster *isolate_cluster(struct swap_info *si,
 					    struct list_node *head,
-					    uint32_t *counter, bool *busy)
+					    uint32_t *counter, bool *busy,
+					    bool skip_others)
 {
 	struct list_node *node;
 
@@ -271,12 +279,39 @@ static struct swap_cluster *isolate_cluster(struct swap_info *si,
 			*busy = true;
 			continue;
 		}
+		if (skip_others && ci->cursor_tag &&
+		    ci->cursor_tag != &swap_thread_tag) {
+			unlock_cluster(ci);
+			continue;
+		}
 		list_del(&ci->list);
 		(*counter)--;
 		ci->flags = CLUSTER_NONE;
 		return ci;
 	}
 	return NULL;
+}
+
+/*
+ * relocate_isolated_locked - put the isolated, locked @ci back on its list
+ * and unlock it.  Context: si->lock and ci->lock held (ci was trylocked
+ * under si->lock); releases ci->lock.
+ */
+static void relocate_isolated_locked(struct swap_info *si,
+				     struct swap_cluster *ci)
+{
+	uint8_t want = cluster_wanted_list(ci);
+	uint32_t *counter;
+
+	if (want == CLUSTER_FREE) {
+		ci->order = 0;
+		ci->frag = false;
+	}
+	list_add_tail(&ci->list,
+		      cluster_list_head(si, want, ci->order, &counter));
+	(*counter)++;
+	ci->flags = want;
+	unlock_cluster(ci);
 }
 
 /* ---- slot allocation inside one cluster ---- */
@@ -339,6 +374,7 @@ static int cluster_alloc_locked(struct swap_cluster *ci, unsigned order)
 	int i = cluster_find_locked(ci, order);
 	unsigned j, n = 1u << order;
 
+	assert_cluster_locked(ci, __func__);
 	if (i < 0)
 		return -1;
 	for (j = (unsigned)i; j < (unsigned)i + n; j++) {
@@ -378,12 +414,16 @@ static void swap_slot_free_locked(struct swap_info *si, struct swap_cluster *ci,
  *  1. Fast path: the calling thread's cursor for (device, order) names the
  *     cluster it allocated from last.  Lock it, take the first aligned free
  *     run.  No device lock unless the cluster changes list (becomes full).
- *  2. Slow path: under si->lock take a cluster off nonfull[order], else the
- *     free list (order 0 also tries the frag list, then the other orders'
- *     nonfull lists), with a trylock, so it is ours and locked.  Allocate,
+ *  2. Slow path: under si->lock take a cluster off nonfull[order] that is
+ *     no other thread's current cluster, else the free list (order 0 then
+ *     tries the frag list), else any cluster of nonfull[order] (order 0 also
+ *     the other orders' nonfull lists), with a trylock, so it is ours and
+ *     locked.  Allocate,
  *     put it back on the list its counters call for, point the cursor at it.
- *     A cluster that cannot satisfy its own order goes to the frag list,
- *     where only order-0 allocations look, so the loop ends.
+ *     A partly used cluster that cannot satisfy its own order goes to the
+ *     frag list, where only order-0 allocations look; a free one (it can
+ *     fail only because of bad slots) goes to the tail of the free list.
+ *     After more failures than there are clusters, the loop gives up.
  *  3. Nothing: -ENOSPC.  For order 0 that means every usable slot is in
  *     use (or, under concurrency, that the clusters with room were being
  *     allocated from by other threads for a long time: we retry up to
@@ -403,7 +443,7 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 {
 	struct swap_cursor *cur;
 	struct swap_cluster *ci;
-	unsigned attempt, j;
+	unsigned attempt, fails, j;
 	int i;
 
 	if (order > SWAP_MAX_ORDER) {
@@ -435,22 +475,31 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 		unlock_cluster(ci);
 	}
 
-	for (attempt = 0;; attempt++) {
+	for (attempt = 0, fails = 0;; attempt++) {
 		bool busy = false;
 
 		ci = NULL;
 		pthread_mutex_lock(&si->lock);
 		ci = isolate_cluster(si, &si->nonfull[order], &si->nr_nonfull,
-				     &busy);
+				     &busy, true);
 		if (!ci)
 			ci = isolate_cluster(si, &si->free_list, &si->nr_free,
-					     &busy);
+					     &busy, false);
 		if (!ci && order == 0)
 			ci = isolate_cluster(si, &si->frag_list, &si->nr_frag,
-					     &busy);
+					     &busy, false);
+		if (!ci)
+			ci = isolate_cluster(si, &si->nonfull[order],
+					     &si->nr_nonfull, &busy, false);
 		for (j = 1; !ci && order == 0 && j <= SWAP_MAX_ORDER; j++)
 			ci = isolate_cluster(si, &si->nonfull[j],
-					     &si->nr_nonfull, &busy);
+					     &si->nr_nonfull, &busy, false);
+		if (ci && fails > si->nclusters) {
+			/* tried them all: put it back untouched */
+			relocate_isolated_locked(si, ci);
+			ci = NULL;
+			busy = false;
+		}
 		if (!ci && !(busy && attempt < 1000))
 			si->nr_alloc_fail++;
 		else if (ci)
@@ -471,14 +520,18 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry)
 			ci->frag = true;
 		}
 		i = cluster_alloc_locked(ci, order);
-		if (i < 0)
-			ci->frag = true;
+		if (i < 0) {
+			fails++;
+			ci->frag = true; /* forgotten if the cluster is free */
+		}
 		relocate_cluster(si, ci);
 		if (i >= 0) {
 			uint32_t idx = (uint32_t)(ci - si->clusters);
 
 			cur->gen = si->gen;
 			cur->cluster = idx;
+			if (ci->flags != CLUSTER_FULL)
+				ci->cursor_tag = &swap_thread_tag;
 			unlock_cluster(ci);
 			*entry = swp_entry(si->type,
 					   (uint64_t)idx * SWAP_CLUSTER_SLOTS +
@@ -636,7 +689,7 @@ int swapoff(struct swap_info *si)
 	return 0;
 }
 
-/* swap_info_get - see swap.h.  Lockless. */
+/* swap_info_get - see swap.h.  Context: lockless, any thread. */
 struct swap_info *swap_info_get(swp_entry_t entry)
 {
 	unsigned type = swp_type(entry);
@@ -646,11 +699,13 @@ struct swap_info *swap_info_get(swp_entry_t entry)
 	return atomic_load_explicit(&swap_info[type], memory_order_acquire);
 }
 
+/* swap_store - the device behind @si.  Context: any; setup-only field. */
 struct store_dev *swap_store(struct swap_info *si)
 {
 	return si->dev;
 }
 
+/* swap_type_of - @si's index in the device table.  Context: any. */
 unsigned swap_type_of(struct swap_info *si)
 {
 	return si->type;
@@ -900,7 +955,7 @@ void swapcache_clear(swp_entry_t entry)
 	unlock_cluster(ci);
 }
 
-/* swap_count - see swap.h.  Lockless, racy. */
+/* swap_count - see swap.h.  Context: lockless (a racy read). */
 unsigned long swap_count(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -911,7 +966,7 @@ unsigned long swap_count(swp_entry_t entry)
 	return map_count(swap_cluster_of(si, off), off % SWAP_CLUSTER_SLOTS);
 }
 
-/* swap_pinned - see swap.h.  Lockless, racy. */
+/* swap_pinned - see swap.h.  Context: lockless (a racy read). */
 bool swap_pinned(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -981,7 +1036,7 @@ struct folio *swap_cache_get_folio(swp_entry_t entry)
 	}
 }
 
-/* swap_cache_get_shadow - see swap.h.  Lockless, racy. */
+/* swap_cache_get_shadow - see swap.h.  Context: lockless (racy read). */
 void *swap_cache_get_shadow(swp_entry_t entry)
 {
 	struct swap_info *si = swap_info_get(entry);
@@ -1012,6 +1067,7 @@ static void cache_insert_locked(struct swap_info *si, struct swap_cluster *ci,
 				uint64_t off, swp_entry_t entry,
 				struct folio *folio)
 {
+	assert_cluster_locked(ci, __func__);
 	folio_get(folio);
 	__atomic_store_n(&folio->swap.val, entry.val, __ATOMIC_RELEASE);
 	folio_set_flag(folio, PG_swapcache);
@@ -1132,6 +1188,7 @@ static void cache_delete_locked(struct swap_info *si, struct swap_cluster *ci,
 	unsigned i = off % SWAP_CLUSTER_SLOTS;
 	uint8_t m = atomic_load_explicit(&ci->map[i], memory_order_relaxed);
 
+	assert_cluster_locked(ci, __func__);
 	atomic_store_explicit(&si->table[off], (uintptr_t)shadow,
 			      memory_order_release);
 	ci->ncached--;

@@ -44,6 +44,8 @@ int swapon(struct store_dev *dev, uint32_t nslots, struct swap_info **out);
 /*
  * swapoff - detach.  Refuses (-EBUSY) while any slot is in use: uswap never
  * drains behind its users' backs; the pager empties a device first.
+ * -EINVAL for NULL.  No other call on @si may run concurrently (it frees
+ * @si); callers keep a device alive by holding a reference on a slot.
  */
 int swapoff(struct swap_info *si);
 
@@ -78,7 +80,9 @@ void swap_get_usage(struct swap_info *si, struct swap_usage *usage);
  * inside one cluster.  Each slot is returned pinned, with count 0 (the
  * kernel's SWAP_HAS_CACHE from get_swap_pages): the caller inserts its folio
  * into the swap cache, then takes one reference per pte (swap_duplicate).
- * Prefers the calling thread's current cluster.
+ * Prefers the calling thread's current cluster.  Order > 0 uses free
+ * clusters and clusters already serving that order (the kernel's policy):
+ * -ENOSPC for it means "fall back to order 0", not "device full".
  * Return: 0 and *entry (the first slot); -ENOSPC when no cluster has room;
  * -EINVAL for an order above SWAP_MAX_ORDER.
  */
@@ -90,7 +94,8 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry);
  * swap_duplicate - take one reference (a pte now holds @entry).  Works on a
  * slot that is pinned with count 0 (swap-out) and above the inline maximum
  * (continuations).  Return: 0; -ENOENT when the slot is free; -EINVAL for a
- * bad slot or an entry of no device; -ENOMEM (continuation).
+ * bad slot or an entry of no device; -ENOMEM (continuation);
+ * -EOVERFLOW at 2^32 - 1 references.
  */
 int swap_duplicate(swp_entry_t entry);
 
@@ -102,7 +107,8 @@ void swap_free(swp_entry_t entry);
 
 /*
  * swapcache_prepare - set the cache pin.  Return: 0; -EEXIST when already
- * pinned; -ENOENT when the slot is free.
+ * pinned (whatever the count); -ENOENT when the slot is free; -EINVAL for
+ * a bad slot or an entry of no device.
  */
 int swapcache_prepare(swp_entry_t entry);
 
@@ -138,7 +144,8 @@ struct folio *swap_cache_get_folio(swp_entry_t entry);
  * reference; sets PG_swapcache and folio->swap.  If @shadowp, the shadow
  * value that was there is returned in it (NULL if none).
  * Return: 0; -ENOENT when the slot is not in use; -EEXIST when a folio is
- * already cached there.
+ * already cached there; -EINVAL for a bad slot, an entry of no device, or
+ * a slot in use that is not pinned.
  */
 int swap_cache_add_folio(swp_entry_t entry, struct folio *folio,
 			 void **shadowp);
@@ -150,7 +157,8 @@ int swap_cache_add_folio(swp_entry_t entry, struct folio *folio,
  * Return: 0 (the caller owns the swap-in); -ENOENT (slot no longer in use:
  * the pte changed); -EEXIST (another folio is cached: *other gets it, with a
  * reference; or the slot is pinned with no folio, by a bypassing swap-in:
- * *other = NULL).
+ * *other = NULL); -EINVAL (bad slot, or an entry of no device).  A shadow
+ * in the slot is dropped: read it first with swap_cache_get_shadow.
  */
 int swap_cache_prepare_and_add(swp_entry_t entry, struct folio *folio,
 			       struct folio **other);

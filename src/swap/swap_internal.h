@@ -70,6 +70,11 @@ struct swap_cluster {
 	uint8_t flags;
 	uint8_t order; /* order this cluster serves while NONFULL */
 	bool frag;     /* send to the frag list instead of nonfull */
+	/*
+	 * the thread whose current cluster this is (a hint for spreading
+	 * threads over clusters; cleared when the cluster becomes free or full)
+	 */
+	const void *cursor_tag;
 	struct list_node list;
 	uint64_t freemap[SWAP_FREEMAP_WORDS];	 /* bit set = free and usable */
 	_Atomic uint8_t map[SWAP_CLUSTER_SLOTS]; /* read racily by swap_count */
