@@ -57,6 +57,21 @@ struct zram_slot {
 	uint64_t val;	   /* slot lock: pool handle, or the repeated word */
 };
 
+enum zram_counter {
+	PAGES_STORED,
+	COMPR_BYTES,
+	SAME_PAGES,
+	HUGE_PAGES,
+	LOADS,
+	STORES,
+	DISCARDS,
+	FAILED_LOADS,
+	FAILED_STORES,
+	NCOUNTERS
+};
+
+#define NSHARDS 8
+
 struct zram {
 	struct store_dev dev;
 	/* Written at setup only. */
@@ -67,22 +82,43 @@ struct zram {
 	struct zspool *pool;
 	struct zram_slot *slots;
 
-	/* Statistics: relaxed atomics (racy snapshots by design). */
-	atomic_uint_fast64_t pages_stored, compr_bytes, same_pages, huge_pages;
-	atomic_uint_fast64_t loads, stores, discards, failed_loads,
-		failed_stores;
+	/*
+	 * Statistics: relaxed atomics (racy snapshots by design), in
+	 * NSHARDS cache-line-aligned copies; a thread adds to its own shard
+	 * (assigned round robin at its first call), get_stats sums them, so
+	 * two threads storing at once do not bounce one cache line.  A shard
+	 * may go "negative" (a discard on another thread than the store):
+	 * unsigned arithmetic makes the sum right.
+	 */
+	struct zram_counters {
+		atomic_uint_fast64_t c[NCOUNTERS];
+	} __attribute__((aligned(64))) shard[NSHARDS];
 };
 
 static const struct store_ops zram_ops;
 
-static inline void stat_add(atomic_uint_fast64_t *c, int64_t v)
+static atomic_uint next_shard;
+static _Thread_local unsigned int my_shard = UINT_MAX;
+
+static inline void stat_add(struct zram *z, enum zram_counter c, int64_t v)
 {
-	atomic_fetch_add_explicit(c, (uint64_t)v, memory_order_relaxed);
+	if (my_shard == UINT_MAX)
+		my_shard = atomic_fetch_add_explicit(&next_shard, 1,
+						     memory_order_relaxed) %
+			   NSHARDS;
+	atomic_fetch_add_explicit(&z->shard[my_shard].c[c], (uint64_t)v,
+				  memory_order_relaxed);
 }
 
-static inline uint64_t stat_get(atomic_uint_fast64_t *c)
+static uint64_t stat_get(struct zram *z, enum zram_counter c)
 {
-	return atomic_load_explicit(c, memory_order_relaxed);
+	uint64_t sum = 0;
+	int i;
+
+	for (i = 0; i < NSHARDS; i++)
+		sum += atomic_load_explicit(&z->shard[i].c[c],
+					    memory_order_relaxed);
+	return sum;
 }
 
 /*
@@ -107,6 +143,19 @@ static void slot_unlock(struct zram_slot *s)
 static inline unsigned int slot_flags(struct zram_slot *s)
 {
 	return atomic_load_explicit(&s->flags, memory_order_relaxed);
+}
+
+/* Debug tier: functions named _locked, and put_object, hold the slot lock. */
+static inline void assert_slot_locked(struct zram_slot *s, const char *fn)
+{
+#ifdef USWAP_DEBUG
+	if (!(slot_flags(s) & SLOT_LOCK)) {
+		fprintf(stderr, "zram: %s: slot lock not held\n", fn);
+		abort();
+	}
+#endif
+	(void)s;
+	(void)fn;
 }
 
 static inline void slot_set(struct zram_slot *s, unsigned int bits)
@@ -265,17 +314,19 @@ static int put_object(struct zram *z, struct zram_slot *s, const void *src,
 		      size_t len, bool huge)
 {
 	uint64_t h;
-	int ret = zspool_store(z->pool, src, len, &h);
+	int ret;
 
+	assert_slot_locked(s, __func__);
+	ret = zspool_store(z->pool, src, len, &h);
 	if (ret)
 		return ret;
 	s->val = h;
 	s->size = (uint32_t)len;
 	slot_set(s, SLOT_USED | (huge ? SLOT_HUGE : 0));
-	stat_add(&z->pages_stored, 1);
-	stat_add(&z->compr_bytes, (int64_t)len);
+	stat_add(z, PAGES_STORED, 1);
+	stat_add(z, COMPR_BYTES, (int64_t)len);
 	if (huge)
-		stat_add(&z->huge_pages, 1);
+		stat_add(z, HUGE_PAGES, 1);
 	return 0;
 }
 
@@ -306,8 +357,8 @@ static int zram_store(struct store_dev *dev, uint32_t slot, const void *page)
 		s->val = word;
 		s->size = 0;
 		slot_set(s, SLOT_USED | SLOT_SAME);
-		stat_add(&z->pages_stored, 1);
-		stat_add(&z->same_pages, 1);
+		stat_add(z, PAGES_STORED, 1);
+		stat_add(z, SAME_PAGES, 1);
 		goto done;
 	}
 	len = compress_page(z, page);
@@ -323,12 +374,12 @@ static int zram_store(struct store_dev *dev, uint32_t slot, const void *page)
 		goto fail;
 done:
 	slot_unlock(s);
-	stat_add(&z->stores, 1);
+	stat_add(z, STORES, 1);
 	return 0;
 fail:
 	slot_unlock(s);
 fail_nolock:
-	stat_add(&z->failed_stores, 1);
+	stat_add(z, FAILED_STORES, 1);
 	return ret;
 }
 
@@ -377,12 +428,12 @@ static int zram_load(struct store_dev *dev, uint32_t slot, void *page)
 		goto fail;
 done:
 	slot_unlock(s);
-	stat_add(&z->loads, 1);
+	stat_add(z, LOADS, 1);
 	return 0;
 fail:
 	slot_unlock(s);
 fail_nolock:
-	stat_add(&z->failed_loads, 1);
+	stat_add(z, FAILED_LOADS, 1);
 	return ret;
 }
 
@@ -391,21 +442,22 @@ static void free_slot_locked(struct zram *z, struct zram_slot *s)
 {
 	unsigned int f = slot_flags(s);
 
+	assert_slot_locked(s, __func__);
 	if (!(f & SLOT_USED))
 		return;
 	if (f & SLOT_SAME) {
-		stat_add(&z->same_pages, -1);
+		stat_add(z, SAME_PAGES, -1);
 	} else {
 		zspool_free(z->pool, s->val);
-		stat_add(&z->compr_bytes, -(int64_t)s->size);
+		stat_add(z, COMPR_BYTES, -(int64_t)s->size);
 		if (f & SLOT_HUGE)
-			stat_add(&z->huge_pages, -1);
+			stat_add(z, HUGE_PAGES, -1);
 	}
-	stat_add(&z->pages_stored, -1);
+	stat_add(z, PAGES_STORED, -1);
 	s->val = 0;
 	s->size = 0;
 	slot_clear(s, SLOT_USED | SLOT_SAME | SLOT_HUGE | SLOT_BADLOAD);
-	stat_add(&z->discards, 1);
+	stat_add(z, DISCARDS, 1);
 }
 
 /* Context: any thread; takes the slot lock and a class lock. */
@@ -430,21 +482,26 @@ static void zram_get_stats(struct store_dev *dev, struct store_stats *st)
 
 	zspool_get_stats(z->pool, &ps);
 	memset(st, 0, sizeof(*st));
-	st->orig_data_size = stat_get(&z->pages_stored) * PAGE_SIZE;
-	st->compr_data_size = stat_get(&z->compr_bytes);
+	st->orig_data_size = stat_get(z, PAGES_STORED) * PAGE_SIZE;
+	st->compr_data_size = stat_get(z, COMPR_BYTES);
 	st->mem_used_total = ps.pages * PAGE_SIZE;
 	st->mem_limit = z->mem_limit;
 	st->mem_used_max = ps.pages_max * PAGE_SIZE;
-	st->same_pages = stat_get(&z->same_pages);
+	st->same_pages = stat_get(z, SAME_PAGES);
 	st->pages_compacted = ps.pages_compacted;
-	st->huge_pages = stat_get(&z->huge_pages);
-	st->loads = stat_get(&z->loads);
-	st->stores = stat_get(&z->stores);
-	st->discards = stat_get(&z->discards);
-	st->failed_loads = stat_get(&z->failed_loads);
-	st->failed_stores = stat_get(&z->failed_stores);
+	st->huge_pages = stat_get(z, HUGE_PAGES);
+	st->loads = stat_get(z, LOADS);
+	st->stores = stat_get(z, STORES);
+	st->discards = stat_get(z, DISCARDS);
+	st->failed_loads = stat_get(z, FAILED_LOADS);
+	st->failed_stores = stat_get(z, FAILED_STORES);
 	st->meta_bytes = ps.meta_bytes + sizeof(*z) +
 			 (uint64_t)dev->nslots * sizeof(struct zram_slot);
+}
+
+void zram_pool_usage(struct store_dev *dev, struct zspool_usage *u)
+{
+	zspool_get_usage(to_zram(dev)->pool, u);
 }
 
 /* Context: any thread; see zspool_compact(). */
@@ -551,9 +608,9 @@ int zram_open(const char *spec, uint32_t nslots, size_t mem_limit,
 			spec, mem_limit, PAGE_SIZE);
 		return -EINVAL;
 	}
-	z = calloc(1, sizeof(*z));
-	if (!z)
+	if (posix_memalign((void **)&z, 64, sizeof(*z)))
 		return -ENOMEM;
+	memset(z, 0, sizeof(*z));
 	z->dev.ops = &zram_ops;
 	z->dev.nslots = nslots;
 	z->dev.synchronous = true;
@@ -612,7 +669,7 @@ int store_plant_object(struct store_dev *dev, uint32_t slot, const void *obj,
 		ret = put_object(z, s, obj, len, len == PAGE_SIZE);
 	slot_unlock(s);
 	if (!ret)
-		stat_add(&z->stores, 1);
+		stat_add(z, STORES, 1);
 	return ret;
 }
 #endif

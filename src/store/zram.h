@@ -25,4 +25,12 @@ int zram_parse_spec(const char *spec, enum zram_algo *algo, int *level,
 int zram_open(const char *spec, uint32_t nslots, size_t mem_limit,
 	      struct store_dev **out, char *err, size_t errlen);
 
+struct zspool_usage;
+
+/*
+ * zram_pool_usage - where the device's pool memory goes (zspool_usage), for
+ * benchmarks and tests.  Context: takes pool class locks in turn.
+ */
+void zram_pool_usage(struct store_dev *dev, struct zspool_usage *u);
+
 #endif /* USWAP_STORE_ZRAM_H */

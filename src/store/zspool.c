@@ -36,7 +36,8 @@
  * Lock order (outermost first):
  *	class->lock			zspool_store, zspool_free, zspool_map,
  *					compact_class
- *	  pool->run_lock		run_get, run_put (zspage made or freed)
+ *	  pool->run_lock		run_put (zspage freed: zspage_release)
+ * run_get() (a zspage made, zspage_make) takes run_lock with no class lock.
  * No function holds two class locks.
  */
 #include <errno.h>
@@ -112,7 +113,6 @@ struct zspool {
 	atomic_uint_fast64_t pages;
 	atomic_uint_fast64_t pages_max;
 	atomic_uint_fast64_t pages_compacted;
-	atomic_uint_fast64_t objects;
 	atomic_uint_fast64_t meta_bytes;
 
 	/* Page runs.  All protected by run_lock. */
@@ -124,6 +124,20 @@ struct zspool {
 	char **runs[ZS_MAX_PAGES + 1]; /* freed runs by length */
 	size_t nruns[ZS_MAX_PAGES + 1], runs_cap[ZS_MAX_PAGES + 1];
 };
+
+/* Debug tier: the caller holds the lock (held by someone, at least). */
+#ifdef USWAP_DEBUG
+#define assert_held(m)                                                 \
+	do {                                                           \
+		if (pthread_mutex_trylock(m) == 0) {                   \
+			fprintf(stderr, "zspool: %s: lock not held\n", \
+				__func__);                             \
+			abort();                                       \
+		}                                                      \
+	} while (0)
+#else
+#define assert_held(m) ((void)0)
+#endif
 
 static unsigned int size_index(size_t size)
 {
@@ -292,11 +306,15 @@ static size_t zspage_desc_size(const struct zs_class *cls)
 }
 
 /*
- * zspage_new - make an empty zspage for @cls and put it on the partial list.
- * Return: 0, -ENOSPC (limit), -ENOMEM.
- * Context: cls->lock held; takes run_lock; may block.
+ * zspage_make - make an empty zspage for @cls: reserve its pages against the
+ * limit, take and populate a page run, chain its free objects.  Done
+ * without the class lock, because populating k pages takes microseconds
+ * and would stall every store and load of the class.
+ * Return: 0 and *@out; -ENOSPC (limit); -ENOMEM.
+ * Context: no class lock held; takes run_lock; may block.
  */
-static int zspage_new(struct zspool *pool, struct zs_class *cls)
+static int zspage_make(struct zspool *pool, struct zs_class *cls,
+		       struct zspage **out)
 {
 	struct zspage *zsp;
 	unsigned int i;
@@ -317,13 +335,19 @@ static int zspage_new(struct zspool *pool, struct zs_class *cls)
 	for (i = 0; i < cls->objs; i++)
 		zsp->owner[i] = ZS_FREE | (i + 1 < cls->objs ? i + 1 : ZS_END);
 	zsp->free_head = 0;
-	list_add(&cls->partial, zsp);
-	cls->nzspages++;
 	add_meta(pool, (long)zspage_desc_size(cls));
+	*out = zsp;
 	return 0;
 nomem:
 	unreserve_pages(pool, cls->pages);
 	return -ENOMEM;
+}
+
+/* Put a new zspage on @cls's partial list.  Context: cls->lock held. */
+static void zspage_add(struct zs_class *cls, struct zspage *zsp)
+{
+	list_add(&cls->partial, zsp);
+	cls->nzspages++;
 }
 
 /*
@@ -333,6 +357,7 @@ nomem:
 static void zspage_release(struct zspool *pool, struct zs_class *cls,
 			   struct zspage *zsp)
 {
+	assert_held(&cls->lock);
 	if (zsp->inuse ||
 	    atomic_load_explicit(&zsp->pins, memory_order_acquire)) {
 		/* A bug in the caller: never free what is read. */
@@ -354,6 +379,7 @@ static unsigned int zspage_take(struct zs_class *cls, struct zspage *zsp,
 {
 	unsigned int i = zsp->free_head;
 
+	assert_held(&cls->lock);
 	zsp->free_head = zsp->owner[i] & ZS_END;
 	zsp->owner[i] = hidx;
 	zsp->inuse++;
@@ -372,6 +398,7 @@ static unsigned int zspage_take(struct zs_class *cls, struct zspage *zsp,
  */
 static bool zspage_put(struct zs_class *cls, struct zspage *zsp, unsigned int i)
 {
+	assert_held(&cls->lock);
 	zsp->owner[i] = ZS_FREE | zsp->free_head;
 	zsp->free_head = i;
 	zsp->inuse--;
@@ -389,6 +416,7 @@ static uint32_t hent_alloc(struct zspool *pool, struct zs_class *cls)
 {
 	uint32_t h;
 
+	assert_held(&cls->lock);
 	if (cls->ht_free) {
 		h = cls->ht_free;
 		cls->ht_free = cls->ht[h].idx;
@@ -414,6 +442,7 @@ static uint32_t hent_alloc(struct zspool *pool, struct zs_class *cls)
 
 static void hent_free(struct zs_class *cls, uint32_t h)
 {
+	assert_held(&cls->lock);
 	cls->ht[h].zsp = NULL;
 	cls->ht[h].idx = cls->ht_free;
 	cls->ht_free = h;
@@ -443,9 +472,18 @@ int zspool_store(struct zspool *pool, const void *src, size_t size,
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (!cls->partial) {
-		ret = zspage_new(pool, cls);
-		if (ret) {
+	/*
+	 * No room: make a zspage with the lock dropped.  Another store may
+	 * make one meanwhile; then the class has two partial zspages, which
+	 * is harmless.  Nothing is visible to others until zspage_add().
+	 */
+	while (!cls->partial) {
+		pthread_mutex_unlock(&cls->lock);
+		ret = zspage_make(pool, cls, &zsp);
+		pthread_mutex_lock(&cls->lock);
+		if (!ret)
+			zspage_add(cls, zsp);
+		else if (!cls->partial) { /* else: use another's zspage */
 			hent_free(cls, h);
 			goto out;
 		}
@@ -455,7 +493,6 @@ int zspool_store(struct zspool *pool, const void *src, size_t size,
 	cls->ht[h].zsp = zsp;
 	cls->ht[h].idx = i;
 	memcpy(obj_ptr(cls, zsp, i), src, size);
-	atomic_fetch_add_explicit(&pool->objects, 1, memory_order_relaxed);
 	*handle = (uint64_t)cls->id << 32 | h;
 	ret = 0;
 out:
@@ -463,11 +500,34 @@ out:
 	return ret;
 }
 
+/*
+ * handle_class - the class of @handle, and its table index in *@h.  A
+ * handle that names no class is a caller's bug: say so and abort rather
+ * than write through a wild pointer (the entry itself is checked under the
+ * class lock by handle_entry).
+ */
 static struct zs_class *handle_class(struct zspool *pool, uint64_t handle,
 				     uint32_t *h)
 {
+	if ((handle >> 32) >= ZS_NCLASSES) {
+		fprintf(stderr, "zspool: bad handle %#llx\n",
+			(unsigned long long)handle);
+		abort();
+	}
 	*h = (uint32_t)handle;
 	return &pool->classes[handle >> 32];
+}
+
+/* The live entry of handle index @h.  Context: cls->lock held. */
+static struct zs_hent *handle_entry(struct zs_class *cls, uint32_t h)
+{
+	assert_held(&cls->lock);
+	if (h == 0 || h >= cls->ht_len || !cls->ht[h].zsp) {
+		fprintf(stderr, "zspool: class %u: bad or freed handle %u\n",
+			cls->id, h);
+		abort();
+	}
+	return &cls->ht[h];
 }
 
 void zspool_free(struct zspool *pool, uint64_t handle)
@@ -475,13 +535,14 @@ void zspool_free(struct zspool *pool, uint64_t handle)
 	uint32_t h;
 	struct zs_class *cls = handle_class(pool, handle, &h);
 	struct zspage *zsp;
+	struct zs_hent *e;
 
 	pthread_mutex_lock(&cls->lock);
-	zsp = cls->ht[h].zsp;
-	if (zspage_put(cls, zsp, cls->ht[h].idx))
+	e = handle_entry(cls, h);
+	zsp = e->zsp;
+	if (zspage_put(cls, zsp, e->idx))
 		zspage_release(pool, cls, zsp);
 	hent_free(cls, h);
-	atomic_fetch_sub_explicit(&pool->objects, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&cls->lock);
 }
 
@@ -513,11 +574,13 @@ void zspool_map(struct zspool *pool, uint64_t handle, struct zspool_pin *pin)
 	uint32_t h;
 	struct zs_class *cls = handle_class(pool, handle, &h);
 	struct zspage *zsp;
+	struct zs_hent *e;
 
 	pthread_mutex_lock(&cls->lock);
-	zsp = cls->ht[h].zsp;
+	e = handle_entry(cls, h);
+	zsp = e->zsp;
 	atomic_fetch_add_explicit(&zsp->pins, 1, memory_order_relaxed);
-	pin->ptr = obj_ptr(cls, zsp, cls->ht[h].idx);
+	pin->ptr = obj_ptr(cls, zsp, e->idx);
 	pin->zspage = zsp;
 	pthread_mutex_unlock(&cls->lock);
 }
@@ -536,6 +599,7 @@ static struct zspage *pick_source(struct zs_class *cls)
 {
 	struct zspage *zsp, *best = NULL;
 
+	assert_held(&cls->lock);
 	for (zsp = cls->partial; zsp; zsp = zsp->next) {
 		if (atomic_load_explicit(&zsp->pins, memory_order_acquire))
 			continue;
@@ -616,6 +680,27 @@ long zspool_compact(struct zspool *pool)
 	return freed;
 }
 
+void zspool_get_usage(struct zspool *pool, struct zspool_usage *u)
+{
+	unsigned int i;
+
+	memset(u, 0, sizeof(*u));
+	for (i = 0; i < ZS_NCLASSES; i++) {
+		struct zs_class *cls = &pool->classes[i];
+
+		if (pool->class_of[i] != cls)
+			continue;
+		pthread_mutex_lock(&cls->lock);
+		u->obj_bytes += cls->inuse * cls->size;
+		u->free_bytes +=
+			(cls->nzspages * cls->objs - cls->inuse) * cls->size;
+		u->tail_bytes += cls->nzspages * (cls->pages * PAGE_SIZE -
+						  cls->objs * cls->size);
+		u->zspages += cls->nzspages;
+		pthread_mutex_unlock(&cls->lock);
+	}
+}
+
 void zspool_get_stats(struct zspool *pool, struct zspool_stats *st)
 {
 	st->pages = atomic_load_explicit(&pool->pages, memory_order_relaxed);
@@ -623,8 +708,6 @@ void zspool_get_stats(struct zspool *pool, struct zspool_stats *st)
 		atomic_load_explicit(&pool->pages_max, memory_order_relaxed);
 	st->pages_compacted = atomic_load_explicit(&pool->pages_compacted,
 						   memory_order_relaxed);
-	st->objects =
-		atomic_load_explicit(&pool->objects, memory_order_relaxed);
 	st->meta_bytes =
 		atomic_load_explicit(&pool->meta_bytes, memory_order_relaxed);
 }

@@ -40,7 +40,6 @@ struct zspool_stats {
 	uint64_t pages;		  /* pages held by zspages right now */
 	uint64_t pages_max;	  /* peak of pages */
 	uint64_t pages_compacted; /* pages given back by compaction, ever */
-	uint64_t objects;	  /* live objects */
 	uint64_t meta_bytes;	  /* handle tables and zspage descriptors */
 };
 
@@ -73,8 +72,8 @@ size_t zspool_huge_size(void);
  * @handle: out, the object's handle.
  * Return: 0; -ENOSPC when a new zspage is needed and would take the pool
  * past its limit (nothing else changes); -ENOMEM; -EINVAL for a bad size.
- * Context: takes the class lock, and the page-run lock when a zspage is
- * made; may block.
+ * Context: takes the class lock; when the class is full, drops it to make
+ * a zspage (page-run lock, mmap/madvise) and takes it again; may block.
  */
 int zspool_store(struct zspool *pool, const void *src, size_t size,
 		 uint64_t *handle);
@@ -104,6 +103,26 @@ void zspool_unmap(struct zspool *pool, struct zspool_pin *pin);
  * may block.  Safe against concurrent store, free and map.
  */
 long zspool_compact(struct zspool *pool);
+
+/*
+ * Where the pool's pages go, summed over the classes: object bytes (live
+ * objects at their class size), free object space in zspages, and the
+ * tails of zspages too short for one more object.  Their sum is
+ * pages * PAGE_SIZE.  The caller knows its objects' real sizes, so it can
+ * split obj_bytes into payload and rounding to the class size.
+ */
+struct zspool_usage {
+	uint64_t obj_bytes;
+	uint64_t free_bytes;
+	uint64_t tail_bytes;
+	uint64_t zspages;
+};
+
+/*
+ * zspool_get_usage - fill @u.  Context: takes each class lock in turn; the
+ * sum is exact only when no other call runs.
+ */
+void zspool_get_usage(struct zspool *pool, struct zspool_usage *u);
 
 /* zspool_get_stats - a snapshot of the counters (each read atomically). */
 void zspool_get_stats(struct zspool *pool, struct zspool_stats *st);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <lz4.h>
 
+#include "store/zram.h"
 #include "store/zspool.h"
 #include "store_test.h"
 
@@ -54,6 +55,17 @@ int main(void)
 	CHECK_EQ(st.mem_used_max, st.mem_used_total);
 	CHECK_EQ(st.mem_used_total % PAGE_SIZE, 0);
 	CHECK(st.meta_bytes >= NSLOTS * 16);
+	{
+		/* every pool byte is an object, free space or a tail */
+		struct zspool_usage u;
+
+		zram_pool_usage(dev, &u);
+		CHECK_EQ(u.obj_bytes + u.free_bytes + u.tail_bytes,
+			 st.mem_used_total);
+		CHECK(u.obj_bytes >= st.compr_data_size);
+		CHECK(u.obj_bytes - st.compr_data_size <
+		      (NSLOTS - huge - same) * 256); /* merged classes */
+	}
 
 	/* discard the huge ones: exactly their pages (1 each) go back */
 	{
