@@ -117,7 +117,11 @@ static int open_fd(unsigned flags)
 	return fd == -EACCES ? -EPERM : fd;
 }
 
-/* api - UFFDIO_API with @features.  Return: 0 (granted in *got); -errno. */
+/*
+ * api - UFFDIO_API enabling @features.  On success the kernel writes back
+ * every feature it *supports* (not the ones enabled): that goes to *avail.
+ * Return: 0; -errno.
+ */
 static int api(int fd, uint64_t features, uint64_t *got)
 {
 	struct uffdio_api a = {.api = UFFD_API, .features = features};
@@ -186,7 +190,7 @@ int uffd_open(struct uffd *u, uint64_t want, unsigned flags)
 		return ret;
 	}
 	u->fd = fd;
-	u->features = got;
+	u->features = want; /* enabled: what we asked for, minus refusals */
 	return 0;
 }
 

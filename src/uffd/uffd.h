@@ -109,9 +109,10 @@ struct uffd_stats {
 };
 
 struct uffd {
-	int fd;			 /* set at open, read-only after */
-	uint64_t features;	 /* UFFD_FEATURE_* granted by UFFDIO_API */
-	uint64_t refused;	 /* wanted but refused for lack of privilege
+	int fd;		   /* set at open, read-only after */
+	uint64_t features; /* UFFD_FEATURE_* enabled: asked for and granted
+			      (UFFDIO_API reports all supported ones) */
+	uint64_t refused;  /* wanted but refused for lack of privilege
 			      (EVENT_FORK when unprivileged); set at open */
 	struct uffd_stats stats; /* relaxed atomics: statistics only */
 };
@@ -189,8 +190,9 @@ int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max);
  * Page installation and removal; results classified as above (0, a partial
  * byte count, or -EEXIST / -EAGAIN / -ENOENT / -errno).  @flags:
  * UFFD_DONTWAKE (all), UFFD_WP (copy), UFFD_ALLOW_SRC_HOLES (move).
- * Context: any thread; never blocks on a fault (the kernel fails the call
- * instead); thread safe.
+ * Context: any thread; thread safe; does not wait for other threads.  The
+ * source buffer of a copy must be resident ordinary memory: if it were a
+ * missing page of a registered range the ioctl would fault to us.
  */
 long uffd_copy(struct uffd *u, uint64_t dst, const void *src, size_t len,
 	       unsigned flags);
