@@ -112,6 +112,7 @@ struct mm_region {
 	struct pte_table **tables; /* set at creation */
 	_Atomic int refs;	   /* users in flight (faults, reclaim) */
 	_Atomic bool dead;	   /* being unmapped: take no new refs */
+	_Atomic uint64_t ra_prev;  /* page of the last swap fault (relaxed) */
 };
 
 /* Per-folio pager state, indexed by the folio's page in the staging area. */

@@ -540,7 +540,8 @@ int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
  * of its window (readahead_pages, aligned, same pte table) whose entries
  * are not cached yet, through the unified steps (insert into the swap
  * cache first, whatever the policy: a racing fault finds the folio at step
- * 1).  Never waits: a neighbour already being handled is skipped.
+ * 1).  Never waits: a neighbour already being handled is skipped.  Only
+ * when the faults of the region look sequential.
  * Context: a handler thread, after the faulting thread was woken.
  */
 void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr)
@@ -548,7 +549,17 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr)
 	unsigned win = mm->p.readahead_pages;
 	uint64_t base, a;
 
+	uint64_t idx = (addr - r->start) >> PAGE_SHIFT, prev;
+
 	if (win <= 1 || atomic_load(&mm->closing))
+		return;
+	/*
+	 * Only for sequential access: this fault lies just after the
+	 * previous swap fault of the region (or its readahead window).
+	 * Random access would swap in pages nobody wants, and evict others.
+	 */
+	prev = atomic_exchange_explicit(&r->ra_prev, idx, memory_order_relaxed);
+	if (idx <= prev || idx > prev + 2 * (uint64_t)win)
 		return;
 	base = addr & ~((uint64_t)win * PAGE_SIZE - 1);
 	if (base < r->start)
