@@ -29,6 +29,7 @@ void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 	mp->threads = opt->threads ? opt->threads : 2;
 	mp->fault_around_pages = 16;
 	mp->readahead_pages = 8;
+	mp->sigbus = (opt->flags & USWAP_F_SIGBUS) != 0;
 }
 
 int uswap_open_params(const struct uswap_options *opt,

@@ -192,8 +192,9 @@ struct mm {
 	pthread_mutex_t read_lock;
 	void *bell; /* doorbell pages, one per handler, then quiesce's page */
 	pthread_mutex_t quiesce_lock;
-	_Atomic bool handlers_stop;  /* handlers: exit after a doorbell */
-	_Atomic int faults_inflight; /* faults being handled (mm_quiesce) */
+	_Atomic bool handlers_stop;    /* handlers: exit after a doorbell */
+	_Atomic int faults_inflight;   /* faults being handled (mm_quiesce) */
+	_Atomic uint64_t batches_done; /* event batches applied (read_lock) */
 
 	/* waitqueue policy: woken at swapcache_clear (6.12's swapcache_wq) */
 	pthread_mutex_t wq_lock;
@@ -237,6 +238,8 @@ void mm_regions_destroy(struct mm *mm);
 int mm_handlers_start(struct mm *mm);
 void mm_handlers_stop(struct mm *mm);
 void wake_faulter(struct mm *mm, uint64_t addr);
+int mm_sigbus_register(struct mm *mm);
+void mm_sigbus_unregister(struct mm *mm);
 
 /* ---- swapin.c ---- */
 /*

@@ -116,7 +116,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 				UFFD_FEATURE_EVENT_REMAP |
 				UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MOVE |
 				UFFD_FEATURE_POISON,
-			0);
+			p->sigbus ? UFFD_OPEN_SIGBUS : 0);
 	if (ret < 0) {
 		mm->uffd.fd = -1;
 		goto fail;
@@ -171,6 +171,11 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	ret = mm_handlers_start(mm);
 	if (ret < 0)
 		goto fail_threads;
+	if (p->sigbus) {
+		ret = mm_sigbus_register(mm);
+		if (ret < 0)
+			goto fail_threads;
+	}
 	if (!p->no_reclaimer) {
 		ret = mm_reclaimer_start(mm);
 		if (ret < 0)
@@ -195,6 +200,8 @@ void mm_destroy(struct mm *mm)
 	mm_reclaimer_stop(mm);
 	mm_regions_destroy(mm);
 	mm_handlers_stop(mm);
+	if (mm->p.sigbus)
+		mm_sigbus_unregister(mm);
 	/* folios of entries already released may linger on the list */
 	while (mm->cache_head >= 0) {
 		folio = mm->fmeta[mm->cache_head].folio;

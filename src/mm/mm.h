@@ -38,6 +38,11 @@ struct mm_params {
 	bool no_reclaimer;	     /* tests: no background reclaimer thread */
 	unsigned read_batch;	     /* events per read(2), 0 = 16; <= 16 */
 	/*
+	 * USWAP_F_SIGBUS: serve faults in the faulting thread (SIGBUS
+	 * handler); system calls touching swapped-out pages get EFAULT.
+	 */
+	bool sigbus;
+	/*
 	 * Plain FIFO aging (the baseline of docs/pager.md): no second-chance
 	 * list, no active list.
 	 */

@@ -38,6 +38,7 @@ struct mt_conf {
 	unsigned fault_around, readahead;
 	bool no_reclaimer;
 	unsigned read_batch;
+	bool sigbus;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -59,6 +60,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.readahead_pages = c->readahead ? c->readahead : 1;
 	mp.no_reclaimer = c->no_reclaimer;
 	mp.read_batch = c->read_batch;
+	mp.sigbus = c->sigbus;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",

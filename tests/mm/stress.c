@@ -2,7 +2,7 @@
  * Stress: the swap-in race, in the spirit of the kernel's uffd-stress and
  * of the seed thread's reproducer (kernel-swap-history.md section 2.7).
  *
- * usage: mm_stress POLICY [SEED] [MILLISECONDS] [--expect-loss]
+ * usage: mm_stress POLICY [SEED] [MILLISECONDS] [--expect-loss] [--sigbus]
  *
  * A region of NPAGES pages, each stamped with its own index (word 1) and
  * holding a counter (word 0).  WORKERS threads atomically increment the
@@ -234,6 +234,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--expect-loss")) {
 			expect_loss = true;
+		} else if (!strcmp(argv[i], "--sigbus")) {
+			c.sigbus = true; /* faults served in the workers */
 		} else if (nargs == 0) {
 			if (parse_policy(argv[i], &c.policy))
 				FAIL("unknown policy %s", argv[i]);
@@ -250,8 +252,9 @@ int main(int argc, char **argv)
 		FAIL("usage: %s POLICY [SEED] [MS] [--expect-loss]", argv[0]);
 	if (!seed)
 		seed = (uint64_t)time(NULL); /* 0: a new seed each run */
-	printf("stress: policy %s seed %llu duration %ld ms\n",
-	       swapin_policy_name(c.policy), (unsigned long long)seed, ms);
+	printf("stress: policy %s seed %llu duration %ld ms%s\n",
+	       swapin_policy_name(c.policy), (unsigned long long)seed, ms,
+	       c.sigbus ? " (in-thread SIGBUS mode)" : "");
 	fflush(stdout);
 
 	u = mt_open(&c);
