@@ -399,6 +399,8 @@ static struct sigaction sigbus_old; /* sigbus_lock; read by the handler */
 static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sigbus_users; /* sigbus_lock */
 
+_Thread_local bool mm_in_signal;
+
 static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
@@ -418,7 +420,9 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			ev.fault.addr = addr & ~(PAGE_SIZE - 1);
 			ev.fault.write = true; /* unknown: fill as a write */
 			ev.fault.tid = gettid();
+			mm_in_signal = true;
 			serve_fault(mm, r, &ev);
+			mm_in_signal = false;
 			region_put(r);
 			errno = saved;
 			return;

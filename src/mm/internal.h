@@ -259,6 +259,14 @@ static inline size_t folio_index(struct mm *mm, struct folio *folio)
 }
 int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio);
 
+/*
+ * mm_in_signal: this thread is serving a fault in its SIGBUS handler
+ * (USWAP_F_SIGBUS).  Then nothing may allocate memory or wait for memory
+ * that the interrupted code could hold: no direct reclaim, no compression
+ * (the store allocates), only the reclaimer thread frees folios.
+ */
+extern _Thread_local bool mm_in_signal;
+
 /* ---- reclaim.c ---- */
 void lru_add_locked(struct mm *mm, struct mm_page *page, bool active);
 void lru_del_locked(struct mm *mm, struct mm_page *page);
@@ -267,6 +275,7 @@ void lru_add_active(struct mm *mm, struct mm_page *page);
 void lru_del(struct mm *mm, struct mm_page *page);
 bool cache_list_del(struct mm *mm, struct folio *folio);
 void mm_charge(struct mm *mm, size_t npages);
+void mm_kick_reclaimer(struct mm *mm);
 int mm_reclaimer_start(struct mm *mm);
 void mm_reclaimer_stop(struct mm *mm);
 bool shrink_cache_one(struct mm *mm);

@@ -443,6 +443,13 @@ static void reclaimer_kick(struct mm *mm)
 	pthread_mutex_unlock(&mm->reclaim_lock);
 }
 
+/* mm_kick_reclaimer - wake the reclaimer (e.g. the folio pool ran dry). */
+void mm_kick_reclaimer(struct mm *mm)
+{
+	if (mm->reclaimer_started)
+		reclaimer_kick(mm);
+}
+
 /*
  * mm_charge - a fault is about to make @npages resident.  Kicks the
  * reclaimer above wmark_high; reclaims in the calling thread when the
@@ -457,7 +464,7 @@ void mm_charge(struct mm *mm, size_t npages)
 		return;
 	if (mm->reclaimer_started)
 		reclaimer_kick(mm);
-	if (total > mm->p.budget_pages &&
+	if (total > mm->p.budget_pages && !mm_in_signal &&
 	    mm->p.budget_pages > npages) /* direct reclaim */
 		mm_reclaim(mm, mm->p.budget_pages - npages);
 }
@@ -486,7 +493,10 @@ static void *reclaimer_main(void *arg)
 			break;
 		if (mm_total(mm) > mm->wmark_high)
 			mm_reclaim(mm, mm->wmark_low);
-		while (atomic_load(&mm->nr_cached) > mm->cache_target &&
+		/* above its target, or folios running out (in-thread mode) */
+		while ((atomic_load(&mm->nr_cached) > mm->cache_target ||
+			(atomic_load(&mm->nr_cached) &&
+			 folio_pool_free_count(mm->pool) < 32)) &&
 		       !atomic_load(&mm->stopping) &&
 		       !atomic_load(&mm->closing)) {
 			if (!shrink_cache_one(mm))

@@ -83,8 +83,10 @@ struct folio *mm_folio_alloc(struct mm *mm)
 
 		if (folio)
 			return folio;
-		if (!shrink_cache_one(mm))
+		if (mm_in_signal || !shrink_cache_one(mm)) {
+			mm_kick_reclaimer(mm);
 			sleep_ns(50000);
+		}
 	}
 }
 

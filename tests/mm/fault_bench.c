@@ -81,6 +81,8 @@ static void fill_order(size_t n, bool random)
 
 enum what { PLAIN, ZERO, MINOR, MAJOR };
 
+static bool sigbus_mode;
+
 static double measure(enum what w, size_t n, unsigned handlers, unsigned around,
 		      unsigned ra, bool random)
 {
@@ -91,7 +93,8 @@ static double measure(enum what w, size_t n, unsigned handlers, unsigned around,
 			    .cache_pages = n,
 			    .fault_around = around,
 			    .readahead = ra,
-			    .no_reclaimer = true};
+			    .no_reclaimer = true,
+			    .sigbus = sigbus_mode};
 	struct uswap *u;
 	double us;
 	char *a;
@@ -161,5 +164,10 @@ int main(int argc, char **argv)
 	row("major, seq, readahead 8", MAJOR, n, reps, h, 1, 8, false);
 	row("major, random, readahead 1", MAJOR, n, reps, h, 1, 1, true);
 	row("major, random, readahead 8", MAJOR, n, reps, h, 1, 8, true);
+	sigbus_mode = true;
+	row("SIGBUS mode: zero fill, fa 1", ZERO, n, reps, h, 1, 1, false);
+	row("SIGBUS mode: minor, seq", MINOR, n, reps, h, 1, 1, false);
+	row("SIGBUS mode: major, seq, ra 1", MAJOR, n, reps, h, 1, 1, false);
+	row("SIGBUS mode: major, random, ra 1", MAJOR, n, reps, h, 1, 1, true);
 	return 0;
 }
