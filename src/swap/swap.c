@@ -41,6 +41,7 @@ static uint64_t swap_gen; /* swap_lock */
 
 #ifdef USWAP_TEST_HOOKS
 void (*swap_test_lookup_hook)(void);
+bool swap_test_fail_cont_alloc;
 #endif
 
 /*
@@ -167,6 +168,10 @@ static int set_count_locked(struct swap_cluster *ci, unsigned i,
 	if (count > SWAP_MAP_MAX) {
 		ext = atomic_load_explicit(&ci->ext, memory_order_relaxed);
 		if (!ext) {
+#ifdef USWAP_TEST_HOOKS
+			if (swap_test_fail_cont_alloc)
+				return -ENOMEM;
+#endif
 			ext = calloc(SWAP_CLUSTER_SLOTS, sizeof(*ext));
 			if (!ext)
 				return -ENOMEM;

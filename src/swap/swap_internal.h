@@ -130,6 +130,8 @@ static inline bool swap_table_is_shadow(uintptr_t v)
  * tests.
  */
 extern void (*swap_test_lookup_hook)(void);
+/* when true, allocating a continuation table fails (-ENOMEM paths) */
+extern bool swap_test_fail_cont_alloc;
 #endif
 
 #endif /* USWAP_SWAP_SWAP_INTERNAL_H */

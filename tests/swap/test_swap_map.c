@@ -1,7 +1,8 @@
 /*
  * Unit test: the swap map operations and their error returns, with the
  * boundaries: counts through the inline maximum into the continuation up to
- * 100,000 references and back down to 0, a pinned slot that is not freed
+ * 100,000 references and back down to 0, -ENOMEM when the continuation
+ * table cannot be allocated (test hook), a pinned slot that is not freed
  * until unpinned, and the device's discard called exactly once per freed
  * slot and never for a slot in use.
  */
@@ -154,6 +155,35 @@ static void test_continuation(struct swap_info *si, struct testdev *td)
 	CHECK_VALID(si);
 }
 
+/* -ENOMEM from the first continuation in a cluster: nothing changes */
+static void test_continuation_enomem(struct swap_info *si)
+{
+#ifdef USWAP_TEST_HOOKS
+	swp_entry_t e;
+	unsigned long i;
+
+	CHECK_EQ(swap_alloc(si, 0, &e), 0);
+	for (i = 0; i < SWAP_MAP_MAX; i++)
+		CHECK_EQ(swap_duplicate(e), 0);
+	swap_test_fail_cont_alloc = true;
+	CHECK_EQ(swap_duplicate(e), -ENOMEM);
+	swap_test_fail_cont_alloc = false;
+	CHECK_EQ(swap_count(e), SWAP_MAP_MAX);
+	CHECK(swap_pinned(e));
+	CHECK_VALID(si);
+	CHECK_EQ(swap_duplicate(e), 0);
+	CHECK_EQ(swap_count(e), SWAP_MAP_MAX + 1);
+	for (i = 0; i < SWAP_MAP_MAX + 1; i++)
+		swap_free(e);
+	swapcache_clear(e);
+	CHECK_EQ(swap_count(e), 0);
+	CHECK_VALID(si);
+#else
+	(void)si;
+	fprintf(stderr, "-ENOMEM case skipped: built without test hooks\n");
+#endif
+}
+
 int main(void)
 {
 	struct testdev *td = testdev_create(2048, false);
@@ -167,6 +197,7 @@ int main(void)
 	}
 	test_errors(si, td);
 	test_pin_lifecycle(si, td);
+	test_continuation_enomem(si);
 	test_continuation(si, td);
 
 	/* every slot free again; discards only of slots that were freed */
