@@ -14,6 +14,9 @@
  * or pread per page); check both copies against the source; record ns per
  * page and memory (our mem_used_total against zram's mm_stat
  * mem_used_total, both right after the stores, before any compaction).
+ * Then churn, swap's steady state: every slot in random order gets another
+ * page of the set (ours: discard + store; zram: an overwrite, which frees
+ * the old object and stores the new one).
  * Before each repetition our device is made anew and zram is emptied with
  * BLKDISCARD.  Prints medians with min..max and the ratio ours / zram.
  *
@@ -316,6 +319,7 @@ static void run(const char *name)
 	unsigned char *dst = alloc_pages(n);
 	uint32_t *order = malloc(n * sizeof(*order));
 	struct series ost = {0}, old = {0}, zst = {0}, zld = {0}, zfloor = {0};
+	struct series och = {0}, zch = {0};
 	struct store_stats st = {0};
 	struct zspool_usage u = {0};
 	uint64_t mm[9] = {0}, seed = 99;
@@ -357,6 +361,17 @@ static void run(const char *name)
 				 0);
 		old.v[old.n++] = (now_ns() - t) / n;
 		CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
+
+		/* churn: each slot, in random order, gets another page */
+		t = now_ns();
+		for (i = 0; i < n; i++) {
+			discard_slot(dev, order[i]);
+			CHECK_EQ(store_page(dev, order[i],
+					    src + (size_t)order[(i + 1) % n] *
+							    PAGE_SIZE),
+				 0);
+		}
+		och.v[och.n++] = (now_ns() - t) / n;
 		store_close(dev);
 		if (zfd < 0)
 			continue;
@@ -377,6 +392,16 @@ static void run(const char *name)
 				    (off_t)order[i] * PAGE_SIZE) == PAGE_SIZE);
 		zld.v[zld.n++] = (now_ns() - t) / n;
 		CHECK(memcmp(src, dst, n * PAGE_SIZE) == 0);
+
+		/* churn: an overwrite frees the old object, stores the new */
+		t = now_ns();
+		for (i = 0; i < n; i++)
+			CHECK(pwrite(zfd,
+				     src + (size_t)order[(i + 1) % n] *
+						     PAGE_SIZE,
+				     PAGE_SIZE,
+				     (off_t)order[i] * PAGE_SIZE) == PAGE_SIZE);
+		zch.v[zch.n++] = (now_ns() - t) / n;
 
 		/* the floor: pread of a discarded (empty) zram page */
 		zram_discard_all(zfd, n);
@@ -400,6 +425,11 @@ static void run(const char *name)
 		       "| %.0f (%.0f..%.0f) | %.2f |\n",
 		       med(&old), lo(&old), hi(&old), med(&zld), lo(&zld),
 		       hi(&zld), med(&old) / med(&zld));
+		printf("| churn ns/page: discard + store of another page, "
+		       "random slots (zram: overwrite) | %.0f (%.0f..%.0f) | "
+		       "%.0f (%.0f..%.0f) | %.2f |\n",
+		       med(&och), lo(&och), hi(&och), med(&zch), lo(&zch),
+		       hi(&zch), med(&och) / med(&zch));
 		printf("| zram empty-page read (syscall + block layer floor) "
 		       "| | %.0f (%.0f..%.0f) | |\n",
 		       med(&zfloor), lo(&zfloor), hi(&zfloor));

@@ -81,11 +81,15 @@ struct store_dev {
 
 /*
  * store_open - make a device from a spec string.
- * @spec:      "zram" (lz4), "zram:lz4", "zram:zstd", "zram:zstd:LEVEL".
- * @nslots:    number of slots.
- * @mem_limit: bytes of memory the device may use, 0 = no limit.
+ * @spec:      "zram" (lz4), "zram:lz4", "zram:zstd", "zram:zstd:LEVEL"
+ *             (LEVEL from ZSTD_minCLevel() to ZSTD_maxCLevel(); "zstd" is 3).
+ * @nslots:    number of slots (>= 1).
+ * @mem_limit: bytes of memory the device may use (mem_used_total), 0 = no
+ *             limit, else at least PAGE_SIZE.
  * @err/@errlen: on -EINVAL, a message naming the bad value.
- * Return: 0 and *out; -EINVAL (bad spec); -ENOMEM.
+ * Return: 0 and *out; -EINVAL (bad spec, nslots, mem_limit); -ENOMEM.
+ * Context: any thread.  The compressed RAM device is described in
+ * docs/store.md.
  */
 int store_open(const char *spec, uint32_t nslots, size_t mem_limit,
 	       struct store_dev **out, char *err, size_t errlen);

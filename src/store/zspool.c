@@ -28,16 +28,19 @@
  *
  * Pages.  zspages are carved from 64 MiB reservations (MAP_NORESERVE) in runs
  * of k pages; a run is populated with MADV_POPULATE_WRITE when made (one
- * syscall instead of k page faults) and given back with MADV_DONTNEED when
- * its zspage empties; freed runs are kept per length for reuse.  The pool's
- * memory use is the number of pages of live zspages, the same measure as
- * zsmalloc's zs_get_total_pages() behind zram's mem_used_total.
+ * syscall instead of k page faults); when its zspage empties it goes to the
+ * run cache (up to ZSPOOL_CACHE_PAGES, kept populated, see run_cache_put) or
+ * back to the OS with MADV_DONTNEED; freed runs are kept per length for
+ * reuse.  The pool's memory use is the number of pages of live zspages
+ * (plus the cached runs), the same measure as zsmalloc's
+ * zs_get_total_pages() behind zram's mem_used_total.
  *
  * Lock order (outermost first):
  *	class->lock			zspool_store, zspool_free, zspool_map,
  *					compact_class
- *	  pool->run_lock		run_put (zspage freed: zspage_release)
- * run_get() (a zspage made, zspage_make) takes run_lock with no class lock.
+ *	  pool->run_lock		run_put, run_cache_put (zspage_release)
+ * run_get(), run_cache_get(), run_cache_flush() (zspage_make, compaction)
+ * take run_lock with no class lock.
  * No function holds two class locks.
  */
 #include <errno.h>
@@ -56,14 +59,15 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define ZS_MIN_SIZE   32
-#define ZS_DELTA      16
-#define ZS_NCLASSES   ((PAGE_SIZE - ZS_MIN_SIZE) / ZS_DELTA + 1) /* 255 */
-#define ZS_MAX_PAGES  8
-#define ZS_CHUNK      (64UL << 20) /* virtual reservation, bytes */
-#define ZS_FREE	      0x80000000u  /* owner[i]: object i is free */
-#define ZS_END	      0xffffu	   /* end of a zspage's free chain */
-#define ZS_HT_INITIAL 64
+#define ZS_MIN_SIZE    32
+#define ZS_DELTA       16
+#define ZS_NCLASSES    ((PAGE_SIZE - ZS_MIN_SIZE) / ZS_DELTA + 1) /* 255 */
+#define ZS_MAX_PAGES   8
+#define ZS_CHUNK       (64UL << 20) /* virtual reservation, bytes */
+#define ZS_FREE	       0x80000000u  /* owner[i]: object i is free */
+#define ZS_END	       0xffffu	    /* end of a zspage's free chain */
+#define ZS_HT_INITIAL  64
+#define ZS_CACHE_PAGES ZSPOOL_CACHE_PAGES
 
 /*
  * One zspage: k pages holding n objects of one class.  Every field but
@@ -93,12 +97,11 @@ struct zs_class {
 	uint16_t objs;	/* objects per zspage */
 	uint32_t id;	/* index in pool->classes */
 	/* Protected by lock. */
-	struct zspage
-		*partial;    /* zspages with a free object, fullest use first */
-	struct zspage *full; /* zspages with none */
-	uint64_t nzspages;   /* on both lists */
-	uint64_t inuse;	     /* live objects in the class */
-	struct zs_hent *ht;  /* handle table; entry 0 is never used */
+	struct zspage *partial; /* zspages with a free object, newest first */
+	struct zspage *full;	/* zspages with none */
+	uint64_t nzspages;	/* on both lists */
+	uint64_t inuse;		/* live objects in the class */
+	struct zs_hent *ht;	/* handle table; entry 0 is never used */
 	uint32_t ht_len, ht_cap;
 	uint32_t ht_free; /* first free entry, 0 = none */
 } __attribute__((aligned(64)));
@@ -123,6 +126,10 @@ struct zspool {
 	size_t nchunks, chunks_cap;
 	char **runs[ZS_MAX_PAGES + 1]; /* freed runs by length */
 	size_t nruns[ZS_MAX_PAGES + 1], runs_cap[ZS_MAX_PAGES + 1];
+	/* emptied runs still populated (and counted in pages), by length */
+	char **hot[ZS_MAX_PAGES + 1];
+	size_t nhot[ZS_MAX_PAGES + 1], hot_cap[ZS_MAX_PAGES + 1];
+	unsigned int hot_pages; /* sum over hot[], <= ZS_CACHE_PAGES */
 };
 
 /* Debug tier: the caller holds the lock (held by someone, at least). */
@@ -280,6 +287,75 @@ static void run_put(struct zspool *pool, char *run, unsigned int k)
 	pthread_mutex_unlock(&pool->run_lock);
 }
 
+/*
+ * The run cache.  A zspage that empties under store/discard churn (swap's
+ * steady state; every page of the huge class, one page per zspage, does
+ * it) would cost MADV_DONTNEED (a TLB shootdown IPI to every CPU running
+ * the process), then a fault and a zeroed page when the next zspage of
+ * that length is made.  So up to ZS_CACHE_PAGES pages of emptied runs are
+ * kept populated and reused first.  They stay counted in pool->pages
+ * (mem_used_total: the process does hold them); compaction, and a store
+ * that would otherwise pass the limit, give them back.
+ *
+ * run_cache_put - keep @run (k pages, still reserved) in the cache.
+ * Return: true if kept; false if the cache is full (the caller gives the
+ * run back and unreserves its pages).  Context: takes run_lock.
+ */
+static bool run_cache_put(struct zspool *pool, char *run, unsigned int k)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&pool->run_lock);
+	if (pool->hot_pages + k <= ZS_CACHE_PAGES &&
+	    push_ptr(&pool->hot[k], &pool->nhot[k], &pool->hot_cap[k], run)) {
+		pool->hot_pages += k;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool->run_lock);
+	return kept;
+}
+
+/* A cached run of @k pages (already reserved), or NULL.  Takes run_lock. */
+static char *run_cache_get(struct zspool *pool, unsigned int k)
+{
+	char *run = NULL;
+
+	pthread_mutex_lock(&pool->run_lock);
+	if (pool->nhot[k]) {
+		run = pool->hot[k][--pool->nhot[k]];
+		pool->hot_pages -= k;
+	}
+	pthread_mutex_unlock(&pool->run_lock);
+	return run;
+}
+
+/*
+ * run_cache_flush - give every cached run back to the OS and unreserve its
+ * pages.  Return: pages given back.  Context: takes run_lock; may block.
+ */
+static long run_cache_flush(struct zspool *pool)
+{
+	long freed = 0;
+	unsigned int k;
+
+	pthread_mutex_lock(&pool->run_lock);
+	for (k = 1; k <= ZS_MAX_PAGES; k++)
+		while (pool->nhot[k]) {
+			char *run = pool->hot[k][--pool->nhot[k]];
+
+			(void)madvise(run, (size_t)k * PAGE_SIZE,
+				      MADV_DONTNEED);
+			(void)push_ptr(&pool->runs[k], &pool->nruns[k],
+				       &pool->runs_cap[k], run);
+			freed += k;
+		}
+	pool->hot_pages = 0;
+	pthread_mutex_unlock(&pool->run_lock);
+	if (freed)
+		unreserve_pages(pool, (uint64_t)freed);
+	return freed;
+}
+
 static void list_del(struct zspage **head, struct zspage *zsp)
 {
 	if (zsp->prev)
@@ -320,16 +396,25 @@ static int zspage_make(struct zspool *pool, struct zs_class *cls,
 	unsigned int i;
 	int ret;
 
-	ret = reserve_pages(pool, cls->pages);
-	if (ret)
-		return ret;
 	zsp = calloc(1, zspage_desc_size(cls));
 	if (!zsp)
-		goto nomem;
-	zsp->base = run_get(pool, cls->pages);
+		return -ENOMEM;
+	zsp->base = run_cache_get(pool, cls->pages);
 	if (!zsp->base) {
-		free(zsp);
-		goto nomem;
+		ret = reserve_pages(pool, cls->pages);
+		/* At the limit: cached runs of other lengths make room. */
+		if (ret == -ENOSPC && run_cache_flush(pool))
+			ret = reserve_pages(pool, cls->pages);
+		if (ret) {
+			free(zsp);
+			return ret;
+		}
+		zsp->base = run_get(pool, cls->pages);
+		if (!zsp->base) {
+			free(zsp);
+			unreserve_pages(pool, cls->pages);
+			return -ENOMEM;
+		}
 	}
 	atomic_init(&zsp->pins, 0);
 	for (i = 0; i < cls->objs; i++)
@@ -338,9 +423,6 @@ static int zspage_make(struct zspool *pool, struct zs_class *cls,
 	add_meta(pool, (long)zspage_desc_size(cls));
 	*out = zsp;
 	return 0;
-nomem:
-	unreserve_pages(pool, cls->pages);
-	return -ENOMEM;
 }
 
 /* Put a new zspage on @cls's partial list.  Context: cls->lock held. */
@@ -367,8 +449,10 @@ static void zspage_release(struct zspool *pool, struct zs_class *cls,
 	}
 	list_del(zsp->full ? &cls->full : &cls->partial, zsp);
 	cls->nzspages--;
-	run_put(pool, zsp->base, cls->pages);
-	unreserve_pages(pool, cls->pages);
+	if (!run_cache_put(pool, zsp->base, cls->pages)) {
+		run_put(pool, zsp->base, cls->pages);
+		unreserve_pages(pool, cls->pages);
+	}
 	add_meta(pool, -(long)zspage_desc_size(cls));
 	free(zsp);
 }
@@ -613,8 +697,8 @@ static struct zspage *pick_source(struct zs_class *cls)
  * compact_class - empty zspages of @cls into others while the class holds at
  * least one zspage's worth of free objects.  Each round moves the objects
  * of the emptiest unpinned zspage into the partial zspages at the head of
- * the list (the fullest), then releases the emptied zspage; the class lock
- * is dropped between rounds so that stores and loads go on.
+ * the list (the most recently used), then releases the emptied zspage; the
+ * class lock is dropped between rounds so that stores and loads go on.
  * Return: pages given back.  Context: takes cls->lock; may block.
  */
 static long compact_class(struct zspool *pool, struct zs_class *cls)
@@ -675,6 +759,7 @@ long zspool_compact(struct zspool *pool)
 	for (i = 0; i < ZS_NCLASSES; i++)
 		if (pool->class_of[i] == &pool->classes[i])
 			freed += compact_class(pool, &pool->classes[i]);
+	freed += run_cache_flush(pool);
 	atomic_fetch_add_explicit(&pool->pages_compacted, (uint64_t)freed,
 				  memory_order_relaxed);
 	return freed;
@@ -706,6 +791,9 @@ void zspool_get_stats(struct zspool *pool, struct zspool_stats *st)
 	st->pages = atomic_load_explicit(&pool->pages, memory_order_relaxed);
 	st->pages_max =
 		atomic_load_explicit(&pool->pages_max, memory_order_relaxed);
+	/* reserve_pages raises pages before pages_max: keep max >= pages */
+	if (st->pages_max < st->pages)
+		st->pages_max = st->pages;
 	st->pages_compacted = atomic_load_explicit(&pool->pages_compacted,
 						   memory_order_relaxed);
 	st->meta_bytes =
@@ -765,8 +853,10 @@ void zspool_destroy(struct zspool *pool)
 	for (i = 0; i < pool->nchunks; i++)
 		munmap(pool->chunks[i], ZS_CHUNK);
 	free(pool->chunks);
-	for (i = 0; i <= ZS_MAX_PAGES; i++)
+	for (i = 0; i <= ZS_MAX_PAGES; i++) {
 		free(pool->runs[i]);
+		free(pool->hot[i]);
+	}
 	pthread_mutex_destroy(&pool->run_lock);
 	free(pool);
 }

@@ -27,6 +27,13 @@
 struct zspool;
 
 /*
+ * Pages of emptied zspages the pool keeps populated for reuse (see the run
+ * cache in zspool.c).  They count in the pool's pages; zspool_compact()
+ * and a store at the memory limit give them back.
+ */
+#define ZSPOOL_CACHE_PAGES 32
+
+/*
  * A pinned object: zspool_map() fills it, zspool_unmap() releases it.
  * While pinned, the object's zspage is neither moved nor freed.
  */

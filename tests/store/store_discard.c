@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "store/zspool.h"
 #include "store_test.h"
 
 #define NSLOTS 512
@@ -36,6 +37,10 @@ int main(void)
 	CHECK_EQ(st.discards, 1);
 	CHECK_EQ(st.failed_stores, 2);
 	CHECK_EQ(st.failed_loads, 3);
+	/* the emptied zspage stays cached until compaction */
+	CHECK(st.mem_used_total <= ZSPOOL_CACHE_PAGES * PAGE_SIZE);
+	dev->ops->compact(dev);
+	get_stats(dev, &st);
 	CHECK_EQ(st.mem_used_total, 0);
 
 	/* every slot goes through every kind, discarded in between */
@@ -52,6 +57,9 @@ int main(void)
 			CHECK(memcmp(page, back, PAGE_SIZE) == 0);
 			discard_slot(dev, slot);
 		}
+		get_stats(dev, &st);
+		CHECK(st.mem_used_total <= ZSPOOL_CACHE_PAGES * PAGE_SIZE);
+		dev->ops->compact(dev);
 		get_stats(dev, &st);
 		CHECK_EQ(st.mem_used_total, 0);
 		CHECK_EQ(st.orig_data_size, 0);

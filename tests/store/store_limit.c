@@ -2,7 +2,8 @@
  * The memory limit: a store that would take the pool past it fails with
  * -ENOSPC, counts a failed store, and leaves everything stored before (data
  * and counters) as it was; same-filled pages need no pool memory and still
- * go in; after a discard makes room, stores succeed again.
+ * go in; after a discard makes room, stores succeed again, also when the
+ * room is in cached runs of another length.
  */
 #include <errno.h>
 
@@ -68,6 +69,38 @@ int main(void)
 	CHECK_EQ(store_page(dev, full + 2, page), 0);
 	CHECK_EQ(load_page(dev, full + 2, back), 0);
 	CHECK(memcmp(page, back, PAGE_SIZE) == 0);
+	store_close(dev);
+
+	/*
+	 * Emptied zspages kept in the run cache count against the limit, but
+	 * a store that needs a zspage of another length flushes them rather
+	 * than fail: 40 one-page (random) zspages fill a 40-page limit; 10
+	 * are discarded (cached, still counted); a text page needs a
+	 * multi-page zspage and must get it.
+	 */
+	dev = open_dev("zram", 64, 40 * PAGE_SIZE);
+	for (slot = 0; slot < 40; slot++) {
+		page_gen(page, PK_RANDOM, slot);
+		CHECK_EQ(store_page(dev, slot, page), 0);
+	}
+	page_gen(page, PK_RANDOM, 40);
+	CHECK_EQ(store_page(dev, 40, page), -ENOSPC);
+	for (slot = 0; slot < 10; slot++)
+		discard_slot(dev, slot);
+	get_stats(dev, &after);
+	CHECK_EQ(after.mem_used_total, 40 * PAGE_SIZE); /* cached */
+	page_gen(page, PK_TEXT, 41);
+	CHECK_EQ(store_page(dev, 41, page), 0);
+	CHECK_EQ(load_page(dev, 41, back), 0);
+	CHECK(memcmp(page, back, PAGE_SIZE) == 0);
+	get_stats(dev, &after);
+	CHECK(after.mem_used_total <= 40 * PAGE_SIZE);
+	CHECK(after.mem_used_max <= 40 * PAGE_SIZE);
+	for (slot = 10; slot < 40; slot++) {
+		page_gen(page, PK_RANDOM, slot);
+		CHECK_EQ(load_page(dev, slot, back), 0);
+		CHECK(memcmp(page, back, PAGE_SIZE) == 0);
+	}
 	store_close(dev);
 	return 0;
 }

@@ -67,13 +67,21 @@ int main(void)
 		      (NSLOTS - huge - same) * 256); /* merged classes */
 	}
 
-	/* discard the huge ones: exactly their pages (1 each) go back */
+	/*
+	 * discard the huge ones: exactly their pages (1 each) go back, but
+	 * for the emptied runs the pool keeps populated until compaction
+	 */
 	{
 		uint64_t mem = st.mem_used_total, c = st.compr_data_size;
 
 		for (slot = PK_RANDOM; slot < NSLOTS; slot += PK_NKINDS)
 			discard_slot(dev, slot);
 		get_stats(dev, &st);
+		CHECK_EQ(st.mem_used_total,
+			 mem - (huge - ZSPOOL_CACHE_PAGES) * PAGE_SIZE);
+		CHECK_EQ(dev->ops->compact(dev), ZSPOOL_CACHE_PAGES);
+		get_stats(dev, &st);
+		CHECK_EQ(st.pages_compacted, ZSPOOL_CACHE_PAGES);
 		CHECK_EQ(st.mem_used_total, mem - huge * PAGE_SIZE);
 		CHECK_EQ(st.compr_data_size, c - huge * PAGE_SIZE);
 		CHECK_EQ(st.huge_pages, 0);
