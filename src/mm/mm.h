@@ -67,16 +67,21 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
  */
 void mm_destroy(struct mm *mm);
 
-/* mm_map - a new region of @len bytes (page-rounded). NULL, -errno in *err. */
+/*
+ * mm_map - a new region of @len bytes (page-rounded).  NULL, -errno in *err.
+ * Context: any thread; takes region_lock for writing.
+ */
 void *mm_map(struct mm *mm, size_t len, int *err);
 
 /*
  * mm_unmap - release the region at @addr of @len bytes (exactly as mapped):
  * every swap slot it holds is freed, then it is unmapped.
  * Return: 0; -EINVAL (no such region).
+ * Context: any non-handler thread; waits for the region's users in flight.
  */
 int mm_unmap(struct mm *mm, void *addr, size_t len);
 
+/* mm_get_stats - fill @st (relaxed reads).  Context: any thread. */
 void mm_get_stats(struct mm *mm, struct uswap_stats *st);
 
 /*

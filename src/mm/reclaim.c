@@ -255,6 +255,8 @@ static struct folio *cache_list_pop(struct mm *mm)
  *   touched again first).
  * Return: 1 evicted; 0 skipped (page changed, discarded or busy); -ENOSPC
  * (swap full); -ENOMEM (no folio).
+ * Context: the reclaimer, a handler in direct reclaim, or a test thread;
+ * no locks held on entry; takes the new folio's lock, then the pte lock.
  * Race: a thread touching the page during the MOVE takes a missing fault;
  * its handler waits on the pte lock, then finds the entry and the folio in
  * the swap cache (locked until we are done): a minor fault.  The write made
