@@ -9,7 +9,7 @@
  * One application thread; handler threads as given.  Each cell: median
  * (min..max) of REPS runs, microseconds per page touched.
  *
- * usage: mm_fault_bench [PAGES] [REPS] [HANDLERS]
+ * usage: mm_fault_bench [PAGES] [REPS] [HANDLERS] [ROW-SUBSTRING]
  */
 #include <sys/mman.h>
 #include <time.h>
@@ -126,10 +126,15 @@ static double measure(enum what w, size_t n, unsigned handlers, unsigned around,
 	return us;
 }
 
+static const char *only; /* run only rows whose name contains this */
+
 static void row(const char *name, enum what w, size_t n, int reps,
 		unsigned handlers, unsigned around, unsigned ra, bool random)
 {
 	double v[64], c[64];
+
+	if (only && !strstr(name, only))
+		return;
 
 	for (int r = 0; r < reps; r++) {
 		v[r] = measure(w, n, handlers, around, ra, random);
@@ -147,6 +152,8 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 0) : 4096;
 	int reps = argc > 2 ? atoi(argv[2]) : 5;
 	unsigned h = argc > 3 ? (unsigned)atoi(argv[3]) : 2;
+
+	only = argc > 4 ? argv[4] : NULL;
 
 	if (reps < 1 || reps > 64)
 		reps = 5;
