@@ -121,6 +121,12 @@ struct mm_folio_meta {
 	int32_t prev, next;
 	bool on_list;	     /* mm->lru_lock */
 	struct folio *folio; /* mm->lru_lock; valid while on_list */
+	/*
+	 * The data page holds a page (else it is a hole, as a MOVE
+	 * destination must be).  Written by the folio's owner (from
+	 * allocation to its last put, under the folio lock while shared).
+	 */
+	bool populated;
 };
 
 /* Statistics: relaxed atomics, deliberately racy (counters only). */
@@ -258,6 +264,15 @@ static inline size_t folio_index(struct mm *mm, struct folio *folio)
 	return ((char *)folio->data - (char *)mm->staging) >> PAGE_SHIFT;
 }
 int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio);
+static inline void folio_set_populated(struct mm *mm, struct folio *folio,
+				       bool populated)
+{
+	mm->fmeta[folio_index(mm, folio)].populated = populated;
+}
+static inline bool folio_populated(struct mm *mm, struct folio *folio)
+{
+	return mm->fmeta[folio_index(mm, folio)].populated;
+}
 
 /*
  * mm_in_signal: this thread is serving a fault in its SIGBUS handler

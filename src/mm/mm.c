@@ -212,6 +212,7 @@ void mm_destroy(struct mm *mm)
 			swap_cache_del_folio(folio, NULL);
 		}
 		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+		folio_set_populated(mm, folio, false);
 		folio_unlock(folio);
 		folio_put(folio);
 	}

@@ -43,6 +43,12 @@ struct mm_params {
 	 */
 	bool sigbus;
 	/*
+	 * Swap-in installs with UFFDIO_MOVE (the folio's page itself) instead
+	 * of UFFDIO_COPY.  MOVE recycles the page but removes a pte from the
+	 * staging area: a TLB shootdown on the fault path (docs/pager.md).
+	 */
+	bool swapin_move;
+	/*
 	 * Plain FIFO aging (the baseline of docs/pager.md): no second-chance
 	 * list, no active list.
 	 */

@@ -275,6 +275,11 @@ static int evict_page(struct mm *mm, struct mm_page *page)
 		lru_putback(mm, page);
 		return -ENOMEM;
 	}
+	if (folio_populated(mm, folio)) {
+		/* the MOVE destination must be a hole (off the fault path) */
+		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+		folio_set_populated(mm, folio, false);
+	}
 	ret = swap_alloc(mm->si, 0, &entry);
 	if (ret < 0) {
 		folio_put(folio);
@@ -323,6 +328,7 @@ static int evict_page(struct mm *mm, struct mm_page *page)
 	atomic_store(&page->pte, swp_entry_to_pte(entry));
 	pthread_mutex_unlock(&tbl->lock);
 	mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entry);
+	folio_set_populated(mm, folio, true);
 	folio_set_flag(folio, PG_uptodate);
 	folio_set_flag(folio, PG_dirty);
 	cache_list_add(mm, folio); /* our reference is the list's now */
@@ -379,6 +385,7 @@ bool shrink_cache_one(struct mm *mm)
 	STAT_INC(mm, swapouts);
 drop:
 	madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+	folio_set_populated(mm, folio, false);
 	folio_unlock(folio);
 	folio_put(folio);
 	return true;

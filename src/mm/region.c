@@ -194,6 +194,7 @@ void release_swap_entry(struct mm *mm, swp_entry_t entry)
 	if (folio_test(folio, PG_swapcache) &&
 	    swp_entry_same(folio->swap, entry) && folio_free_swap(folio)) {
 		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+		folio_set_populated(mm, folio, false);
 		if (cache_list_del(mm, folio))
 			folio_put(folio);
 	}

@@ -72,7 +72,8 @@ static void sleep_ns(long ns)
 }
 
 /*
- * mm_folio_alloc - a folio whose data page is a hole.  When the pool is
+ * mm_folio_alloc - a folio (its data page a hole or not: folio_populated).
+ * When the pool is
  * empty, compress the oldest cached folio to free one, else wait a little.
  * Context: no folio or pte lock held (may lock a cached folio).
  */
@@ -94,6 +95,7 @@ struct folio *mm_folio_alloc(struct mm *mm)
 void mm_folio_release(struct mm *mm, struct folio *folio)
 {
 	madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+	folio_set_populated(mm, folio, false);
 	folio_put(folio);
 }
 
@@ -115,6 +117,7 @@ int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio)
 	int ret = load_page(mm->dev, (uint32_t)swp_offset(entry), folio->data);
 
 	mm_hook(MM_HOOK_SWAPIN_AFTER_READ, entry);
+	folio_set_populated(mm, folio, true);
 	if (ret == 0) {
 		folio_set_flag(folio, PG_uptodate);
 		STAT_INC(mm, swapins);
@@ -167,11 +170,15 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 		STAT_INC(mm, sigbus);
 		return POISONED;
 	}
-	ret = uffd_move(&mm->uffd, addr, (uint64_t)(uintptr_t)folio->data,
-			PAGE_SIZE, 0);
-	if (ret >= 0) {
-		*moved = true;
-	} else if (ret != -EEXIST && ret != -ENOENT) {
+	if (mm->p.swapin_move) {
+		ret = uffd_move(&mm->uffd, addr,
+				(uint64_t)(uintptr_t)folio->data, PAGE_SIZE, 0);
+		if (ret >= 0)
+			*moved = true;
+	} else {
+		ret = -EINVAL; /* copy below */
+	}
+	if (ret < 0 && ret != -EEXIST && ret != -ENOENT) {
 		/* e.g. EBUSY: the staging page is pinned; copy instead */
 		ret = uffd_copy(&mm->uffd, addr, folio->data, PAGE_SIZE, 0);
 	}
@@ -210,18 +217,15 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
  */
 static void swapin_release(struct mm *mm, struct folio *folio, bool moved)
 {
-	bool drop_data = !moved;
-
-	if (folio_test(folio, PG_swapcache)) {
-		if (folio_free_swap(folio)) {
-			if (cache_list_del(mm, folio))
-				folio_put(folio);
-		} else {
-			drop_data = false; /* still cached: still needed */
-		}
-	}
-	if (drop_data)
-		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+	if (folio_test(folio, PG_swapcache) && folio_free_swap(folio) &&
+	    cache_list_del(mm, folio))
+		folio_put(folio);
+	/*
+	 * A data page left populated stays so: emptying it here would cost a
+	 * TLB shootdown on the fault path; swap-out empties it if it needs a
+	 * hole (evict_page), decompression just overwrites it.
+	 */
+	folio_set_populated(mm, folio, !moved);
 	folio_unlock(folio);
 	folio_put(folio);
 }
@@ -595,7 +599,6 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr)
 		if (folio_test(folio, PG_error)) {
 			/* leave it to a real fault (which will poison) */
 			swap_cache_del_folio(folio, NULL);
-			madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
 			folio_unlock(folio);
 			folio_put(folio);
 			continue;

@@ -81,7 +81,7 @@ static void fill_order(size_t n, bool random)
 
 enum what { PLAIN, ZERO, MINOR, MAJOR };
 
-static bool sigbus_mode;
+static bool sigbus_mode, move_in;
 
 static double measure(enum what w, size_t n, unsigned handlers, unsigned around,
 		      unsigned ra, bool random)
@@ -94,7 +94,8 @@ static double measure(enum what w, size_t n, unsigned handlers, unsigned around,
 			    .fault_around = around,
 			    .readahead = ra,
 			    .no_reclaimer = true,
-			    .sigbus = sigbus_mode};
+			    .sigbus = sigbus_mode,
+			    .swapin_move = move_in};
 	struct uswap *u;
 	double us;
 	char *a;
@@ -171,6 +172,11 @@ int main(int argc, char **argv)
 	row("major, seq, readahead 8", MAJOR, n, reps, h, 1, 8, false);
 	row("major, random, readahead 1", MAJOR, n, reps, h, 1, 1, true);
 	row("major, random, readahead 8", MAJOR, n, reps, h, 1, 8, true);
+	move_in = true;
+	row("MOVE-in: minor, seq", MINOR, n, reps, h, 1, 1, false);
+	row("MOVE-in: major, seq, ra 1", MAJOR, n, reps, h, 1, 1, false);
+	row("MOVE-in: major, random, ra 1", MAJOR, n, reps, h, 1, 1, true);
+	move_in = false;
 	sigbus_mode = true;
 	row("SIGBUS mode: zero fill, fa 1", ZERO, n, reps, h, 1, 1, false);
 	row("SIGBUS mode: minor, seq", MINOR, n, reps, h, 1, 1, false);

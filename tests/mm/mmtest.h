@@ -39,6 +39,7 @@ struct mt_conf {
 	bool no_reclaimer;
 	unsigned read_batch;
 	bool sigbus;
+	bool swapin_move;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -61,6 +62,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.no_reclaimer = c->no_reclaimer;
 	mp.read_batch = c->read_batch;
 	mp.sigbus = c->sigbus;
+	mp.swapin_move = c->swapin_move;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",
