@@ -20,6 +20,7 @@
  * creating them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static void mm_free(struct mm *mm)
 		uffd_close(&mm->uffd);
 	if (mm->pidfd >= 0)
 		close(mm->pidfd);
+	if (mm->pagemap_fd >= 0)
+		close(mm->pagemap_fd);
 	free(mm->fmeta);
 	free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
@@ -89,6 +92,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->dev = dev;
 	mm->uffd.fd = -1;
 	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);

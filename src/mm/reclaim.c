@@ -248,6 +248,24 @@ static struct folio *cache_list_pop(struct mm *mm)
 /* ---- swap-out ---- */
 
 /*
+ * page_really_gone - a MOVE-out said ENOENT (source hole): confirm it with
+ * /proc/self/pagemap (present bit 63, swapped bit 62) before we take the
+ * page for discarded.  An answer we cannot confirm keeps the page (a wrong
+ * "gone" would silently replace its data with zeros).
+ */
+static bool page_really_gone(struct mm *mm, uint64_t addr)
+{
+	uint64_t ent;
+
+	if (mm->pagemap_fd < 0)
+		return true;
+	if (pread(mm->pagemap_fd, &ent, sizeof(ent),
+		  (off_t)(addr / PAGE_SIZE * sizeof(ent))) != sizeof(ent))
+		return true;
+	return !(ent & (UINT64_C(3) << 62));
+}
+
+/*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
  * the LRU by the caller, which holds a reference on its region):
  *   folio := new folio (data page a hole), locked
@@ -312,11 +330,19 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 	ret = uffd_move(&mm->stage_uffd, (uint64_t)(uintptr_t)folio->data, addr,
 			PAGE_SIZE, UFFD_DONTWAKE);
 	if (ret < 0) {
-		if (ret == -ENOENT) {
+		if (ret == -ENOENT && page_really_gone(mm, addr)) {
 			/* the application discarded it: it reads zero */
 			atomic_store(&page->pte, PTE_NONE);
 		} else {
-			/* pinned (EBUSY), mapping changing (EAGAIN) */
+			/* pinned (EBUSY), mapping changing (EAGAIN), or an
+			 * ENOENT that pagemap contradicts (counted) */
+			if (ret == -ENOENT) {
+				fprintf(stderr,
+					"uswap: MOVE-out of %#llx: ENOENT, "
+					"but the page is there: kept\n",
+					(unsigned long long)addr);
+				STAT_INC(mm, errors);
+			}
 			lru_add(mm, page);
 		}
 		ret = 0;
