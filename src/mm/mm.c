@@ -20,10 +20,13 @@
  * creating them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mm/internal.h"
 
@@ -47,6 +50,10 @@ static void mm_free(struct mm *mm)
 		uffd_close(&mm->stage_uffd);
 	if (mm->uffd.fd >= 0)
 		uffd_close(&mm->uffd);
+	if (mm->pidfd >= 0)
+		close(mm->pidfd);
+	if (mm->pagemap_fd >= 0)
+		close(mm->pagemap_fd);
 	free(mm->fmeta);
 	free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
@@ -84,6 +91,8 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->si = si;
 	mm->dev = dev;
 	mm->uffd.fd = -1;
+	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);
