@@ -10,6 +10,9 @@
 #   BUILDDIR  a build with test hooks (the default; `unsafe` needs them)
 #   REPS      repetitions per policy and scenario (default 5)
 #   MS        storm time / run time per run, milliseconds (default 1000)
+# Scenarios: storm (faults served by handler threads, uswap's default),
+# storm-sigbus (the same storm, faults served in the faulting thread's
+# SIGBUS handler, as the kernel serves them in the faulting task), mixed.
 # Output: docs/race-bench.md (table), docs/race-bench.png (plot),
 #         docs/race-bench.raw (every RESULT line), docs/race-bench.dat
 set -euo pipefail
@@ -20,7 +23,7 @@ reps=${2:-5}
 ms=${3:-1000}
 bin=$build/bench/race_bench
 policies="unified fallback waitqueue sleep retry unsafe"
-scenarios="storm mixed"
+scenarios="storm storm-sigbus mixed"
 out=docs/race-bench
 
 [ -x "$bin" ] || { echo "no $bin: build first (meson compile -C $build)" >&2; exit 1; }
@@ -34,7 +37,9 @@ raw=$out.raw
 for rep in $(seq 1 "$reps"); do
 	for s in $scenarios; do
 		for p in $policies; do
-			line=$(nice -n 5 "$bin" "$s" "$p" --ms "$ms" | grep '^RESULT') || {
+			args=("${s%-sigbus}" "$p" --ms "$ms")
+			[ "$s" = storm-sigbus ] && args+=(--sigbus 1)
+			line=$(nice -n 5 "$bin" "${args[@]}" | grep '^RESULT') || {
 				echo "race_bench $s $p failed" >&2
 				exit 1
 			}
@@ -74,12 +79,17 @@ def ratio(s, p, k):
     b = med(s, 'unified', k)
     return "%.2f" % (med(s, p, k) / b) if b else "–"
 
+scen = ["storm", "storm-sigbus", "mixed"]
 md = []
-for s in ["storm", "mixed"]:
+for s in scen:
     any_run = [r for r in runs if r['scenario'] == s][0]
-    tput = "swapins_per_s" if s == "storm" else "accesses_per_s"
-    tname = "swap-ins/s" if s == "storm" else "accesses/s"
-    if s == "storm":
+    tput = "accesses_per_s" if s == "mixed" else "swapins_per_s"
+    tname = "accesses/s" if s == "mixed" else "swap-ins/s"
+    if s == "storm-sigbus":
+        md.append("### storm-sigbus: the same storm, each fault served in the faulting thread (USWAP_F_SIGBUS), as in the kernel")
+        md.append("")
+        md.append("Latency: every storm access.")
+    elif s == "storm":
         md.append("### storm: %s threads on each just-evicted page at once, %s handlers, %s pages per round"
                   % (any_run['threads'], any_run['handlers'], any_run['pages']))
         md.append("")
@@ -105,7 +115,7 @@ for s in ["storm", "mixed"]:
             cell(s, p, tput, '%.0f'), cell(s, p, 'cpu_us_per_swapin', '%.0f'), lost,
             ratio(s, p, 'p99_us'), ratio(s, p, tput)))
     md.append("")
-md.append("Each cell: median (min–max) of %s runs of %s ms; `lost` = lost updates and misloads summed over the runs. "
+md.append("Each cell: median (min–max) of %s runs of %s ms; `lost` = lost updates (a thread's counter word behind its own count) and misloads (a wrong stamp) summed over the runs. "
           "Runs interleaved policy by policy. %s." % (reps, ms, "; ".join(header)))
 md.append("")
 md.append("Command: `bench/race-bench.sh %s %s %s`" % (binary.split('/bench/')[0], reps, ms))
@@ -113,48 +123,54 @@ open(out + ".md", "w").write("\n".join(md) + "\n")
 
 with open(out + ".dat", "w") as f:
     f.write("# idx policy " + " ".join(
-        "%s_%s_%s" % (s, k, m) for s in ["storm", "mixed"]
+        "%s_%s_%s" % (s, k, m) for s in scen
         for k in ["p50_us", "p99_us", "max_us", "repeat_per_swapin", "tput"]
         for m in ["med", "min", "max"]) + "\n")
     for i, p in enumerate(policies):
         row = [str(i), p]
-        for s in ["storm", "mixed"]:
+        for s in scen:
             for k in ["p50_us", "p99_us", "max_us", "repeat_per_swapin", "tput"]:
-                kk = k if k != "tput" else ("swapins_per_s" if s == "storm" else "accesses_per_s")
+                kk = k if k != "tput" else ("accesses_per_s" if s == "mixed" else "swapins_per_s")
                 v = vals(s, p, kk)
+                if k == "tput":  # relative to unified's median
+                    b = statistics.median(vals(s, "unified", kk))
+                    v = [x / b for x in v]
                 row += ["%g" % statistics.median(v), "%g" % min(v), "%g" % max(v)]
         f.write(" ".join(row) + "\n")
 EOF
 
+# .dat columns: 1 idx, 2 policy, then per scenario (storm 3-17, storm-sigbus
+# 18-32, mixed 33-47): p50, p99, max, repeated/swap-in, throughput/unified,
+# each as median, min, max.
 gnuplot <<EOF
 set terminal pngcairo size 1200,900 font ",10"
 set output "$out.png"
-set multiplot layout 2,2 title "uswap swap-in policies under same-entry fault storms (median, bars: min..max of $reps runs; shared 2-CPU VM)"
-set style data points
+set multiplot layout 2,2 title "uswap swap-in policies, same-entry fault storms: median, bars min..max of $reps runs (shared 2-CPU VM)"
 set xrange [-0.5:5.5]
 set xtics ("unified" 0, "fallback" 1, "waitqueue" 2, "sleep" 3, "retry" 4, "unsafe" 5)
 set grid ytics
 set logscale y
 set key top left
-set title "storm: access latency of just-evicted pages"
 set ylabel "microseconds"
-plot "$out.dat" using (\$1-0.15):3:4:5 with yerrorbars pt 7 title "p50", \
-     "" using (\$1):6:7:8 with yerrorbars pt 5 title "p99", \
+set title "storm, handler threads (uswap default): access latency"
+plot "$out.dat" using (\$1-0.15):6:7:8 with yerrorbars pt 5 title "p99", \
      "" using (\$1+0.15):9:10:11 with yerrorbars pt 9 title "max"
-set title "mixed: latency of faulting accesses"
-plot "$out.dat" using (\$1-0.15):18:19:20 with yerrorbars pt 7 title "p50", \
-     "" using (\$1):21:22:23 with yerrorbars pt 5 title "p99", \
+set title "storm, in-thread (SIGBUS) mode, as the kernel: access latency"
+plot "$out.dat" using (\$1-0.15):21:22:23 with yerrorbars pt 5 title "p99", \
      "" using (\$1+0.15):24:25:26 with yerrorbars pt 9 title "max"
 unset logscale y
+set yrange [0:*]
 set title "repeated faults per swap-in"
 set ylabel "repeated faults / swap-in"
-set yrange [0:*]
-plot "$out.dat" using (\$1-0.1):12:13:14 with yerrorbars pt 7 title "storm", \
-     "" using (\$1+0.1):27:28:29 with yerrorbars pt 5 title "mixed"
-set title "throughput"
-set ylabel "storm: swap-ins/s;  mixed: accesses/s / 10"
-plot "$out.dat" using (\$1-0.1):15:16:17 with yerrorbars pt 7 title "storm swap-ins/s", \
-     "" using (\$1+0.1):(\$30/10):(\$31/10):(\$32/10) with yerrorbars pt 5 title "mixed accesses/s / 10"
+plot "$out.dat" using (\$1-0.15):12:13:14 with yerrorbars pt 7 title "storm", \
+     "" using (\$1):27:28:29 with yerrorbars pt 5 title "storm in-thread", \
+     "" using (\$1+0.15):42:43:44 with yerrorbars pt 9 title "mixed"
+set title "throughput relative to unified"
+set ylabel "swap-ins/s (mixed: accesses/s) / unified's median"
+plot "$out.dat" using (\$1-0.15):15:16:17 with yerrorbars pt 7 title "storm", \
+     "" using (\$1):30:31:32 with yerrorbars pt 5 title "storm in-thread", \
+     "" using (\$1+0.15):45:46:47 with yerrorbars pt 9 title "mixed", \
+     1 with lines lc rgb "gray" notitle
 unset multiplot
 EOF
 echo "wrote $out.md $out.png $out.raw $out.dat" >&2

@@ -5,7 +5,7 @@
  * side, several times, and writes docs/race.md's table and plot.
  *
  * usage: race_bench SCENARIO POLICY [--threads N] [--handlers H]
- *                   [--pages P] [--ms MS] [--budget PAGES]
+ *                   [--pages P] [--ms MS] [--budget PAGES] [--sigbus 1]
  *
  * storm  P pages (default 16) are swapped out to the compressed device,
  *        then N threads (default 8) touch every page in the same order (an
@@ -26,6 +26,10 @@
  *        H handler threads (default 2).  Latency: the accesses that took
  *        more than 2 us (those that faulted: a resident access takes well
  *        under 1 us).  Throughput: accesses per second.
+ *
+ * --sigbus 1: USWAP_F_SIGBUS, every fault is served in the faulting thread's
+ * SIGBUS handler, as the kernel serves it in the faulting task: the loser's
+ * wait (or its immediate re-fault) is then the faulting thread's own.
  *
  * Output: one line "RESULT key=value ..." (the script parses it), after
  * checking every page: the stamp and each thread's word (a lost update or
@@ -57,6 +61,7 @@ static struct {
 	unsigned threads, handlers;
 	size_t pages, budget;
 	long ms;
+	bool sigbus; /* faults served in the faulting thread (in-thread) */
 } cfg;
 
 static struct uswap *u;
@@ -177,7 +182,7 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s storm|mixed POLICY [--threads N] [--handlers H] "
-		"[--pages P] [--ms MS] [--budget PAGES]\n",
+		"[--pages P] [--ms MS] [--budget PAGES] [--sigbus 1]\n",
 		prog);
 	exit(2);
 }
@@ -200,6 +205,7 @@ static void open_uswap(void)
 		mp.cache_pages = 0;
 	}
 	mp.read_batch = 1; /* one message per read: storms reach handlers */
+	mp.sigbus = cfg.sigbus;
 	ret = uswap_open_params(&opt, &mp, (uint32_t)(cfg.pages + 64), &u);
 	if (ret < 0) {
 		fprintf(stderr, "race_bench: uswap_open_params: %s\n",
@@ -246,6 +252,8 @@ int main(int argc, char **argv)
 			cfg.ms = v;
 		else if (!strcmp(argv[i], "--budget"))
 			cfg.budget = (size_t)v;
+		else if (!strcmp(argv[i], "--sigbus"))
+			cfg.sigbus = v != 0;
 		else
 			usage(argv[0]);
 	}
@@ -327,16 +335,16 @@ int main(int argc, char **argv)
 		uint64_t p99 = all.n ? all.ns[all.n * 99 / 100] : 0;
 		uint64_t max = all.n ? all.ns[all.n - 1] : 0;
 
-		printf("RESULT scenario=%s policy=%s threads=%u handlers=%u "
+		printf("RESULT scenario=%s%s policy=%s threads=%u handlers=%u "
 		       "pages=%zu rounds=%llu accesses=%llu timed=%zu "
 		       "swapins=%llu faults=%llu repeat=%llu loser_waits=%llu "
 		       "lost=%ld repeat_per_swapin=%.3f faults_per_swapin=%.3f "
 		       "p50_us=%.1f p99_us=%.1f max_us=%.1f wall_s=%.3f "
 		       "swapins_per_s=%.0f accesses_per_s=%.0f "
 		       "cpu_us_per_swapin=%.1f cpu_util=%.2f\n",
-		       cfg.scenario, swapin_policy_name(cfg.policy),
-		       cfg.threads, cfg.handlers, cfg.pages,
-		       (unsigned long long)rounds,
+		       cfg.scenario, cfg.sigbus ? "-sigbus" : "",
+		       swapin_policy_name(cfg.policy), cfg.threads,
+		       cfg.handlers, cfg.pages, (unsigned long long)rounds,
 		       (unsigned long long)atomic_load(&accesses), all.n,
 		       (unsigned long long)st.swapins,
 		       (unsigned long long)st.faults,
