@@ -10,9 +10,12 @@
 #   BUILDDIR  a build with test hooks (the default; `unsafe` needs them)
 #   REPS      repetitions per policy and scenario (default 5)
 #   MS        storm time / run time per run, milliseconds (default 1000)
-# Scenarios: storm (faults served by handler threads, uswap's default),
-# storm-sigbus (the same storm, faults served in the faulting thread's
-# SIGBUS handler, as the kernel serves them in the faulting task), mixed.
+# Scenarios: storm (faults served by handler threads, uswap's default; each
+# device read 100 us slower, as the kernel reproducer's brd mdelay, so that
+# the threads really meet), storm-sigbus (the same, faults served in the
+# faulting thread's SIGBUS handler, as the kernel serves them in the
+# faulting task), storm-nodelay (handler threads, the bare compressed RAM
+# device), mixed (no delay).
 # Output: docs/race-bench.md (table), docs/race-bench.png (plot),
 #         docs/race-bench.raw (every RESULT line), docs/race-bench.dat
 set -euo pipefail
@@ -23,7 +26,14 @@ reps=${2:-5}
 ms=${3:-1000}
 bin=$build/bench/race_bench
 policies="unified fallback waitqueue sleep retry unsafe"
-scenarios="storm storm-sigbus mixed"
+scenarios="storm storm-sigbus storm-nodelay mixed"
+delay=100 # us added to each device read in the storms (the reproducer's mdelay)
+declare -A spec=(
+	[storm]="storm --read-delay-us $delay"
+	[storm-sigbus]="storm --sigbus 1 --read-delay-us $delay"
+	[storm-nodelay]="storm"
+	[mixed]="mixed"
+)
 out=docs/race-bench
 
 [ -x "$bin" ] || { echo "no $bin: build first (meson compile -C $build)" >&2; exit 1; }
@@ -37,12 +47,12 @@ raw=$out.raw
 for rep in $(seq 1 "$reps"); do
 	for s in $scenarios; do
 		for p in $policies; do
-			args=("${s%-sigbus}" "$p" --ms "$ms")
-			[ "$s" = storm-sigbus ] && args+=(--sigbus 1)
-			line=$(nice -n 5 "$bin" "${args[@]}" | grep '^RESULT') || {
+			read -r -a args <<<"${spec[$s]}"
+			line=$(nice -n 5 "$bin" "${args[0]}" "$p" "${args[@]:1}" --ms "$ms" | grep '^RESULT') || {
 				echo "race_bench $s $p failed" >&2
 				exit 1
 			}
+			line=$(echo "$line" | sed "s/ scenario=[^ ]* / scenario=$s /")
 			echo "$line rep=$rep" >>"$raw"
 			echo "rep $rep $s $p: $(echo "$line" | tr ' ' '\n' | grep -E '^(repeat_per_swapin|p99_us|swapins_per_s)=' | tr '\n' ' ')" >&2
 		done
@@ -50,9 +60,9 @@ for rep in $(seq 1 "$reps"); do
 done
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw"
 
-python3 - "$raw" "$out" "$bin" "$reps" "$ms" <<'EOF'
+python3 - "$raw" "$out" "$bin" "$reps" "$ms" "$delay" <<'EOF'
 import sys, statistics
-raw, out, binary, reps, ms = sys.argv[1:]
+raw, out, binary, reps, ms, delay = sys.argv[1:]
 runs = []
 header = []
 for line in open(raw):
@@ -79,19 +89,23 @@ def ratio(s, p, k):
     b = med(s, 'unified', k)
     return "%.2f" % (med(s, p, k) / b) if b else "–"
 
-scen = ["storm", "storm-sigbus", "mixed"]
+scen = ["storm", "storm-sigbus", "storm-nodelay", "mixed"]
 md = []
 for s in scen:
     any_run = [r for r in runs if r['scenario'] == s][0]
     tput = "accesses_per_s" if s == "mixed" else "swapins_per_s"
     tname = "accesses/s" if s == "mixed" else "swap-ins/s"
     if s == "storm-sigbus":
-        md.append("### storm-sigbus: the same storm, each fault served in the faulting thread (USWAP_F_SIGBUS), as in the kernel")
+        md.append("### storm-sigbus: the same storm (reads +%s µs), each fault served in the faulting thread (USWAP_F_SIGBUS), as the kernel serves it in the faulting task" % delay)
+        md.append("")
+        md.append("Latency: every storm access.")
+    elif s == "storm-nodelay":
+        md.append("### storm-nodelay: the storm on the bare compressed RAM device (no read delay), handler threads")
         md.append("")
         md.append("Latency: every storm access.")
     elif s == "storm":
-        md.append("### storm: %s threads on each just-evicted page at once, %s handlers, %s pages per round"
-                  % (any_run['threads'], any_run['handlers'], any_run['pages']))
+        md.append("### storm: %s threads on each just-evicted page at once, %s handler threads, %s pages per round, each device read +%s µs"
+                  % (any_run['threads'], any_run['handlers'], any_run['pages'], delay))
         md.append("")
         md.append("Latency: every storm access (each one touches a just-evicted page).")
     else:
@@ -140,36 +154,38 @@ with open(out + ".dat", "w") as f:
 EOF
 
 # .dat columns: 1 idx, 2 policy, then per scenario (storm 3-17, storm-sigbus
-# 18-32, mixed 33-47): p50, p99, max, repeated/swap-in, throughput/unified,
-# each as median, min, max.
+# 18-32, storm-nodelay 33-47, mixed 48-62): p50, p99, max, repeated faults
+# per swap-in, throughput / unified's, each as median, min, max.
 gnuplot <<EOF
 set terminal pngcairo size 1200,900 font ",10"
 set output "$out.png"
-set multiplot layout 2,2 title "uswap swap-in policies, same-entry fault storms: median, bars min..max of $reps runs (shared 2-CPU VM)"
+set multiplot layout 2,2 title "uswap swap-in policies, same-entry fault storms of 8 threads: median, bars min..max of $reps runs (shared 2-CPU VM)"
 set xrange [-0.5:5.5]
 set xtics ("unified" 0, "fallback" 1, "waitqueue" 2, "sleep" 3, "retry" 4, "unsafe" 5)
 set grid ytics
 set logscale y
-set key top left
+set key top left opaque
 set ylabel "microseconds"
-set title "storm, handler threads (uswap default): access latency"
-plot "$out.dat" using (\$1-0.15):6:7:8 with yerrorbars pt 5 title "p99", \
-     "" using (\$1+0.15):9:10:11 with yerrorbars pt 9 title "max"
-set title "storm, in-thread (SIGBUS) mode, as the kernel: access latency"
-plot "$out.dat" using (\$1-0.15):21:22:23 with yerrorbars pt 5 title "p99", \
-     "" using (\$1+0.15):24:25:26 with yerrorbars pt 9 title "max"
-unset logscale y
-set yrange [0:*]
-set title "repeated faults per swap-in"
+set title "storm, handler threads (uswap's default), reads +${delay} us"
+plot "$out.dat" using (\$1-0.2):3:4:5 with yerrorbars pt 7 title "p50", \
+     "" using (\$1):6:7:8 with yerrorbars pt 5 title "p99", \
+     "" using (\$1+0.2):9:10:11 with yerrorbars pt 9 title "max"
+set title "storm, in-thread (SIGBUS) mode as in the kernel, reads +${delay} us"
+plot "$out.dat" using (\$1-0.2):18:19:20 with yerrorbars pt 7 title "p50", \
+     "" using (\$1):21:22:23 with yerrorbars pt 5 title "p99", \
+     "" using (\$1+0.2):24:25:26 with yerrorbars pt 9 title "max"
+set title "repeated faults per swap-in (log; 0 drawn at 0.001)"
 set ylabel "repeated faults / swap-in"
-plot "$out.dat" using (\$1-0.15):12:13:14 with yerrorbars pt 7 title "storm", \
-     "" using (\$1):27:28:29 with yerrorbars pt 5 title "storm in-thread", \
-     "" using (\$1+0.15):42:43:44 with yerrorbars pt 9 title "mixed"
-set title "throughput relative to unified"
+plot "$out.dat" using (\$1-0.2):(\$12+0.001):(\$13+0.001):(\$14+0.001) with yerrorbars pt 7 title "storm", \
+     "" using (\$1-0.07):(\$27+0.001):(\$28+0.001):(\$29+0.001) with yerrorbars pt 5 title "storm in-thread", \
+     "" using (\$1+0.07):(\$42+0.001):(\$43+0.001):(\$44+0.001) with yerrorbars pt 9 title "storm, no delay", \
+     "" using (\$1+0.2):(\$57+0.001):(\$58+0.001):(\$59+0.001) with yerrorbars pt 11 title "mixed"
+set title "throughput relative to unified (log)"
 set ylabel "swap-ins/s (mixed: accesses/s) / unified's median"
-plot "$out.dat" using (\$1-0.15):15:16:17 with yerrorbars pt 7 title "storm", \
-     "" using (\$1):30:31:32 with yerrorbars pt 5 title "storm in-thread", \
-     "" using (\$1+0.15):45:46:47 with yerrorbars pt 9 title "mixed", \
+plot "$out.dat" using (\$1-0.2):15:16:17 with yerrorbars pt 7 title "storm", \
+     "" using (\$1-0.07):30:31:32 with yerrorbars pt 5 title "storm in-thread", \
+     "" using (\$1+0.07):45:46:47 with yerrorbars pt 9 title "storm, no delay", \
+     "" using (\$1+0.2):60:61:62 with yerrorbars pt 11 title "mixed", \
      1 with lines lc rgb "gray" notitle
 unset multiplot
 EOF

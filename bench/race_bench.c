@@ -6,6 +6,7 @@
  *
  * usage: race_bench SCENARIO POLICY [--threads N] [--handlers H]
  *                   [--pages P] [--ms MS] [--budget PAGES] [--sigbus 1]
+ *                   [--read-delay-us US]
  *
  * storm  P pages (default 16) are swapped out to the compressed device,
  *        then N threads (default 8) touch every page in the same order (an
@@ -30,6 +31,10 @@
  * --sigbus 1: USWAP_F_SIGBUS, every fault is served in the faulting thread's
  * SIGBUS handler, as the kernel serves it in the faulting task: the loser's
  * wait (or its immediate re-fault) is then the faulting thread's own.
+ *
+ * --read-delay-us US: every device read takes US microseconds more (a
+ * sleep in the MM_HOOK_SWAPIN_AFTER_READ hook; test builds): a slower
+ * device, and the reproducer's brd mdelay(1), so that storms really meet.
  *
  * Output: one line "RESULT key=value ..." (the script parses it), after
  * checking every page: the stamp and each thread's word (a lost update or
@@ -62,6 +67,7 @@ static struct {
 	size_t pages, budget;
 	long ms;
 	bool sigbus; /* faults served in the faulting thread (in-thread) */
+	long read_delay_us; /* added to every device read (test hooks) */
 } cfg;
 
 static struct uswap *u;
@@ -160,6 +166,23 @@ static void *mixed_thread(void *arg)
 	return NULL;
 }
 
+#ifdef USWAP_TEST_HOOKS
+/*
+ * A slower device: every swap-in's read takes read_delay_us more (a sleep,
+ * so other threads run meanwhile and meet on the entry).  The kernel
+ * thread's reproducer did the same with an mdelay(1) in brd's read path
+ * (kernel-swap-history.md section 2.7).
+ */
+static void delay_hook(enum mm_hook_point point, swp_entry_t entry)
+{
+	struct timespec ts = {0, cfg.read_delay_us * 1000};
+
+	(void)entry;
+	if (point == MM_HOOK_SWAPIN_AFTER_READ)
+		nanosleep(&ts, NULL);
+}
+#endif
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -182,7 +205,8 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s storm|mixed POLICY [--threads N] [--handlers H] "
-		"[--pages P] [--ms MS] [--budget PAGES] [--sigbus 1]\n",
+		"[--pages P] [--ms MS] [--budget PAGES] [--sigbus 1] "
+		"[--read-delay-us US]\n",
 		prog);
 	exit(2);
 }
@@ -254,6 +278,8 @@ int main(int argc, char **argv)
 			cfg.budget = (size_t)v;
 		else if (!strcmp(argv[i], "--sigbus"))
 			cfg.sigbus = v != 0;
+		else if (!strcmp(argv[i], "--read-delay-us"))
+			cfg.read_delay_us = v < 1000000 ? v : 999999;
 		else
 			usage(argv[0]);
 	}
@@ -262,6 +288,15 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 
 	open_uswap();
+	if (cfg.read_delay_us) {
+#ifdef USWAP_TEST_HOOKS
+		mm_set_hook(delay_hook);
+#else
+		fprintf(stderr, "race_bench: --read-delay-us needs a build "
+				"with -Dtest_hooks=true\n");
+		return 2;
+#endif
+	}
 	region = uswap_map(u, cfg.pages * PAGE_SIZE);
 	if (!region) {
 		fprintf(stderr, "race_bench: uswap_map: %s\n", strerror(errno));
@@ -359,6 +394,9 @@ int main(int argc, char **argv)
 		       (double)cpu_ns / 1e3 / swapins,
 		       (double)cpu_ns / (double)storm_ns);
 	}
+#ifdef USWAP_TEST_HOOKS
+	mm_set_hook(NULL);
+#endif
 	uswap_unmap(u, region, cfg.pages * PAGE_SIZE);
 	uswap_close(u);
 	free(all.ns);
