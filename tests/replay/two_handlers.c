@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	step("B released: it finished (%s; pte %s)",
 	     rp_now(rp_events("B installed", PBIT(MM_HOOK_SWAPIN_AFTER_INSTALL),
 			      b, 0, pos, 1))
-		     ? "it swapped the new E in"
+		     ? "it installed a page for E"
 		     : "without installing",
 	     rp_pte() == PTE_PRESENT ? "present" : "still E");
 	return rp_finish(V1);
