@@ -189,6 +189,7 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 		} else if (pte_is_swap(pte)) {
 			note_swap_fault(mm, ev->fault.tid, addr, page, pte);
 			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
+			mm_hook(MM_HOOK_SWAPIN_DONE, pte_to_swp_entry(pte));
 			if (ret == 0 && !atomic_load(&mm->closing))
 				swapin_readahead(mm, r, addr);
 			ret = 0;

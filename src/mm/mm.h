@@ -118,6 +118,10 @@ enum mm_hook_point {
 	MM_HOOK_SWAPIN_AFTER_INSTALL,	/* step 4 done, folio still locked */
 	MM_HOOK_RECLAIM_AFTER_UNMAP,	/* page moved out, pte = entry */
 	MM_HOOK_RECLAIM_BEFORE_STORE,	/* folio locked, before store_page */
+	/* race replay (tests/replay/, issue 5) */
+	MM_HOOK_SWAPIN_LOSER,	   /* bypass loser (-EEXIST), before its wait */
+	MM_HOOK_SWAPIN_FOLIO_WAIT, /* found a folio, before folio_lock */
+	MM_HOOK_SWAPIN_DONE,	   /* do_swap_page returned (handler thread) */
 	MM_HOOK_NR,
 };
 

@@ -250,6 +250,7 @@ static int swapin_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 	enum install_result res;
 	bool moved;
 
+	mm_hook(MM_HOOK_SWAPIN_FOLIO_WAIT, entry);
 	folio_lock(folio);
 	if (!folio_test(folio, PG_swapcache) ||
 	    !swp_entry_same(folio->swap, entry)) {
@@ -401,6 +402,7 @@ static void wq_wake_all(struct mm *mm)
  */
 static int swapin_loser(struct mm *mm, uint64_t addr, swp_entry_t entry)
 {
+	mm_hook(MM_HOOK_SWAPIN_LOSER, entry);
 	STAT_INC(mm, loser_waits);
 	switch (mm->p.policy) {
 	case SWAPIN_FALLBACK:
