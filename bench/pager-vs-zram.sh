@@ -321,6 +321,16 @@ def fmt(s, nd=2, spread=True):
     f = lambda x: f"{x:,.{nd}f}"
     return f"{f(m)} ({f(lo)}–{f(hi)})" if spread else f(m)
 
+def cpu_per_op(rs):
+    v = []
+    for r in rs:
+        if r.get("rc") != "0" or r.get("failed") == "1":
+            continue
+        c, n = num(r, "cpu_s"), num(r, "ops")
+        if c is not None and n:
+            v.append(c / n * 1e6)
+    return (statistics.median(v), min(v), max(v)) if v else None
+
 def maj_per_s(rs):
     v = []
     for r in rs:
@@ -332,8 +342,8 @@ def maj_per_s(rs):
             v.append(m / secs)
     return (statistics.median(v), min(v), max(v)) if v else None
 
-print("| pattern | threads | config | ops/s, M (min–max) | p50 µs | p99 µs (min–max) | max µs | major faults/s, k | held MiB | runs ok |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| pattern | threads | config | ops/s, M (min–max) | CPU µs/op | p50 µs | p99 µs (min–max) | max µs | major faults/s, k | held MiB | runs ok |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 med = {}
 for key in order:
     for c in configs:
@@ -348,9 +358,10 @@ for key in order:
         mx = stats(rs, "max_ns", 1e-3)
         held = stats(rs, "held", 1 / 1048576)
         mj = maj_per_s(rs)
-        med[key + (c,)] = (o, p99, held)
+        cp = cpu_per_op(rs)
+        med[key + (c,)] = (o, p99, held, cp)
         note = f"{ok}/{len(rs)}" + (f", {errs} VERIFY ERRORS" if errs else "")
-        print(f"| {key[0]} | {key[1]} | {c} | {fmt(o, 3)} | {fmt(p50, 2, False)} | "
+        print(f"| {key[0]} | {key[1]} | {c} | {fmt(o, 3)} | {fmt(cp, 2, False)} | {fmt(p50, 2, False)} | "
               f"{fmt(p99, 1)} | {fmt(mx, 0, False)} | "
               f"{'–' if mj is None else f'{mj[0] / 1e3:,.1f}'} | {fmt(held, 1, False)} | {note} |")
 
@@ -358,8 +369,8 @@ if "uswap" in configs and "zram" in configs:
     print()
     print("Ratios of medians, uswap / kernel zram (goal: ops/s ≥ 2× on uniform and seq, ≥ 1.2× on zipf; p99 ≤ 1; held ≤ 1):")
     print()
-    print("| pattern | threads | ops/s | p99 | held | goal met |")
-    print("|---|---|---|---|---|---|")
+    print("| pattern | threads | ops/s | p99 | held | CPU/op | goal met |")
+    print("|---|---|---|---|---|---|---|")
     for key in order:
         u, z = med.get(key + ("uswap",)), med.get(key + ("zram",))
         if not u or not z:
@@ -368,14 +379,14 @@ if "uswap" in configs and "zram" in configs:
             if u[i] is None or z[i] is None or z[i][0] == 0:
                 return None
             return u[i][0] / z[i][0]
-        ro, rp, rh = ratio(0), ratio(1), ratio(2)
+        ro, rp, rh, rc = ratio(0), ratio(1), ratio(2), ratio(3)
         goal = 1.2 if key[0] == "zipf" else 2.0
         met = (ro is not None and ro >= goal and rp is not None and rp <= 1.0
                and rh is not None and rh <= 1.0)
         matched = ro is not None and ro >= 1.0
         verdict = "yes" if met else ("no (matches zram)" if matched else "no")
         f = lambda x: "–" if x is None else f"{x:.2f}×"
-        print(f"| {key[0]} | {key[1]} | {f(ro)} | {f(rp)} | {f(rh)} | {verdict} |")
+        print(f"| {key[0]} | {key[1]} | {f(ro)} | {f(rp)} | {f(rh)} | {f(rc)} | {verdict} |")
 if "zram" in configs and "plain" in configs:
     print()
     print("Kernel zram / plain memory, ops/s (what swapping costs the kernel):",

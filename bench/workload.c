@@ -817,6 +817,11 @@ static uint64_t rss_bytes(void)
 	return res * PAGE_SZ;
 }
 
+static double tv_s(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec * 1e-6;
+}
+
 static void sleep_s(double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -839,7 +844,7 @@ int main(int argc, char **argv)
 	struct hist all;
 	struct zram_stat z = {-1, -1, -1, -1};
 	uint64_t ops = 0, writes = 0, errors = 0;
-	double t_start, t_init, t0, t1, secs;
+	double t_start, t_init, t0, t1, secs, cpu;
 	long long cg_usage = -1, cg_max = -1;
 	uint64_t ws_res, rss, held = 0;
 	long majors;
@@ -963,6 +968,8 @@ int main(int argc, char **argv)
 	t1 = now_s();
 	getrusage(RUSAGE_SELF, &ru1);
 	secs = t1 - t0;
+	cpu = tv_s(&ru1.ru_utime) + tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_utime) -
+	      tv_s(&ru0.ru_stime);
 
 	/* Memory, while the working set is still mapped. */
 	ws_res = region_resident();
@@ -1010,7 +1017,7 @@ int main(int argc, char **argv)
 	       "budget=%zu write_ratio=%.3f theta=%.3f seconds=%.3f "
 	       "init_s=%.3f ops=%" PRIu64 " writes=%" PRIu64
 	       " ops_s=%.0f p50_ns=%.0f p99_ns=%.0f p999_ns=%.0f"
-	       " max_ns=%" PRIu64 " majflt=%ld minflt=%ld"
+	       " max_ns=%" PRIu64 " cpu_s=%.3f majflt=%ld minflt=%ld"
 	       " held=%" PRIu64 " ws_resident=%" PRIu64 " rss=%" PRIu64
 	       " cg_usage=%lld cg_max=%lld zram_orig=%lld zram_compr=%lld"
 	       " zram_used=%lld zram_max=%lld",
@@ -1018,9 +1025,9 @@ int main(int argc, char **argv)
 	       opt.size, opt.budget, opt.write_ratio, opt.theta, secs, t_init,
 	       ops, writes, (double)ops / secs, hist_quantile(&all, 0.5),
 	       hist_quantile(&all, 0.99), hist_quantile(&all, 0.999), all.max,
-	       ru1.ru_majflt - ru0.ru_majflt, ru1.ru_minflt - ru0.ru_minflt,
-	       held, ws_res, rss, cg_usage, cg_max, z.orig, z.compr, z.used,
-	       z.max);
+	       cpu, ru1.ru_majflt - ru0.ru_majflt,
+	       ru1.ru_minflt - ru0.ru_minflt, held, ws_res, rss, cg_usage,
+	       cg_max, z.orig, z.compr, z.used, z.max);
 #ifdef HAVE_USWAP
 	if (u)
 		printf(" us_faults=%" PRIu64 " us_major=%" PRIu64
