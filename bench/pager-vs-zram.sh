@@ -48,8 +48,12 @@ usage: sudo $0 [options] [-- extra workload options]
   -r, --reps R          repetitions per cell, interleaved (default $reps)
   -p, --patterns "P.."  default "$patterns"
   -T, --threads "N.."   default "$threads_list"
-  -c, --configs "C.."   any of "uswap zram plain" (default all three;
-                        uswap is skipped if the workload was built without it)
+  -c, --configs "C.."   any of "uswap zram plain uswap-sigbus" (default the
+                        first three; uswap-sigbus is uswap with USWAP_SIGBUS=1,
+                        faults served in the faulting thread; uswap* are
+                        skipped if the workload was built without uswap.
+                        Other USWAP_* variables in the environment reach
+                        every uswap run)
   -w, --write-ratio W   default $write_ratio
   --workload PATH       default $root/build/bench/workload
   --join self|shell     how the zram run enters the cgroup: self (default)
@@ -106,25 +110,22 @@ python=/usr/bin/python3
 [ -x $python ] || python=$(command -v python3) || die "needs python3 for the tables"
 
 features=$("$workload" --features)
-want_uswap=0 want_zram=0 want_plain=0
+want_zram=0
+run_configs=()
 for c in $configs; do
 	case "$c" in
-	uswap)
+	uswap | uswap-sigbus)
 		if [[ " $features " == *" uswap "* ]]; then
-			want_uswap=1
+			run_configs+=("$c")
 		else
-			echo "pager-vs-zram: workload built without uswap (src/api/uswap.c absent at configure time): skipping the uswap configuration" >&2
+			echo "pager-vs-zram: workload built without uswap (src/api/uswap.c absent at configure time): skipping the $c configuration" >&2
 		fi
 		;;
-	zram) want_zram=1 ;;
-	plain) want_plain=1 ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	zram) want_zram=1 run_configs+=(zram) ;;
+	plain) run_configs+=(plain) ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, zram, plain)" ;;
 	esac
 done
-run_configs=()
-[ $want_uswap = 1 ] && run_configs+=(uswap)
-[ $want_zram = 1 ] && run_configs+=(zram)
-[ $want_plain = 1 ] && run_configs+=(plain)
 [ ${#run_configs[@]} -gt 0 ] || die "nothing to run"
 
 # ---- setup and the trap that undoes it ------------------------------------
@@ -219,22 +220,25 @@ run_one() { # config pattern threads rep
 	out=$(mktemp) err=$(mktemp)
 	case "$c" in
 	uswap)
-		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" &
+		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+		;;
+	uswap-sigbus)
+		USWAP_SIGBUS=1 timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	zram)
 		echo 0 >"$cg/memory.max_usage_in_bytes"
 		echo 0 >"$zsys/mem_used_max" 2>/dev/null || true
 		if [ "$join" = self ]; then
-			timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --cgroup "$cg" --zram "$zdev" "${args[@]}" >"$out" 2>"$err" &
+			timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --cgroup "$cg" --zram "$zdev" "${args[@]}" >"$out" 2>"$err" 9>&- &
 		else
 			(
 				echo $BASHPID >"$cg/cgroup.procs"
-				exec timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --zram "$zdev" "${args[@]}"
-			) >"$out" 2>"$err" &
+				exec timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --cgroup-report "$cg" --zram "$zdev" "${args[@]}"
+			) >"$out" 2>"$err" 9>&- &
 		fi
 		;;
 	plain)
-		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain "${args[@]}" >"$out" 2>"$err" &
+		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	esac
 	child=$!
@@ -244,10 +248,6 @@ run_one() { # config pattern threads rep
 	line=$(grep '^RESULT ' "$out" || true)
 	if [ -z "$line" ]; then
 		line="RESULT label=$c pattern=$p threads=$t failed=1"
-	fi
-	if [ "$c" = zram ] && [ "$join" = shell ]; then
-		# The workload cannot see the cgroup in this mode: add it here.
-		line="$line cg_max=$(cat "$cg/memory.max_usage_in_bytes")"
 	fi
 	echo "$line rep=$rep rc=$rc" >>"$raw"
 	printf '  rep %d %-7s %-7s %st: %s\n' "$rep" "$c" "$p" "$t" "$(sed -n 2p "$out")" >&2
@@ -365,14 +365,16 @@ for key in order:
               f"{fmt(p99, 1)} | {fmt(mx, 0, False)} | "
               f"{'–' if mj is None else f'{mj[0] / 1e3:,.1f}'} | {fmt(held, 1, False)} | {note} |")
 
-if "uswap" in configs and "zram" in configs:
+for uc in [c for c in configs if c.startswith("uswap")]:
+    if "zram" not in configs:
+        break
     print()
-    print("Ratios of medians, uswap / kernel zram (goal: ops/s ≥ 2× on uniform and seq, ≥ 1.2× on zipf; p99 ≤ 1; held ≤ 1):")
+    print(f"Ratios of medians, {uc} / kernel zram (goal: ops/s ≥ 2× on uniform and seq, ≥ 1.2× on zipf; p99 ≤ 1; held ≤ 1):")
     print()
     print("| pattern | threads | ops/s | p99 | held | CPU/op | goal met |")
     print("|---|---|---|---|---|---|---|")
     for key in order:
-        u, z = med.get(key + ("uswap",)), med.get(key + ("zram",))
+        u, z = med.get(key + (uc,)), med.get(key + ("zram",))
         if not u or not z:
             continue
         def ratio(i):

@@ -77,7 +77,8 @@ static struct {
 	double theta;
 	unsigned sample; /* time every sample-th op */
 	uint64_t seed;
-	const char *cgroup;
+	const char *cgroup;	   /* join and report */
+	const char *cgroup_report; /* report only */
 	const char *zram;
 	const char *device;
 	const char *policy;
@@ -524,6 +525,8 @@ static void usage(FILE *f)
 		"                        bookkeeping is allocated, before the "
 		"working\n"
 		"                        set is; report its usage\n"
+		"  --cgroup-report DIR   report DIR's usage without joining "
+		"it\n"
 		"  --zram NAME           report /sys/block/NAME/mm_stat\n"
 		"  --device D, --policy P, --handlers N   uswap options\n"
 		"  --label L             copied into the RESULT line\n"
@@ -574,6 +577,7 @@ static void parse_args(int argc, char **argv)
 		{"seed", required_argument, NULL, 'S'},
 		{"cgroup", required_argument, NULL, 'c'},
 		{"zram", required_argument, NULL, 'Z'},
+		{"cgroup-report", required_argument, NULL, 'G'},
 		{"device", required_argument, NULL, 'd'},
 		{"policy", required_argument, NULL, 'P'},
 		{"handlers", required_argument, NULL, 'H'},
@@ -651,6 +655,9 @@ static void parse_args(int argc, char **argv)
 		case 'c':
 			opt.cgroup = optarg;
 			break;
+		case 'G':
+			opt.cgroup_report = optarg;
+			break;
 		case 'Z':
 			opt.zram = optarg;
 			break;
@@ -692,6 +699,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage("argument", argv[optind]);
+	if (opt.cgroup)
+		opt.cgroup_report = opt.cgroup;
 	if (!opt.size)
 		opt.size = opt.budget ? 4 * opt.budget : 256u << 20;
 	if (opt.uswap && !opt.budget) {
@@ -974,9 +983,10 @@ int main(int argc, char **argv)
 	/* Memory, while the working set is still mapped. */
 	ws_res = region_resident();
 	rss = rss_bytes();
-	if (opt.cgroup) {
-		cg_usage = read_ull(opt.cgroup, "memory.usage_in_bytes");
-		cg_max = read_ull(opt.cgroup, "memory.max_usage_in_bytes");
+	if (opt.cgroup_report) {
+		cg_usage = read_ull(opt.cgroup_report, "memory.usage_in_bytes");
+		cg_max = read_ull(opt.cgroup_report,
+				  "memory.max_usage_in_bytes");
 	}
 	if (opt.zram)
 		zram_read(opt.zram, &z);
