@@ -177,9 +177,19 @@ if [ $want_zram = 1 ]; then
 		echo "pager-vs-zram: $zdev is locked by another benchmark (/run/uswap-zram.lock); waiting up to ${lock_wait}s" >&2
 		flock -w "$lock_wait" 9 || die "gave up waiting for /run/uswap-zram.lock after ${lock_wait}s"
 	fi
-	if [ "$(cat "$zsys/disksize")" != 0 ] || grep -q "^/dev/$zdev " /proc/swaps; then
-		die "$zdev is in use (disksize $(cat "$zsys/disksize"), $(grep -c "^/dev/$zdev " /proc/swaps) swap entries) by something that did not take /run/uswap-zram.lock; refusing to touch it"
-	fi
+	# Someone who does not take the lock (e.g. bench/store_vs_zram.sh,
+	# which refuses a busy device itself) may hold zram0 for a while:
+	# wait for it, then refuse.
+	zbusy() { [ "$(cat "$zsys/disksize")" != 0 ] || grep -q "^/dev/$zdev " /proc/swaps; }
+	waited=0
+	while zbusy; do
+		if [ $waited -ge "$lock_wait" ]; then
+			die "$zdev is in use (disksize $(cat "$zsys/disksize"), $(grep -c "^/dev/$zdev " /proc/swaps) swap entries) by something that did not take /run/uswap-zram.lock, for ${lock_wait}s; refusing to touch it"
+		fi
+		[ $waited = 0 ] && echo "pager-vs-zram: $zdev is in use (disksize $(cat "$zsys/disksize")) by something outside the lock; waiting up to ${lock_wait}s" >&2
+		sleep 5
+		waited=$((waited + 5))
+	done
 
 	zram_alg_orig=$(sed -n 's/.*\[\([^]]*\)\].*/\1/p' "$zsys/comp_algorithm")
 	zram_on=1
