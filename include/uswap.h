@@ -31,38 +31,47 @@ struct uswap;
  * The option table in docs/options.md lists every option once.
  */
 struct uswap_config {
-	size_t budget;      /* bytes of resident memory the regions may hold */
+	size_t budget;	    /* bytes of resident memory the regions may hold */
 	const char *device; /* "zram" (lz4), "zram:zstd", "zram:zstd:3" */
 	const char *policy; /* swap-in protocol: "unified" (default),
 			       "fallback", "waitqueue", "sleep", "retry" */
 	unsigned threads;   /* fault handler threads, 0 = choose */
 	size_t swap_size;   /* bytes of swap slots, 0 = choose (8 x budget) */
 	size_t store_limit; /* bytes the compressed store may use, 0 = none */
-	unsigned flags;     /* USWAP_F_* */
+	unsigned flags;	    /* USWAP_F_* */
 };
+
+/* Flags (struct uswap_config.flags, or USWAP_<NAME>=1, or --<name>). */
+#define USWAP_F_STATS (1u << 0) /* print the statistics at uswap_close */
+#define USWAP_F_SIGBUS \
+	(1u << 1) /* serve user-mode faults in the faulting
+				    thread (UFFD_FEATURE_SIGBUS): about 2x
+				    faster on this VM, but a system call that
+				    touches a swapped-out page fails with
+				    EFAULT instead of waiting */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {
 	/* faults by kind */
-	uint64_t faults;        /* fault messages handled */
-	uint64_t faults_zero;   /* first touch: zero page installed */
-	uint64_t faults_minor;  /* served from the swap cache */
-	uint64_t faults_major;  /* read from a device */
+	uint64_t faults;	/* fault messages handled */
+	uint64_t faults_zero;	/* first touch: zero page installed */
+	uint64_t faults_minor;	/* served from the swap cache */
+	uint64_t faults_major;	/* read from a device */
 	uint64_t faults_repeat; /* a thread faulted again on an entry it
 				   already faulted on (the race's price) */
-	uint64_t eexist;        /* install found the page already there */
-	uint64_t swapins;       /* pages read from a device */
-	uint64_t swapouts;      /* pages written to a device */
+	uint64_t eexist;	/* install found the page already there */
+	uint64_t swapins;	/* pages read from a device */
+	uint64_t swapouts;	/* pages written to a device */
 	uint64_t reclaim_scans; /* pages looked at by reclaim */
-	uint64_t sigbus;        /* accesses failed with SIGBUS (read error) */
+	uint64_t sigbus;	/* accesses failed with SIGBUS (read error) */
 	/* sizes, bytes */
 	uint64_t budget;
-	uint64_t mapped;     /* bytes of all regions */
-	uint64_t resident;   /* bytes present in the process */
-	uint64_t cached;     /* bytes in the swap cache (uncompressed) */
-	uint64_t stored;     /* bytes of pages kept on devices (original size) */
+	uint64_t mapped;   /* bytes of all regions */
+	uint64_t resident; /* bytes present in the process */
+	uint64_t cached;   /* bytes in the swap cache (uncompressed) */
+	uint64_t stored;   /* bytes of pages kept on devices (original size) */
 	uint64_t compressed; /* bytes of their compressed data */
-	uint64_t held;       /* all memory uswap holds for data: resident +
+	uint64_t held;	     /* all memory uswap holds for data: resident +
 				cached + device memory used */
 };
 

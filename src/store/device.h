@@ -34,13 +34,18 @@ struct store_stats {
 	uint64_t orig_data_size;  /* bytes of pages stored (uncompressed) */
 	uint64_t compr_data_size; /* bytes of their compressed objects */
 	uint64_t mem_used_total;  /* bytes of memory the device holds */
-	uint64_t mem_limit;       /* 0 = none */
-	uint64_t mem_used_max;    /* peak of mem_used_total */
-	uint64_t same_pages;      /* pages stored as one repeated word */
+	uint64_t mem_limit;	  /* 0 = none */
+	uint64_t mem_used_max;	  /* peak of mem_used_total */
+	uint64_t same_pages;	  /* pages stored as one repeated word */
 	uint64_t pages_compacted; /* pages given back by compaction */
-	uint64_t huge_pages;      /* incompressible pages stored whole */
-	uint64_t loads, stores, discards;
+	uint64_t huge_pages;	  /* incompressible pages stored whole */
+	uint64_t loads, stores, discards; /* successful calls */
 	uint64_t failed_loads, failed_stores;
+	/*
+	 * Bytes of bookkeeping outside mem_used_total (slot table, handle
+	 * tables, zspage descriptors): zram does not count its own either.
+	 */
+	uint64_t meta_bytes;
 };
 
 struct store_ops {
@@ -76,14 +81,43 @@ struct store_dev {
 
 /*
  * store_open - make a device from a spec string.
- * @spec:      "zram" (lz4), "zram:lz4", "zram:zstd", "zram:zstd:LEVEL".
- * @nslots:    number of slots.
- * @mem_limit: bytes of memory the device may use, 0 = no limit.
+ * @spec:      "zram" (lz4), "zram:lz4", "zram:zstd", "zram:zstd:LEVEL"
+ *             (LEVEL from ZSTD_minCLevel() to ZSTD_maxCLevel(); "zstd" is 3).
+ * @nslots:    number of slots (>= 1).
+ * @mem_limit: bytes of memory the device may use (mem_used_total), 0 = no
+ *             limit, else at least PAGE_SIZE.
  * @err/@errlen: on -EINVAL, a message naming the bad value.
- * Return: 0 and *out; -EINVAL (bad spec); -ENOMEM.
+ * Return: 0 and *out; -EINVAL (bad spec, nslots, mem_limit); -ENOMEM.
+ * Context: any thread.  The compressed RAM device is described in
+ * docs/store.md.
  */
 int store_open(const char *spec, uint32_t nslots, size_t mem_limit,
 	       struct store_dev **out, char *err, size_t errlen);
+
+#ifdef USWAP_TEST_HOOKS
+/*
+ * Test hooks (builds with -Dtest_hooks=true, the default), for the "zram"
+ * device only; other devices return -EOPNOTSUPP.
+ *
+ * store_inject_load_error - while @on, every load of @slot fails with -EIO
+ * (counted in failed_loads) whatever the slot holds; the slot's data is kept
+ * and comes back when @on is false.  Discarding the slot clears the error.
+ * This is how a test makes a device read error happen (the pager turns it
+ * into SIGBUS).  Return: 0; -EINVAL for a slot out of range.
+ *
+ * store_plant_object - make @slot (empty) hold @len raw bytes as if they
+ * were its compressed object: @len == PAGE_SIZE plants an incompressible
+ * ("huge") page, kept as is; 1 <= @len < PAGE_SIZE plants a compressed
+ * object that a load will decompress (with the device's compressor), which
+ * lets a fuzzer feed arbitrary bytes to the decompressor.  Return: 0;
+ * -EINVAL (slot out of range or in use, bad @len); -ENOSPC; -ENOMEM.
+ *
+ * Context: as store and load: the caller serialises calls on one slot.
+ */
+int store_inject_load_error(struct store_dev *dev, uint32_t slot, bool on);
+int store_plant_object(struct store_dev *dev, uint32_t slot, const void *obj,
+		       size_t len);
+#endif
 
 static inline int store_page(struct store_dev *dev, uint32_t slot,
 			     const void *page)

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MAX_SWAPFILES   32
-#define SWP_TYPE_SHIFT  58
+#define MAX_SWAPFILES	32
+#define SWP_TYPE_SHIFT	58
 #define SWP_OFFSET_MASK ((UINT64_C(1) << SWP_TYPE_SHIFT) - 1)
 
 typedef struct {

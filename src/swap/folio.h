@@ -27,16 +27,16 @@
 
 /* folio->flags bits */
 enum {
-	PG_locked = 1u << 0,    /* someone is filling or changing it */
-	PG_waiters = 1u << 1,   /* a thread sleeps in folio_wait_locked */
-	PG_uptodate = 1u << 2,  /* data valid */
-	PG_error = 1u << 3,     /* the device read failed */
+	PG_locked = 1u << 0,	/* someone is filling or changing it */
+	PG_waiters = 1u << 1,	/* a thread sleeps in folio_wait_locked */
+	PG_uptodate = 1u << 2,	/* data valid */
+	PG_error = 1u << 3,	/* the device read failed */
 	PG_swapcache = 1u << 4, /* in the swap cache at folio->swap */
-	PG_dirty = 1u << 5,     /* differs from its copy on the device */
+	PG_dirty = 1u << 5,	/* differs from its copy on the device */
 };
 
 struct folio {
-	_Atomic uint32_t flags;   /* PG_*; futex word for the folio lock */
+	_Atomic uint32_t flags;	  /* PG_*; futex word for the folio lock */
 	_Atomic int32_t refcount; /* 0 = free in the pool */
 	/*
 	 * The entry while PG_swapcache: set and cleared under the cluster lock
@@ -46,6 +46,7 @@ struct folio {
 	void *data;    /* PAGE_SIZE bytes; fixed for the folio's life */
 	void *private; /* the pager's: protected by the folio lock */
 	struct folio *next_free; /* pool's: protected by the pool lock */
+	struct folio_pool *pool; /* written at pool creation only */
 };
 
 struct folio_pool;

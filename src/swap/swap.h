@@ -28,7 +28,7 @@
 #include "swap/folio.h"
 
 #define SWAP_CLUSTER_SLOTS 512
-#define SWAP_MAX_ORDER     9 /* 1 << 9 = one whole cluster */
+#define SWAP_MAX_ORDER	   9 /* 1 << 9 = one whole cluster */
 
 struct swap_info;
 
@@ -44,6 +44,8 @@ int swapon(struct store_dev *dev, uint32_t nslots, struct swap_info **out);
 /*
  * swapoff - detach.  Refuses (-EBUSY) while any slot is in use: uswap never
  * drains behind its users' backs; the pager empties a device first.
+ * -EINVAL for NULL.  No other call on @si may run concurrently (it frees
+ * @si); callers keep a device alive by holding a reference on a slot.
  */
 int swapoff(struct swap_info *si);
 
@@ -56,10 +58,18 @@ unsigned swap_type_of(struct swap_info *si);
 int swap_mark_bad(struct swap_info *si, uint64_t offset);
 
 struct swap_usage {
-	uint64_t nslots;    /* usable slots (bad ones excluded) */
-	uint64_t inuse;     /* slots with count > 0 or the pin */
-	uint64_t cached;    /* slots with a folio in the swap cache */
+	uint64_t nslots; /* usable slots (bad ones excluded) */
+	uint64_t inuse;	 /* slots with count > 0 or the pin */
+	uint64_t cached; /* slots with a folio in the swap cache */
 	uint64_t free_clusters, partial_clusters, full_clusters;
+	uint64_t bad;		/* bad slots, slot 0 included */
+	uint64_t continued;	/* slots whose count is above the inline max */
+	uint64_t frag_clusters; /* of partial: failed an allocation of their
+				   order, only order 0 uses them */
+	uint64_t alloc_fast;	/* allocations from the thread's cluster */
+	uint64_t alloc_slow;	/* allocations that took a cluster off a list */
+	uint64_t alloc_fail;	/* -ENOSPC returned */
+	uint64_t freed; /* slots freed (= discards sent to the device) */
 };
 void swap_get_usage(struct swap_info *si, struct swap_usage *usage);
 
@@ -70,7 +80,9 @@ void swap_get_usage(struct swap_info *si, struct swap_usage *usage);
  * inside one cluster.  Each slot is returned pinned, with count 0 (the
  * kernel's SWAP_HAS_CACHE from get_swap_pages): the caller inserts its folio
  * into the swap cache, then takes one reference per pte (swap_duplicate).
- * Prefers the calling thread's current cluster.
+ * Prefers the calling thread's current cluster.  Order > 0 uses free
+ * clusters and clusters already serving that order (the kernel's policy):
+ * -ENOSPC for it means "fall back to order 0", not "device full".
  * Return: 0 and *entry (the first slot); -ENOSPC when no cluster has room;
  * -EINVAL for an order above SWAP_MAX_ORDER.
  */
@@ -82,7 +94,8 @@ int swap_alloc(struct swap_info *si, unsigned order, swp_entry_t *entry);
  * swap_duplicate - take one reference (a pte now holds @entry).  Works on a
  * slot that is pinned with count 0 (swap-out) and above the inline maximum
  * (continuations).  Return: 0; -ENOENT when the slot is free; -EINVAL for a
- * bad slot or an entry of no device; -ENOMEM (continuation).
+ * bad slot or an entry of no device; -ENOMEM (continuation);
+ * -EOVERFLOW at 2^32 - 1 references.
  */
 int swap_duplicate(swp_entry_t entry);
 
@@ -94,7 +107,8 @@ void swap_free(swp_entry_t entry);
 
 /*
  * swapcache_prepare - set the cache pin.  Return: 0; -EEXIST when already
- * pinned; -ENOENT when the slot is free.
+ * pinned (whatever the count); -ENOENT when the slot is free; -EINVAL for
+ * a bad slot or an entry of no device.
  */
 int swapcache_prepare(swp_entry_t entry);
 
@@ -130,7 +144,8 @@ struct folio *swap_cache_get_folio(swp_entry_t entry);
  * reference; sets PG_swapcache and folio->swap.  If @shadowp, the shadow
  * value that was there is returned in it (NULL if none).
  * Return: 0; -ENOENT when the slot is not in use; -EEXIST when a folio is
- * already cached there.
+ * already cached there; -EINVAL for a bad slot, an entry of no device, or
+ * a slot in use that is not pinned.
  */
 int swap_cache_add_folio(swp_entry_t entry, struct folio *folio,
 			 void **shadowp);
@@ -142,7 +157,8 @@ int swap_cache_add_folio(swp_entry_t entry, struct folio *folio,
  * Return: 0 (the caller owns the swap-in); -ENOENT (slot no longer in use:
  * the pte changed); -EEXIST (another folio is cached: *other gets it, with a
  * reference; or the slot is pinned with no folio, by a bypassing swap-in:
- * *other = NULL).
+ * *other = NULL); -EINVAL (bad slot, or an entry of no device).  A shadow
+ * in the slot is dropped: read it first with swap_cache_get_shadow.
  */
 int swap_cache_prepare_and_add(swp_entry_t entry, struct folio *folio,
 			       struct folio **other);

@@ -1,0 +1,33 @@
+/*
+ * Internal entry points of the api layer (src/api/uswap.c) for tests and
+ * the `uswap` command: open with already resolved options and explicit
+ * pager parameters, and reach the layers of an instance.
+ */
+#ifndef USWAP_API_API_H
+#define USWAP_API_API_H
+
+#include "api/options.h"
+#include "mm/mm.h"
+#include "store/device.h"
+#include "swap/swap.h"
+#include "uswap.h"
+
+/*
+ * uswap_open_params - uswap_open with resolved @opt and, when @mp is not
+ * NULL, explicit pager parameters (tests use budgets below the options'
+ * minimum, a second-chance list of their choice, no reclaimer...).
+ * @nslots: swap slots, 0 = from opt->swap_size.
+ */
+int uswap_open_params(const struct uswap_options *opt,
+		      const struct mm_params *mp, uint32_t nslots,
+		      struct uswap **out);
+
+/* uswap_default_params - the pager parameters uswap_open derives. */
+void uswap_default_params(const struct uswap_options *opt,
+			  struct mm_params *mp);
+
+struct mm *uswap_mm(struct uswap *u);
+struct swap_info *uswap_swap_info(struct uswap *u);
+struct store_dev *uswap_store(struct uswap *u);
+
+#endif /* USWAP_API_API_H */

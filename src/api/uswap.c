@@ -1,0 +1,168 @@
+/*
+ * The public API (include/uswap.h): an instance is a compressed RAM store,
+ * the swap device on it, and a pager (src/mm/) with its regions.
+ * uswap_open resolves the options with the one option parser (options.c),
+ * opens the store (store_open), attaches it (swapon) and starts the pager;
+ * uswap_close undoes it in reverse order after the pager has brought every
+ * page back.  Locks: none of its own; see docs/locking.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+struct uswap {
+	struct uswap_options opt; /* set at open */
+	struct store_dev *dev;	  /* set at open */
+	struct swap_info *si;	  /* set at open */
+	struct mm *mm;		  /* set at open */
+};
+
+void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
+{
+	memset(mp, 0, sizeof(*mp));
+	mp->budget_pages = opt->budget / PAGE_SIZE;
+	mp->cache_pages = (size_t)-1;
+	mp->policy = opt->policy;
+	mp->threads = opt->threads ? opt->threads : 2;
+	mp->fault_around_pages = 16;
+	mp->readahead_pages = 8;
+	mp->sigbus = (opt->flags & USWAP_F_SIGBUS) != 0;
+}
+
+int uswap_open_params(const struct uswap_options *opt,
+		      const struct mm_params *mp, uint32_t nslots,
+		      struct uswap **out)
+{
+	struct mm_params params;
+	char err[256] = "";
+	struct uswap *u;
+	int ret;
+
+	if (!mp) {
+		uswap_default_params(opt, &params);
+		mp = &params;
+	}
+	if (!nslots) {
+		uint64_t n = opt->swap_size / PAGE_SIZE + 1;
+
+		if (n < 2 || n > UINT32_MAX) {
+			fprintf(stderr, "uswap: swap_size=%zu: out of range\n",
+				opt->swap_size);
+			return -EINVAL;
+		}
+		nslots = (uint32_t)n;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->opt = *opt;
+	ret = store_open(opt->device, nslots, opt->store_limit, &u->dev, err,
+			 sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "uswap: device=%s: %s\n", opt->device,
+			err[0] ? err : strerror(-ret));
+		goto fail;
+	}
+	ret = swapon(u->dev, nslots, &u->si);
+	if (ret < 0) {
+		fprintf(stderr, "uswap: swapon: %s\n", strerror(-ret));
+		goto fail_store;
+	}
+	ret = mm_create(mp, u->si, u->dev, &u->mm);
+	if (ret < 0) {
+		if (ret == -EINVAL)
+			fprintf(stderr, "uswap: bad pager parameters\n");
+		goto fail_swap;
+	}
+	*out = u;
+	return 0;
+fail_swap:
+	swapoff(u->si);
+fail_store:
+	store_close(u->dev);
+fail:
+	free(u);
+	return ret;
+}
+
+int uswap_open(const struct uswap_config *cfg, struct uswap **out)
+{
+	struct uswap_options opt;
+	char err[256] = "";
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	ret = uswap_options_resolve(cfg, &opt, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "uswap: %s\n", err[0] ? err : "bad option");
+		return ret;
+	}
+	return uswap_open_params(&opt, NULL, 0, out);
+}
+
+void *uswap_map(struct uswap *u, size_t len)
+{
+	int err = 0;
+	void *addr;
+
+	if (!u) {
+		errno = EINVAL;
+		return NULL;
+	}
+	addr = mm_map(u->mm, len, &err);
+	if (!addr)
+		errno = -err;
+	return addr;
+}
+
+int uswap_unmap(struct uswap *u, void *addr, size_t len)
+{
+	if (!u)
+		return -EINVAL;
+	return mm_unmap(u->mm, addr, len);
+}
+
+int uswap_stats(struct uswap *u, struct uswap_stats *st)
+{
+	if (!u || !st)
+		return -EINVAL;
+	mm_get_stats(u->mm, st);
+	return 0;
+}
+
+void uswap_close(struct uswap *u)
+{
+	int ret;
+
+	if (!u)
+		return;
+	mm_destroy(u->mm);
+	ret = swapoff(u->si);
+	if (ret < 0) {
+		/* a slot leaked: keep the device rather than free under it */
+		fprintf(stderr, "uswap: close: swapoff: %s (slots leaked)\n",
+			strerror(-ret));
+	} else {
+		store_close(u->dev);
+	}
+	free(u);
+}
+
+struct mm *uswap_mm(struct uswap *u)
+{
+	return u->mm;
+}
+
+struct swap_info *uswap_swap_info(struct uswap *u)
+{
+	return u->si;
+}
+
+struct store_dev *uswap_store(struct uswap *u)
+{
+	return u->dev;
+}

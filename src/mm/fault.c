@@ -1,0 +1,481 @@
+/*
+ * Fault handler threads: read events from the regions' uffd (src/uffd/) and
+ * dispatch them.  A missing fault goes by its pte:
+ *   none     do_anonymous_page: zero fill (with fault-around: a window of
+ *            untouched neighbours in the same ioctl)
+ *   swap E   do_swap_page (swapin.c): minor from the swap cache, or major
+ *            from the device
+ *   present  the process lost the page (its own MADV_DONTNEED, whose
+ *            remove event another handler may not have applied yet) or a
+ *            duplicate message: zero fill; EEXIST means it is there
+ *   poison   the poison marker was zapped: poison again
+ * Remove and unmap events clear ptes and free slots (region.c).
+ *
+ * Stopping: handlers block in read(2) (the fastest way to wait, research
+ * notes Q2).  To stop them without signals, uswap_close sets handlers_stop
+ * and discards one "doorbell" page per handler, a registered page outside
+ * every region: the handler that reads its remove event exits.
+ *
+ * With USWAP_F_SIGBUS (mm_params.sigbus) faults are served in the faulting
+ * thread's SIGBUS handler instead (see the end of this file).
+ *
+ * Lock order: see internal.h; this file takes pte locks (then lru_lock)
+ * and region_lock (alone).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mm/internal.h"
+
+void wake_faulter(struct mm *mm, uint64_t addr)
+{
+	uffd_wake(&mm->uffd, addr & ~(PAGE_SIZE - 1), PAGE_SIZE);
+}
+
+/*
+ * note_swap_fault - count a repeated fault: the same thread faulting again
+ * on the same address while the pte holds the same entry, with no install
+ * of the page in between (the page's gen: so a slot number reused by a
+ * later swap-out of the same page does not count).  The price of the retry
+ * policies.  Relaxed: statistics only.
+ */
+static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
+			    struct mm_page *page, uint64_t pte)
+{
+	struct repeat_slot *s = &mm->repeat[(uint32_t)tid % REPEAT_SLOTS];
+	uint64_t gen = atomic_load_explicit(&page->gen, memory_order_relaxed);
+
+	if (tid &&
+	    atomic_load_explicit(&s->tid, memory_order_relaxed) ==
+		    (uint64_t)tid &&
+	    atomic_load_explicit(&s->addr, memory_order_relaxed) == addr &&
+	    atomic_load_explicit(&s->pte, memory_order_relaxed) == pte &&
+	    atomic_load_explicit(&s->gen, memory_order_relaxed) == gen)
+		STAT_INC(mm, faults_repeat);
+	atomic_store_explicit(&s->tid, (uint64_t)tid, memory_order_relaxed);
+	atomic_store_explicit(&s->addr, addr, memory_order_relaxed);
+	atomic_store_explicit(&s->pte, pte, memory_order_relaxed);
+	atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
+}
+
+static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
+{
+	long ret;
+
+	do {
+		if (write)
+			ret = uffd_copy(&mm->uffd, addr, mm->zero_page, len, 0);
+		else
+			ret = uffd_zeropage(&mm->uffd, addr, len, 0);
+	} while (ret == -EAGAIN && (sched_yield(), !atomic_load(&mm->closing)));
+	return ret;
+}
+
+/*
+ * do_anonymous_page - first touch of a page whose pte is none: install
+ * zeros.  A write fault gets a copied zero page (a ZEROPAGE would cost a
+ * second, copy-on-write fault); a read fault the shared zero page.
+ * Fault-around: the untouched neighbours in the aligned window of
+ * fault_around_pages are filled by the same ioctl.
+ * Return: 0; -EAGAIN when the pte changed before we locked it.
+ * Context: a handler thread; takes the pte lock.
+ */
+static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
+			     bool write)
+{
+	unsigned win = mm->p.fault_around_pages;
+	struct pte_table *tbl;
+	struct mm_page *page = region_page(r, addr, &tbl);
+	size_t i = (size_t)(page - tbl->pages), lo = i, hi = i + 1, wbase;
+	long ret;
+
+	mm_charge(mm, win);
+	pthread_mutex_lock(&tbl->lock);
+	if (atomic_load(&page->pte) != PTE_NONE) {
+		pthread_mutex_unlock(&tbl->lock);
+		return -EAGAIN;
+	}
+	if (win > 1) {
+		wbase = i & ~((size_t)win - 1);
+		while (lo > wbase &&
+		       atomic_load(&tbl->pages[lo - 1].pte) == PTE_NONE)
+			lo--;
+		while (hi < wbase + win && tbl->first + hi < r->npages &&
+		       atomic_load(&tbl->pages[hi].pte) == PTE_NONE)
+			hi++;
+	}
+	ret = install_zero(mm, tbl->addr + lo * PAGE_SIZE,
+			   (hi - lo) * PAGE_SIZE, write);
+	if (hi - lo > 1 && ret != 0 && ret != (long)((hi - lo) * PAGE_SIZE)) {
+		/* partial or failed window: just the faulting page */
+		if (ret > 0) {
+			size_t done = (size_t)ret / PAGE_SIZE;
+
+			for (size_t j = lo; j < lo + done; j++) {
+				atomic_store(&tbl->pages[j].pte, PTE_PRESENT);
+				lru_add(mm, &tbl->pages[j]);
+			}
+			if (i < lo + done)
+				goto out;
+		}
+		lo = i;
+		hi = i + 1;
+		ret = install_zero(mm, addr, PAGE_SIZE, write);
+	}
+	if (ret < 0 && ret != -EEXIST) {
+		pthread_mutex_unlock(&tbl->lock);
+		wake_faulter(mm, addr);
+		return 0;
+	}
+	for (size_t j = lo; j < hi; j++) {
+		atomic_store(&tbl->pages[j].pte, PTE_PRESENT);
+		lru_add(mm, &tbl->pages[j]);
+	}
+out:
+	pthread_mutex_unlock(&tbl->lock);
+	STAT_INC(mm, faults_zero);
+	return 0;
+}
+
+/* A fault on a present or poisoned pte: see the file comment. */
+static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
+			bool write, uint64_t pte)
+{
+	struct pte_table *tbl;
+	struct mm_page *page = region_page(r, addr, &tbl);
+	long ret;
+
+	pthread_mutex_lock(&tbl->lock);
+	if (atomic_load(&page->pte) != pte) {
+		pthread_mutex_unlock(&tbl->lock);
+		return -EAGAIN;
+	}
+	if (pte == PTE_POISON)
+		ret = uffd_poison(&mm->uffd, addr, PAGE_SIZE, 0);
+	else
+		ret = install_zero(mm, addr, PAGE_SIZE, write);
+	pthread_mutex_unlock(&tbl->lock);
+	if (ret < 0 && ret != -EEXIST)
+		wake_faulter(mm, addr);
+	return 0;
+}
+
+/*
+ * serve_fault - serve a missing fault at @ev->fault.addr in region @r.
+ * Context: a handler thread, or the faulting thread itself in its SIGBUS
+ * handler (USWAP_F_SIGBUS); holds a reference on @r, no locks.
+ */
+static void serve_fault(struct mm *mm, struct mm_region *r,
+			const struct uffd_event *ev)
+{
+	uint64_t addr = ev->fault.addr & ~(PAGE_SIZE - 1);
+
+	STAT_INC(mm, faults);
+	atomic_fetch_add(&mm->faults_inflight, 1);
+	for (int tries = 0;; tries++) {
+		struct pte_table *tbl;
+		struct mm_page *page = region_page(r, addr, &tbl);
+		uint64_t pte = atomic_load(&page->pte);
+		int ret;
+
+		if (pte == PTE_NONE) {
+			ret = do_anonymous_page(mm, r, addr, ev->fault.write);
+		} else if (pte_is_swap(pte)) {
+			note_swap_fault(mm, ev->fault.tid, addr, page, pte);
+			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
+			if (ret == 0 && !atomic_load(&mm->closing))
+				swapin_readahead(mm, r, addr);
+			ret = 0;
+		} else {
+			ret = do_lost_page(mm, r, addr, ev->fault.write, pte);
+		}
+		if (ret != -EAGAIN)
+			break;
+		if (tries > 1000) {
+			wake_faulter(mm, addr);
+			break;
+		}
+	}
+	atomic_fetch_sub(&mm->faults_inflight, 1);
+}
+
+static void handle_fault(struct mm *mm, const struct uffd_event *ev)
+{
+	struct mm_region *r = region_get(mm, ev->fault.addr);
+
+	if (!r) {
+		wake_faulter(mm, ev->fault.addr);
+		return;
+	}
+	serve_fault(mm, r, ev);
+	region_put(r);
+}
+
+/*
+ * mm_quiesce - see mm.h.  An event (remove, unmap) releases the thread that
+ * caused it as soon as it is read, before it is applied.  Batches are read
+ * and applied one at a time under read_lock, and counted after they are
+ * applied (batches_done).  Every event read before we start is in the
+ * batch being applied now or an earlier one; we raise an event of our own
+ * (a remove on our page: madvise returns once it is read) and wait until a
+ * batch more than when we started is done.  Then the faults in flight.
+ * Context: not a handler thread; serialised by quiesce_lock.
+ */
+void mm_quiesce(struct mm *mm)
+{
+	char *sync = (char *)mm->bell + mm->p.threads * PAGE_SIZE;
+	uint64_t b0;
+
+	pthread_mutex_lock(&mm->quiesce_lock);
+	b0 = atomic_load(&mm->batches_done);
+	madvise(sync, PAGE_SIZE, MADV_DONTNEED);
+	while (atomic_load(&mm->batches_done) <= b0)
+		sched_yield();
+	pthread_mutex_unlock(&mm->quiesce_lock);
+	while (atomic_load(&mm->faults_inflight) > 0)
+		sched_yield();
+}
+
+/*
+ * handle_event - a remove, unmap, remap or fork event.  Return: true when
+ * it was a doorbell (a remove event on a doorbell page) and the handler
+ * must stop.
+ * Context: a handler thread holding mm->read_lock.
+ */
+static bool handle_event(struct mm *mm, const struct uffd_event *ev)
+{
+	uint64_t bell = (uint64_t)(uintptr_t)mm->bell;
+
+	switch (ev->kind) {
+	case UFFD_EV_REMOVE:
+		if (bell && ev->range.start >= bell &&
+		    ev->range.start < bell + mm->p.threads * PAGE_SIZE)
+			return atomic_load(&mm->handlers_stop);
+		mm_discard_range(mm, ev->range.start, ev->range.end, false);
+		break;
+	case UFFD_EV_UNMAP:
+		mm_discard_range(mm, ev->range.start, ev->range.end, true);
+		break;
+	case UFFD_EV_REMAP:
+		fprintf(stderr,
+			"uswap: mremap of a uswap region is not supported "
+			"(%#llx -> %#llx)\n",
+			(unsigned long long)ev->remap.from,
+			(unsigned long long)ev->remap.to);
+		STAT_INC(mm, errors);
+		break;
+	case UFFD_EV_FORK:
+		close(ev->fork.ufd);
+		break;
+	case UFFD_EV_FAULT:
+		break;
+	}
+	return false;
+}
+
+/*
+ * handler_main - a fault handler thread.  Reads a batch of events under
+ * read_lock and applies its remove/unmap events before releasing it (see
+ * read_lock in internal.h), then serves the batch's faults.
+ * Race (remove): the application thread in madvise(MADV_DONTNEED) is
+ * released as soon as the event is read, then zaps the range.  A fault it
+ * raises afterwards is read after we released read_lock, so it finds the
+ * ptes cleared and reads zero.  A swap-in already in flight for the range
+ * finds its pte changed at step 4 and drops out.
+ */
+static void *handler_main(void *arg)
+{
+	struct mm *mm = arg;
+	struct uffd_event ev[16];
+	bool stop = false;
+
+	while (!stop) {
+		int n;
+
+		pthread_mutex_lock(&mm->read_lock);
+		n = uffd_read_events(&mm->uffd, ev,
+				     mm->p.read_batch ? (int)mm->p.read_batch
+						      : 16);
+		for (int i = 0; i < n; i++)
+			if (ev[i].kind != UFFD_EV_FAULT &&
+			    handle_event(mm, &ev[i]))
+				stop = true;
+		if (n > 0)
+			atomic_fetch_add(&mm->batches_done, 1);
+		pthread_mutex_unlock(&mm->read_lock);
+		if (n == -EINTR || n == -EAGAIN)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "uswap: handler: reading events: %d\n",
+				n);
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (ev[i].kind == UFFD_EV_FAULT)
+				handle_fault(mm, &ev[i]);
+	}
+	return NULL;
+}
+
+int mm_handlers_start(struct mm *mm)
+{
+	int ret;
+
+	mm->handlers = calloc(mm->p.threads, sizeof(*mm->handlers));
+	if (!mm->handlers)
+		return -ENOMEM;
+	mm->bell =
+		mmap(NULL, BELL_PAGES(mm) * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mm->bell == MAP_FAILED) {
+		mm->bell = NULL;
+		return -ENOMEM;
+	}
+	ret = uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
+			    UFFD_REG_MISSING);
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < mm->p.threads; i++) {
+		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
+		if (ret)
+			return -ret;
+		mm->nhandlers++;
+	}
+	return 0;
+}
+
+/*
+ * mm_handlers_stop - ring one doorbell per handler and join them.  A
+ * doorbell is a remove event (MADV_DONTNEED of a registered page outside
+ * every region): madvise returns once a handler has read it, and that
+ * handler stops after its batch, so each call reaches another handler.
+ * Events work in both modes (with USWAP_F_SIGBUS faults never reach the
+ * handlers).
+ * Context: not a handler thread.
+ */
+void mm_handlers_stop(struct mm *mm)
+{
+	atomic_store(&mm->handlers_stop, true);
+	for (unsigned i = 0; i < mm->nhandlers; i++)
+		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
+			MADV_DONTNEED);
+	for (unsigned i = 0; i < mm->nhandlers; i++)
+		pthread_join(mm->handlers[i], NULL);
+	mm->nhandlers = 0;
+	if (mm->bell) {
+		/* unregister first: munmap would wait for an unmap event */
+		uffd_unregister(&mm->uffd, mm->bell,
+				BELL_PAGES(mm) * PAGE_SIZE);
+		munmap(mm->bell, BELL_PAGES(mm) * PAGE_SIZE);
+	}
+	mm->bell = NULL;
+	free(mm->handlers);
+	mm->handlers = NULL;
+}
+
+/* ---- USWAP_F_SIGBUS: faults served in the faulting thread ---- */
+
+/*
+ * With UFFD_FEATURE_SIGBUS a missing fault raises SIGBUS (si_code
+ * BUS_ADRERR) in the faulting thread instead of queueing a message; our
+ * handler serves it right there (no cross-thread wake-ups: about 2x faster
+ * on this VM, research notes Q2/Q7) and returns, and the access is
+ * retried.  The price: an access from the kernel (read(2) into a swapped
+ * out page, futex, io_uring...) fails with EFAULT instead of waiting, and
+ * a SIGBUS handler the application installs later replaces ours.  Any
+ * other SIGBUS (a poisoned page: BUS_MCEERR_AR; an address in no region)
+ * goes to the handler that was installed before ours.  Handler threads
+ * still read the events (remove, unmap).
+ */
+#define SIGBUS_MAX 8
+static _Atomic(struct mm *) sigbus_mms[SIGBUS_MAX];
+static struct sigaction sigbus_old; /* sigbus_lock; read by the handler */
+static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sigbus_users; /* sigbus_lock */
+
+_Thread_local bool mm_in_signal;
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (si->si_code == BUS_ADRERR) {
+		uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
+
+		for (int i = 0; i < SIGBUS_MAX; i++) {
+			struct mm *mm = atomic_load(&sigbus_mms[i]);
+			struct uffd_event ev;
+			struct mm_region *r;
+
+			if (!mm || !(r = region_get(mm, addr)))
+				continue;
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = UFFD_EV_FAULT;
+			ev.fault.addr = addr & ~(PAGE_SIZE - 1);
+			ev.fault.write = true; /* unknown: fill as a write */
+			ev.fault.tid = gettid();
+			mm_in_signal = true;
+			serve_fault(mm, r, &ev);
+			mm_in_signal = false;
+			region_put(r);
+			errno = saved;
+			return;
+		}
+	}
+	if (sigbus_old.sa_flags & SA_SIGINFO) {
+		sigbus_old.sa_sigaction(sig, si, uc);
+	} else if (sigbus_old.sa_handler == SIG_DFL ||
+		   sigbus_old.sa_handler == SIG_IGN) {
+		/* the access is retried and dies of the default action */
+		signal(SIGBUS, SIG_DFL);
+	} else {
+		sigbus_old.sa_handler(sig);
+	}
+	errno = saved;
+}
+
+/* mm_sigbus_register - serve @mm's faults in SIGBUS handlers. -EBUSY. */
+int mm_sigbus_register(struct mm *mm)
+{
+	int ret = -EBUSY;
+
+	pthread_mutex_lock(&sigbus_lock);
+	for (int i = 0; i < SIGBUS_MAX; i++) {
+		if (!atomic_load(&sigbus_mms[i])) {
+			atomic_store(&sigbus_mms[i], mm);
+			ret = 0;
+			break;
+		}
+	}
+	if (ret == 0 && sigbus_users++ == 0) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = sigbus_handler;
+		sa.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, &sigbus_old);
+	}
+	pthread_mutex_unlock(&sigbus_lock);
+	return ret;
+}
+
+void mm_sigbus_unregister(struct mm *mm)
+{
+	pthread_mutex_lock(&sigbus_lock);
+	for (int i = 0; i < SIGBUS_MAX; i++) {
+		if (atomic_load(&sigbus_mms[i]) == mm) {
+			atomic_store(&sigbus_mms[i], NULL);
+			if (--sigbus_users == 0)
+				sigaction(SIGBUS, &sigbus_old, NULL);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&sigbus_lock);
+}

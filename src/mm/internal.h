@@ -1,0 +1,315 @@
+/*
+ * The pager's private structures, shared by the files of src/mm/:
+ * region.c (regions, pte tables, remove/unmap events), fault.c (handler
+ * threads and dispatch, zero faults), swapin.c (the swap-in protocol and its
+ * policies), reclaim.c (LRU lists, the reclaimer, swap-out, aging) and
+ * mm.c (create, destroy, statistics).
+ *
+ * Lock order (outermost first; docs/locking.md has the tree):
+ *
+ *   mm->read_lock   (a handler reading events and applying remove/unmap
+ *                    events: fault.c handler_main)
+ *   mm->region_lock (rwlock; held only to look a region up or to change the
+ *                    region array, never while taking the others)
+ *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
+ *                    cached folio being stored)
+ *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
+ *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
+ *       cluster lock (inside swap_* calls)
+ *         folio pool lock (inside folio_alloc/folio_put)
+ *
+ * Under a pte lock a folio is only ever try-locked (free_swap_and_cache),
+ * never waited for.  The uffd ioctls (COPY, MOVE, ZEROPAGE, POISON) are
+ * issued under the pte lock: they do not block on anything of ours.
+ */
+#ifndef USWAP_MM_INTERNAL_H
+#define USWAP_MM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mm/mm.h"
+#include "swap/folio.h"
+#include "swap/swap.h"
+#include "uffd/uffd.h"
+
+#define PTRS_PER_TABLE 512 /* pages per pte table (one split pte lock) */
+
+/*
+ * The pte: one atomic word per page.  Written only under the table's lock;
+ * read locklessly as a hint (the fault path re-reads it under the lock).
+ *   PTE_NONE     never touched, or discarded: the next touch reads zero
+ *   PTE_PRESENT  the page is in the process's mapping
+ *   PTE_POISON   a device read failed: accesses raise SIGBUS
+ *   PTE_SWAP|e   swap entry e (its folio may still be in the swap cache)
+ */
+#define PTE_NONE    UINT64_C(0)
+#define PTE_PRESENT UINT64_C(1)
+#define PTE_POISON  UINT64_C(2)
+#define PTE_SWAP    (UINT64_C(1) << 63) /* entries never use bit 63 */
+
+static inline bool pte_is_swap(uint64_t pte)
+{
+	return pte & PTE_SWAP;
+}
+
+static inline swp_entry_t pte_to_swp_entry(uint64_t pte)
+{
+	return (swp_entry_t){pte & ~PTE_SWAP};
+}
+
+static inline uint64_t swp_entry_to_pte(swp_entry_t entry)
+{
+	return entry.val | PTE_SWAP;
+}
+
+struct mm_region;
+
+struct mm_page {
+	_Atomic uint64_t pte; /* tbl->lock for writes; lockless reads */
+	/* resident LRU list links: mm->lru_lock.  NULL = not on the list */
+	struct mm_page *lru_prev, *lru_next;
+	bool active; /* mm->lru_lock: on the active list (else inactive) */
+	/* installs of a swapped page so far: tbl->lock for writes (relaxed) */
+	_Atomic uint32_t gen;
+};
+
+/*
+ * A pte table: 512 pages and their split lock.  Allocated aligned to
+ * TABLE_ALIGN so that a page finds its table (and so its region) by
+ * masking its address: the LRU lists hold bare mm_page pointers.
+ */
+struct pte_table {
+	pthread_mutex_t lock;
+	struct mm_region *region; /* set at creation */
+	uint64_t addr;		  /* address of pages[0]; set at creation */
+	size_t first;		  /* index of pages[0] in the region */
+	struct mm_page pages[PTRS_PER_TABLE];
+};
+#define TABLE_ALIGN 32768
+_Static_assert(sizeof(struct pte_table) <= TABLE_ALIGN, "pte table size");
+
+static inline struct pte_table *page_table(struct mm_page *page)
+{
+	return (struct pte_table *)((uintptr_t)page &
+				    ~(uintptr_t)(TABLE_ALIGN - 1));
+}
+
+static inline uint64_t page_addr(struct mm_page *page)
+{
+	struct pte_table *tbl = page_table(page);
+
+	return tbl->addr + (uint64_t)(page - tbl->pages) * PAGE_SIZE;
+}
+
+struct mm_region {
+	uint64_t start, end;	   /* set at creation */
+	size_t npages, ntables;	   /* set at creation */
+	struct pte_table **tables; /* set at creation */
+	_Atomic int refs;	   /* users in flight (faults, reclaim) */
+	_Atomic bool dead;	   /* being unmapped: take no new refs */
+	_Atomic uint64_t ra_prev;  /* page of the last swap fault (relaxed) */
+};
+
+/* Per-folio pager state, indexed by the folio's page in the staging area. */
+struct mm_folio_meta {
+	/* cached (second-chance) list links: mm->lru_lock; -1 = none */
+	int32_t prev, next;
+	bool on_list;	     /* mm->lru_lock */
+	struct folio *folio; /* mm->lru_lock; valid while on_list */
+	/*
+	 * The data page holds a page (else it is a hole, as a MOVE
+	 * destination must be).  Written by the folio's owner (from
+	 * allocation to its last put, under the folio lock while shared).
+	 */
+	bool populated;
+};
+
+/* Statistics: relaxed atomics, deliberately racy (counters only). */
+struct mm_stats {
+	_Atomic uint64_t faults, faults_zero, faults_minor, faults_major;
+	_Atomic uint64_t faults_repeat, eexist, swapins, swapouts;
+	_Atomic uint64_t reclaim_scans, sigbus, evictions, readahead;
+	_Atomic uint64_t loser_waits, loser_wakes, errors;
+};
+
+#define STAT_INC(mm, field) \
+	atomic_fetch_add_explicit(&(mm)->stats.field, 1, memory_order_relaxed)
+#define STAT_ADD(mm, field, n) \
+	atomic_fetch_add_explicit(&(mm)->stats.field, (n), memory_order_relaxed)
+
+/* Last swap fault of a thread, to count repeated faults (hash on tid). */
+#define REPEAT_SLOTS 1024
+struct repeat_slot {
+	_Atomic uint64_t tid, addr, pte, gen; /* relaxed: statistics only */
+};
+
+struct mm {
+	struct mm_params p;	 /* set at creation */
+	struct uffd uffd;	 /* the regions' uffd (events on) */
+	struct uffd stage_uffd;	 /* staging: MODE_WP only, no events */
+	struct swap_info *si;	 /* set at creation */
+	struct store_dev *dev;	 /* set at creation */
+	struct folio_pool *pool; /* set at creation */
+	void *staging;		 /* the folios' data pages */
+	size_t nfolios;
+	struct mm_folio_meta *fmeta; /* nfolios entries */
+	void *zero_page;	     /* 64 zero pages, read-only use */
+
+	/* regions: sorted by start; region_lock */
+	pthread_rwlock_t region_lock;
+	struct mm_region **regions;
+	size_t nregions, cap_regions;
+	_Atomic uint64_t mapped_pages; /* relaxed */
+
+	/* LRU lists: lru_lock */
+	pthread_mutex_t lru_lock;
+	struct mm_page lru_head;    /* inactive resident pages, oldest first */
+	struct mm_page active_head; /* active resident pages, oldest first */
+	size_t nr_active;	    /* lru_lock */
+	int32_t cache_head, cache_tail; /* cached folios, oldest first */
+	_Atomic size_t nr_resident;	/* writes under lru_lock */
+	_Atomic size_t nr_cached;	/* writes under lru_lock */
+	size_t cache_target;		/* set at creation */
+	size_t wmark_low, wmark_high;	/* set at creation */
+
+	/* the reclaimer thread */
+	pthread_t reclaimer;
+	bool reclaimer_started;
+	pthread_mutex_t reclaim_lock; /* with reclaim_cond: the wake-up */
+	pthread_cond_t reclaim_cond;
+	bool reclaim_kick;     /* reclaim_lock */
+	_Atomic bool stopping; /* reclaimer: exit */
+	_Atomic bool closing;  /* no more eviction */
+
+	/* handler threads */
+	pthread_t *handlers;
+	unsigned nhandlers;
+	/*
+	 * read_lock: one handler at a time reads events, and applies the
+	 * remove/unmap events of its batch before letting the next one read,
+	 * so that a fault read after an event (the application thread that
+	 * called madvise touching the range again) sees its effect.
+	 */
+	pthread_mutex_t read_lock;
+	void *bell; /* doorbell pages, one per handler, then quiesce's page */
+	pthread_mutex_t quiesce_lock;
+	_Atomic bool handlers_stop;    /* handlers: exit after a doorbell */
+	_Atomic int faults_inflight;   /* faults being handled (mm_quiesce) */
+	_Atomic uint64_t batches_done; /* event batches applied (read_lock) */
+
+	/* waitqueue policy: woken at swapcache_clear (6.12's swapcache_wq) */
+	pthread_mutex_t wq_lock;
+	pthread_cond_t wq_cond;
+	_Atomic int wq_waiters;
+
+	/* fallback policy: the bypass swap-ins in flight, by entry */
+	pthread_mutex_t inflight_lock;
+	struct inflight {
+		swp_entry_t entry;
+		struct folio *folio;
+	} inflight[64]; /* inflight_lock; entry 0 = free */
+
+	struct repeat_slot repeat[REPEAT_SLOTS];
+	struct mm_stats stats;
+};
+
+#define BELL_PAGES(mm) ((mm)->p.threads + 1)
+
+/* The tick of the sleep and waitqueue policies: Debian's HZ=250. */
+#define TICK_NS 4000000L
+
+/* ---- region.c ---- */
+struct mm_region *region_get(struct mm *mm, uint64_t addr);
+void region_put(struct mm_region *r);
+static inline struct mm_page *region_page(struct mm_region *r, uint64_t addr,
+					  struct pte_table **tblp)
+{
+	size_t idx = (addr - r->start) >> PAGE_SHIFT;
+	struct pte_table *tbl = r->tables[idx / PTRS_PER_TABLE];
+
+	*tblp = tbl;
+	return &tbl->pages[idx % PTRS_PER_TABLE];
+}
+void mm_discard_range(struct mm *mm, uint64_t start, uint64_t end,
+		      bool unmapped);
+void release_swap_entry(struct mm *mm, swp_entry_t entry);
+void mm_regions_destroy(struct mm *mm);
+
+/* ---- fault.c ---- */
+int mm_handlers_start(struct mm *mm);
+void mm_handlers_stop(struct mm *mm);
+void wake_faulter(struct mm *mm, uint64_t addr);
+int mm_sigbus_register(struct mm *mm);
+void mm_sigbus_unregister(struct mm *mm);
+
+/* ---- swapin.c ---- */
+/*
+ * do_swap_page - resolve a fault at @addr whose pte held swap @entry.
+ * Return: 0 when the page was installed (by us or someone else) or the
+ * faulter was woken to fault again; -errno on an internal error (the
+ * faulter is woken anyway).
+ */
+int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
+		 swp_entry_t entry);
+void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr);
+struct folio *mm_folio_alloc(struct mm *mm);
+void mm_folio_release(struct mm *mm, struct folio *folio);
+static inline size_t folio_index(struct mm *mm, struct folio *folio)
+{
+	return ((char *)folio->data - (char *)mm->staging) >> PAGE_SHIFT;
+}
+int swapin_read(struct mm *mm, swp_entry_t entry, struct folio *folio);
+static inline void folio_set_populated(struct mm *mm, struct folio *folio,
+				       bool populated)
+{
+	mm->fmeta[folio_index(mm, folio)].populated = populated;
+}
+static inline bool folio_populated(struct mm *mm, struct folio *folio)
+{
+	return mm->fmeta[folio_index(mm, folio)].populated;
+}
+
+/*
+ * mm_in_signal: this thread is serving a fault in its SIGBUS handler
+ * (USWAP_F_SIGBUS).  Then nothing may allocate memory or wait for memory
+ * that the interrupted code could hold: no direct reclaim, no compression
+ * (the store allocates), only the reclaimer thread frees folios.
+ */
+extern _Thread_local bool mm_in_signal;
+
+/* ---- reclaim.c ---- */
+void lru_add_locked(struct mm *mm, struct mm_page *page, bool active);
+void lru_del_locked(struct mm *mm, struct mm_page *page);
+void lru_add(struct mm *mm, struct mm_page *page);
+void lru_add_active(struct mm *mm, struct mm_page *page);
+void lru_del(struct mm *mm, struct mm_page *page);
+bool cache_list_del(struct mm *mm, struct folio *folio);
+void mm_charge(struct mm *mm, size_t npages);
+void mm_kick_reclaimer(struct mm *mm);
+int mm_reclaimer_start(struct mm *mm);
+void mm_reclaimer_stop(struct mm *mm);
+bool shrink_cache_one(struct mm *mm);
+
+/* ---- hooks ---- */
+#ifdef USWAP_TEST_HOOKS
+extern _Atomic(mm_hook_fn) mm_hook_ptr;
+static inline void mm_hook(enum mm_hook_point point, swp_entry_t entry)
+{
+	mm_hook_fn fn =
+		atomic_load_explicit(&mm_hook_ptr, memory_order_acquire);
+
+	if (fn)
+		fn(point, entry);
+}
+#else
+#define mm_hook(point, entry) \
+	do {                  \
+	} while (0)
+#endif
+
+#endif /* USWAP_MM_INTERNAL_H */

@@ -1,0 +1,251 @@
+/*
+ * The pager instance: creation (the two userfaultfds, the staging area and
+ * its folio pool, the threads), destruction (bring every page back, make
+ * the regions ordinary memory, stop the threads) and statistics.
+ *
+ * Two userfaultfds (docs/pager.md, "Staging"):
+ *   mm->uffd        the regions, MODE_MISSING, with EVENT_REMOVE/UNMAP/REMAP
+ *                   and THREAD_ID: every access (also from system calls,
+ *                   we do not use USER_MODE_ONLY) is served by a handler.
+ *   mm->stage_uffd  the staging area (the folios' data pages), MODE_WP only
+ *                   and no events.  UFFDIO_MOVE needs its destination
+ *                   registered with the uffd it is issued on, the source
+ *                   needs nothing: swap-out moves region -> staging on
+ *                   stage_uffd, swap-in moves staging -> region on uffd.
+ *                   Emptying staging pages with MADV_DONTNEED raises no
+ *                   remove event, so it never blocks (a handler emptying a
+ *                   page registered with EVENT_REMOVE would wait for itself).
+ *
+ * Lock order: see internal.h; this file takes no lock of its own beyond
+ * creating them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "mm/internal.h"
+
+static bool pow2_le64(unsigned v)
+{
+	return v >= 1 && v <= 64 && (v & (v - 1)) == 0;
+}
+
+static void mm_free(struct mm *mm)
+{
+	if (mm->pool)
+		folio_pool_destroy(mm->pool);
+	if (mm->staging) {
+		uffd_unregister(&mm->stage_uffd, mm->staging,
+				mm->nfolios * PAGE_SIZE);
+		munmap(mm->staging, mm->nfolios * PAGE_SIZE);
+	}
+	if (mm->zero_page)
+		munmap(mm->zero_page, 64 * PAGE_SIZE);
+	if (mm->stage_uffd.fd >= 0)
+		uffd_close(&mm->stage_uffd);
+	if (mm->uffd.fd >= 0)
+		uffd_close(&mm->uffd);
+	free(mm->fmeta);
+	free(mm->regions);
+	pthread_rwlock_destroy(&mm->region_lock);
+	pthread_mutex_destroy(&mm->lru_lock);
+	pthread_mutex_destroy(&mm->reclaim_lock);
+	pthread_cond_destroy(&mm->reclaim_cond);
+	pthread_mutex_destroy(&mm->wq_lock);
+	pthread_cond_destroy(&mm->wq_cond);
+	pthread_mutex_destroy(&mm->inflight_lock);
+	pthread_mutex_destroy(&mm->read_lock);
+	pthread_mutex_destroy(&mm->quiesce_lock);
+	free(mm);
+}
+
+int mm_create(const struct mm_params *p, struct swap_info *si,
+	      struct store_dev *dev, struct mm **out)
+{
+	struct mm *mm;
+	size_t budget = p->budget_pages;
+	int ret;
+
+	if (budget < 4 || p->threads < 1 || p->threads > 256 ||
+	    !pow2_le64(p->fault_around_pages) ||
+	    !pow2_le64(p->readahead_pages) || p->read_batch > 16 ||
+	    p->policy >= SWAPIN_NR_POLICIES)
+		return -EINVAL;
+#ifndef USWAP_TEST_HOOKS
+	if (p->policy == SWAPIN_UNSAFE)
+		return -EINVAL;
+#endif
+	mm = calloc(1, sizeof(*mm));
+	if (!mm)
+		return -ENOMEM;
+	mm->p = *p;
+	mm->si = si;
+	mm->dev = dev;
+	mm->uffd.fd = -1;
+	mm->stage_uffd.fd = -1;
+	pthread_rwlock_init(&mm->region_lock, NULL);
+	pthread_mutex_init(&mm->lru_lock, NULL);
+	pthread_mutex_init(&mm->reclaim_lock, NULL);
+	pthread_cond_init(&mm->reclaim_cond, NULL);
+	pthread_mutex_init(&mm->wq_lock, NULL);
+	pthread_cond_init(&mm->wq_cond, NULL);
+	pthread_mutex_init(&mm->inflight_lock, NULL);
+	pthread_mutex_init(&mm->read_lock, NULL);
+	pthread_mutex_init(&mm->quiesce_lock, NULL);
+	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
+	mm->active_head.lru_next = mm->active_head.lru_prev = &mm->active_head;
+	mm->cache_head = mm->cache_tail = -1;
+
+	mm->cache_target =
+		p->cache_pages == (size_t)-1 ? budget / 8 : p->cache_pages;
+	if (mm->cache_target > budget / 2)
+		mm->cache_target = budget / 2;
+	if (p->fifo)
+		mm->cache_target = 0;
+	mm->wmark_high = budget - budget / 16;
+	mm->wmark_low = budget - budget / 8;
+	if (mm->wmark_high >= budget)
+		mm->wmark_high = budget - 1;
+	if (mm->wmark_low >= mm->wmark_high)
+		mm->wmark_low = mm->wmark_high - 1;
+
+	ret = uffd_open(&mm->uffd,
+			UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+				UFFD_FEATURE_EVENT_REMAP |
+				UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MOVE |
+				UFFD_FEATURE_POISON,
+			p->sigbus ? UFFD_OPEN_SIGBUS : 0);
+	if (ret < 0) {
+		mm->uffd.fd = -1;
+		goto fail;
+	}
+	ret = uffd_open(&mm->stage_uffd, UFFD_FEATURE_MOVE, 0);
+	if (ret < 0) {
+		mm->stage_uffd.fd = -1;
+		goto fail;
+	}
+
+	/*
+	 * Folios: the cached list, plus in-flight swap-ins (a folio per
+	 * handler and its readahead window), the reclaimers' evictions, and
+	 * slack.  Staging pages are holes until used: they cost address
+	 * space only.
+	 */
+	mm->nfolios = mm->cache_target +
+		      (size_t)p->threads * (p->readahead_pages + 2) + 64;
+	mm->staging =
+		mmap(NULL, mm->nfolios * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mm->staging == MAP_FAILED) {
+		mm->staging = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_NOHUGEPAGE);
+	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_DONTFORK);
+	ret = uffd_register(&mm->stage_uffd, mm->staging,
+			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
+	if (ret < 0)
+		goto fail;
+	ret = folio_pool_create(mm->staging, mm->nfolios, &mm->pool);
+	if (ret < 0) {
+		mm->pool = NULL;
+		goto fail;
+	}
+	mm->fmeta = calloc(mm->nfolios, sizeof(*mm->fmeta));
+	if (!mm->fmeta) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < mm->nfolios; i++)
+		mm->fmeta[i].prev = mm->fmeta[i].next = -1;
+	mm->zero_page = mmap(NULL, 64 * PAGE_SIZE, PROT_READ,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mm->zero_page == MAP_FAILED) {
+		mm->zero_page = NULL;
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = mm_handlers_start(mm);
+	if (ret < 0)
+		goto fail_threads;
+	if (p->sigbus) {
+		ret = mm_sigbus_register(mm);
+		if (ret < 0)
+			goto fail_threads;
+	}
+	if (!p->no_reclaimer) {
+		ret = mm_reclaimer_start(mm);
+		if (ret < 0)
+			goto fail_threads;
+	}
+	*out = mm;
+	return 0;
+fail_threads:
+	mm_handlers_stop(mm);
+fail:
+	mm_free(mm);
+	return ret;
+}
+
+void mm_destroy(struct mm *mm)
+{
+	struct folio *folio;
+
+	if (!mm)
+		return;
+	atomic_store(&mm->closing, true);
+	mm_reclaimer_stop(mm);
+	mm_regions_destroy(mm);
+	mm_handlers_stop(mm);
+	if (mm->p.sigbus)
+		mm_sigbus_unregister(mm);
+	/* folios of entries already released may linger on the list */
+	while (mm->cache_head >= 0) {
+		folio = mm->fmeta[mm->cache_head].folio;
+		cache_list_del(mm, folio);
+		folio_lock(folio);
+		if (folio_test(folio, PG_swapcache)) {
+			/* no pte refers to it any more */
+			swap_cache_del_folio(folio, NULL);
+		}
+		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+		folio_set_populated(mm, folio, false);
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	mm_free(mm);
+}
+
+#define LOAD(x) atomic_load_explicit(&mm->stats.x, memory_order_relaxed)
+
+void mm_get_stats(struct mm *mm, struct uswap_stats *st)
+{
+	struct store_stats ss;
+
+	memset(st, 0, sizeof(*st));
+	st->faults = LOAD(faults);
+	st->faults_zero = LOAD(faults_zero);
+	st->faults_minor = LOAD(faults_minor);
+	st->faults_major = LOAD(faults_major);
+	st->faults_repeat = LOAD(faults_repeat);
+	st->eexist = atomic_load_explicit(&mm->uffd.stats.eexist,
+					  memory_order_relaxed) +
+		     LOAD(eexist);
+	st->swapins = LOAD(swapins);
+	st->swapouts = LOAD(swapouts);
+	st->reclaim_scans = LOAD(reclaim_scans);
+	st->sigbus = LOAD(sigbus);
+	st->budget = (uint64_t)mm->p.budget_pages * PAGE_SIZE;
+	st->mapped = atomic_load(&mm->mapped_pages) * PAGE_SIZE;
+	st->resident = atomic_load(&mm->nr_resident) * PAGE_SIZE;
+	st->cached = atomic_load(&mm->nr_cached) * PAGE_SIZE;
+	memset(&ss, 0, sizeof(ss));
+	if (mm->dev && mm->dev->ops->get_stats)
+		mm->dev->ops->get_stats(mm->dev, &ss);
+	st->stored = ss.orig_data_size;
+	st->compressed = ss.compr_data_size;
+	st->held = st->resident + st->cached + ss.mem_used_total;
+}

@@ -1,0 +1,138 @@
+/*
+ * The pager's interface (src/mm/): what the api layer (src/api/uswap.c) and
+ * the tests call.  The pager owns the regions and their pte tables, the
+ * fault handler threads, the swap-in protocol with its policies, the LRU
+ * lists, the reclaimer and the swap-out path.  Its design, with the protocol
+ * step names shared with the formal model, is in docs/pager.md; its lock
+ * order in docs/locking.md ("## mm/ (pager)").
+ */
+#ifndef USWAP_MM_MM_H
+#define USWAP_MM_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm/policy.h"
+#include "store/device.h"
+#include "swap/entry.h"
+#include "swap/swap.h"
+#include "uswap.h"
+
+struct mm;
+
+/* Parameters of one pager instance; fixed at mm_create(). */
+struct mm_params {
+	size_t budget_pages; /* resident + swap-cached pages, hard limit */
+	/*
+	 * Second-chance list (aging): evicted pages first stay uncompressed
+	 * in the swap cache; only those not touched again before they reach
+	 * its head are compressed.  0 = plain FIFO (compress at once).
+	 * (size_t)-1 = choose (budget / 8).
+	 */
+	size_t cache_pages;
+	enum swapin_policy policy;
+	unsigned threads;	     /* handler threads, >= 1 */
+	unsigned fault_around_pages; /* zero-fill window, 1 = off, <= 64 */
+	unsigned readahead_pages;    /* swap-in window, 1 = off, <= 64 */
+	bool no_reclaimer;	     /* tests: no background reclaimer thread */
+	unsigned read_batch;	     /* events per read(2), 0 = 16; <= 16 */
+	/*
+	 * USWAP_F_SIGBUS: serve faults in the faulting thread (SIGBUS
+	 * handler); system calls touching swapped-out pages get EFAULT.
+	 */
+	bool sigbus;
+	/*
+	 * Swap-in installs with UFFDIO_MOVE (the folio's page itself) instead
+	 * of UFFDIO_COPY.  MOVE recycles the page but removes a pte from the
+	 * staging area: a TLB shootdown on the fault path (docs/pager.md).
+	 */
+	bool swapin_move;
+	/*
+	 * Plain FIFO aging (the baseline of docs/pager.md): no second-chance
+	 * list, no active list.
+	 */
+	bool fifo;
+};
+
+/*
+ * mm_create - start a pager on swap device @si (whose store is @dev): open
+ * its userfaultfds, the staging area and folio pool, the handler threads
+ * and the reclaimer.
+ * Return: 0 and *out; -EPERM/-ENOSYS (userfaultfd unavailable); -ENOMEM;
+ * -EINVAL (bad parameter).
+ */
+int mm_create(const struct mm_params *p, struct swap_info *si,
+	      struct store_dev *dev, struct mm **out);
+
+/*
+ * mm_destroy - bring every swapped-out page back into its region, make the
+ * regions ordinary memory (unregister them; they stay mapped), stop the
+ * threads and free the pager.  Threads still faulting are served until the
+ * regions are unregistered.  Context: may block; not on a handler thread.
+ */
+void mm_destroy(struct mm *mm);
+
+/*
+ * mm_map - a new region of @len bytes (page-rounded).  NULL, -errno in *err.
+ * Context: any thread; takes region_lock for writing.
+ */
+void *mm_map(struct mm *mm, size_t len, int *err);
+
+/*
+ * mm_unmap - release the region at @addr of @len bytes (exactly as mapped):
+ * every swap slot it holds is freed, then it is unmapped.
+ * Return: 0; -EINVAL (no such region).
+ * Context: any non-handler thread; waits for the region's users in flight.
+ */
+int mm_unmap(struct mm *mm, void *addr, size_t len);
+
+/* mm_get_stats - fill @st (relaxed reads).  Context: any thread. */
+void mm_get_stats(struct mm *mm, struct uswap_stats *st);
+
+/*
+ * mm_evict_range - forced eviction (tests, the demo): evict every present
+ * page of [addr, addr+len) into the swap cache, and when @store compress
+ * them to the device at once.  Return: pages evicted, or -errno.
+ * Context: any non-handler thread; takes pte locks and folio locks.
+ */
+long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store);
+
+/*
+ * mm_quiesce - wait until no handler is in the middle of a fault.  A thread
+ * resumes as soon as its page is installed, a little before the handler is
+ * done with its bookkeeping (pte, slot, statistics): tests call this before
+ * they count slots or read the statistics.
+ */
+void mm_quiesce(struct mm *mm);
+
+/* mm_reclaim - run reclaim until resident + cached <= @target pages. */
+long mm_reclaim(struct mm *mm, size_t target);
+
+/* ---- race-window hooks (test builds: a function pointer; else no-op) ---- */
+
+enum mm_hook_point {
+	MM_HOOK_SWAPIN_CACHE_MISS,	/* step 1 missed, before step 2 */
+	MM_HOOK_SWAPIN_AFTER_READ,	/* step 3: device read done */
+	MM_HOOK_SWAPIN_BEFORE_PTE_LOCK, /* step 4, before the pte lock */
+	MM_HOOK_SWAPIN_AFTER_INSTALL,	/* step 4 done, folio still locked */
+	MM_HOOK_RECLAIM_AFTER_UNMAP,	/* page moved out, pte = entry */
+	MM_HOOK_RECLAIM_BEFORE_STORE,	/* folio locked, before store_page */
+	MM_HOOK_NR,
+};
+
+typedef void (*mm_hook_fn)(enum mm_hook_point point, swp_entry_t entry);
+
+#ifdef USWAP_TEST_HOOKS
+/* mm_set_hook - install @fn (NULL to remove).  Test builds only. */
+void mm_set_hook(mm_hook_fn fn);
+#endif
+
+/*
+ * mm_page_pte - tests: the pte of the page at @addr (internal.h's PTE_*
+ * encoding); *@entry gets its swap entry if it holds one.
+ * Return: 0; -EINVAL when @addr is in no region.
+ */
+int mm_page_pte(struct mm *mm, void *addr, uint64_t *pte, swp_entry_t *entry);
+
+#endif /* USWAP_MM_MM_H */

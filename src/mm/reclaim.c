@@ -1,0 +1,582 @@
+/*
+ * Reclaim: the LRU lists, swap-out, aging, the background reclaimer and
+ * direct reclaim (the kernel's mm/vmscan.c for uswap).
+ *
+ * Aging without accessed bits (docs/pager.md, "Aging"): two FIFO lists.
+ *   resident list  pages present in the process, oldest first.
+ *   cached list    folios evicted from the process but still uncompressed
+ *                  in the swap cache (the second chance), oldest first.
+ * Reclaim takes the oldest resident page and moves it out (UFFDIO_MOVE into
+ * a folio's data page, in the swap cache, pte := entry): it now sits on the
+ * cached list.  A touch while it is there is a minor fault: the folio's page
+ * is moved straight back, nothing is compressed or decompressed, and the
+ * page goes to the young end of the resident list.  Only folios that reach
+ * the old end of the cached list untouched are compressed (store_page) and
+ * leave the swap cache.  With cache_target = 0 this is plain FIFO.
+ * Budget: resident + cached <= budget_pages.  The reclaimer keeps the total
+ * between wmark_low and wmark_high; a fault that would pass the budget
+ * reclaims first (direct reclaim, in the handler thread).
+ *
+ * Swap-out never loses a concurrent write: UFFDIO_MOVE takes the page out of
+ * the process atomically (a thread writing it then takes a missing fault,
+ * waits on the pte lock, and finds the folio in the swap cache: a minor
+ * fault).  The staging area is registered (MODE_WP only) with a second uffd
+ * without EVENT_REMOVE, so emptying folio pages with MADV_DONTNEED raises no
+ * event and blocks nobody (docs/pager.md, "Staging").
+ *
+ * Lock order (internal.h): folio lock -> pte lock -> lru_lock -> cluster
+ * lock (swap_*) -> pool lock.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "mm/internal.h"
+
+/* ---- the resident list ---- */
+
+/*
+ * lru_add_locked - put @page at the young end of the inactive list, or of
+ * the active list when @active (a page that came back from the second-
+ * chance list: it was touched again soon after eviction).
+ * Context: mm->lru_lock held.
+ */
+void lru_add_locked(struct mm *mm, struct mm_page *page, bool active)
+{
+	struct mm_page *head;
+
+	if (page->lru_next)
+		return;
+	if (mm->p.fifo)
+		active = false;
+	head = active ? &mm->active_head : &mm->lru_head;
+	page->active = active;
+	page->lru_next = head;
+	page->lru_prev = head->lru_prev;
+	head->lru_prev->lru_next = page;
+	head->lru_prev = page;
+	if (active)
+		mm->nr_active++;
+	atomic_store_explicit(
+		&mm->nr_resident,
+		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) +
+			1,
+		memory_order_relaxed);
+}
+
+/* Context: mm->lru_lock held. */
+void lru_del_locked(struct mm *mm, struct mm_page *page)
+{
+	if (!page->lru_next)
+		return;
+	page->lru_prev->lru_next = page->lru_next;
+	page->lru_next->lru_prev = page->lru_prev;
+	page->lru_next = page->lru_prev = NULL;
+	if (page->active)
+		mm->nr_active--;
+	page->active = false;
+	atomic_store_explicit(
+		&mm->nr_resident,
+		atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) -
+			1,
+		memory_order_relaxed);
+}
+
+/* Context: takes lru_lock; callers may hold the page's pte lock. */
+void lru_add(struct mm *mm, struct mm_page *page)
+{
+	pthread_mutex_lock(&mm->lru_lock);
+	lru_add_locked(mm, page, false);
+	pthread_mutex_unlock(&mm->lru_lock);
+}
+
+void lru_add_active(struct mm *mm, struct mm_page *page)
+{
+	pthread_mutex_lock(&mm->lru_lock);
+	lru_add_locked(mm, page, true);
+	pthread_mutex_unlock(&mm->lru_lock);
+}
+
+void lru_del(struct mm *mm, struct mm_page *page)
+{
+	pthread_mutex_lock(&mm->lru_lock);
+	lru_del_locked(mm, page);
+	pthread_mutex_unlock(&mm->lru_lock);
+}
+
+/*
+ * lru_isolate - take the page to evict off its list, with a reference on
+ * its region.  The oldest inactive page goes first; while the active list
+ * is longer than the inactive one, its oldest page is first demoted to the
+ * young end of the inactive list (the kernel's inactive_is_low balance:
+ * without accessed bits a demoted page is not rescued in place, but if it
+ * is still hot it comes back from the second-chance list as a minor fault
+ * and is promoted again).  Return NULL when both lists are empty.
+ * Context: takes lru_lock.  A region being unmapped is marked dead before
+ * its pages leave the lists under lru_lock, so a page whose region is not
+ * dead here has a region that waits for our reference.
+ */
+static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
+{
+	struct mm_page *page;
+
+	pthread_mutex_lock(&mm->lru_lock);
+	for (;;) {
+		size_t resident = atomic_load_explicit(&mm->nr_resident,
+						       memory_order_relaxed);
+		struct mm_region *r;
+
+		if (mm->nr_active && mm->nr_active > resident - mm->nr_active) {
+			page = mm->active_head.lru_next;
+			lru_del_locked(mm, page);
+			lru_add_locked(mm, page, false);
+			continue;
+		}
+		page = mm->lru_head.lru_next;
+		if (page == &mm->lru_head)
+			page = mm->active_head.lru_next;
+		if (page == &mm->active_head) {
+			page = NULL;
+			break;
+		}
+		lru_del_locked(mm, page);
+		r = page_table(page)->region;
+		if (!atomic_load(&r->dead)) {
+			atomic_fetch_add(&r->refs, 1);
+			*rp = r;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mm->lru_lock);
+	return page;
+}
+
+/* lru_putback - a page isolated for eviction stays: back to the young end. */
+static void lru_putback(struct mm *mm, struct mm_page *page)
+{
+	struct pte_table *tbl = page_table(page);
+
+	pthread_mutex_lock(&tbl->lock);
+	if (atomic_load(&page->pte) == PTE_PRESENT)
+		lru_add(mm, page);
+	pthread_mutex_unlock(&tbl->lock);
+}
+
+/* ---- the cached (second-chance) list ---- */
+
+static void cache_list_add(struct mm *mm, struct folio *folio)
+{
+	int32_t idx = (int32_t)folio_index(mm, folio);
+	struct mm_folio_meta *m = &mm->fmeta[idx];
+
+	pthread_mutex_lock(&mm->lru_lock);
+	m->next = -1;
+	m->prev = mm->cache_tail;
+	if (mm->cache_tail >= 0)
+		mm->fmeta[mm->cache_tail].next = idx;
+	else
+		mm->cache_head = idx;
+	mm->cache_tail = idx;
+	m->on_list = true;
+	m->folio = folio;
+	atomic_store_explicit(
+		&mm->nr_cached,
+		atomic_load_explicit(&mm->nr_cached, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+	pthread_mutex_unlock(&mm->lru_lock);
+}
+
+static void cache_list_unlink_locked(struct mm *mm, int32_t idx)
+{
+	struct mm_folio_meta *m = &mm->fmeta[idx];
+
+	if (m->prev >= 0)
+		mm->fmeta[m->prev].next = m->next;
+	else
+		mm->cache_head = m->next;
+	if (m->next >= 0)
+		mm->fmeta[m->next].prev = m->prev;
+	else
+		mm->cache_tail = m->prev;
+	m->prev = m->next = -1;
+	m->on_list = false;
+	atomic_store_explicit(
+		&mm->nr_cached,
+		atomic_load_explicit(&mm->nr_cached, memory_order_relaxed) - 1,
+		memory_order_relaxed);
+}
+
+/*
+ * cache_list_del - take @folio off the cached list.  Return: true if it was
+ * on it; the caller then owns the list's folio reference and must put it.
+ */
+bool cache_list_del(struct mm *mm, struct folio *folio)
+{
+	int32_t idx = (int32_t)folio_index(mm, folio);
+	bool was;
+
+	pthread_mutex_lock(&mm->lru_lock);
+	was = mm->fmeta[idx].on_list;
+	if (was)
+		cache_list_unlink_locked(mm, idx);
+	pthread_mutex_unlock(&mm->lru_lock);
+	return was;
+}
+
+static struct folio *cache_list_pop(struct mm *mm)
+{
+	struct folio *folio = NULL;
+
+	pthread_mutex_lock(&mm->lru_lock);
+	if (mm->cache_head >= 0) {
+		int32_t idx = mm->cache_head;
+
+		folio = mm->fmeta[idx].folio;
+		cache_list_unlink_locked(mm, idx);
+	}
+	pthread_mutex_unlock(&mm->lru_lock);
+	return folio;
+}
+
+/* ---- swap-out ---- */
+
+/*
+ * evict_page - the reclaimer's swap-out of one resident page (isolated from
+ * the LRU by the caller, which holds a reference on its region):
+ *   folio := new folio (data page a hole), locked
+ *   entry := swap_alloc (pinned, count 0); swap_cache_add_folio(entry)
+ *   pte lock; pte still present?  UFFDIO_MOVE page -> folio data;
+ *   swap_duplicate(entry) (count 1); pte := entry; pte unlock
+ *   the folio joins the cached list (it is compressed later, or never if
+ *   touched again first).
+ * Return: 1 evicted; 0 skipped (page changed, discarded or busy); -ENOSPC
+ * (swap full); -ENOMEM (no folio).
+ * Context: the reclaimer, a handler in direct reclaim, or a test thread;
+ * no locks held on entry; takes the new folio's lock, then the pte lock.
+ * Race: a thread touching the page during the MOVE takes a missing fault;
+ * its handler waits on the pte lock, then finds the entry and the folio in
+ * the swap cache (locked until we are done): a minor fault.  The write made
+ * before the MOVE is inside the moved page.
+ */
+static int evict_page(struct mm *mm, struct mm_page *page)
+{
+	struct pte_table *tbl = page_table(page);
+	uint64_t addr = page_addr(page);
+	struct folio *folio;
+	swp_entry_t entry;
+	long ret;
+
+	folio = mm_folio_alloc(mm);
+	if (!folio) {
+		lru_putback(mm, page);
+		return -ENOMEM;
+	}
+	if (folio_populated(mm, folio)) {
+		/* the MOVE destination must be a hole (off the fault path) */
+		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+		folio_set_populated(mm, folio, false);
+	}
+	ret = swap_alloc(mm->si, 0, &entry);
+	if (ret < 0) {
+		folio_put(folio);
+		lru_putback(mm, page);
+		return (int)ret;
+	}
+	folio_lock(folio);
+	ret = swap_cache_add_folio(entry, folio, NULL);
+	if (ret < 0) {
+		fprintf(stderr, "uswap: swap_cache_add_folio(%#llx): %ld\n",
+			(unsigned long long)entry.val, ret);
+		STAT_INC(mm, errors);
+		swapcache_clear(entry);
+		folio_unlock(folio);
+		folio_put(folio);
+		lru_putback(mm, page);
+		return 0;
+	}
+	pthread_mutex_lock(&tbl->lock);
+	if (atomic_load(&page->pte) != PTE_PRESENT ||
+	    atomic_load(&mm->closing)) {
+		if (atomic_load(&page->pte) == PTE_PRESENT)
+			lru_add(mm, page);
+		ret = 0;
+		goto undo;
+	}
+	ret = uffd_move(&mm->stage_uffd, (uint64_t)(uintptr_t)folio->data, addr,
+			PAGE_SIZE, UFFD_DONTWAKE);
+	if (ret < 0) {
+		if (ret == -ENOENT) {
+			/* the application discarded it: it reads zero */
+			atomic_store(&page->pte, PTE_NONE);
+		} else {
+			/* pinned (EBUSY), mapping changing (EAGAIN) */
+			lru_add(mm, page);
+		}
+		ret = 0;
+		goto undo;
+	}
+	ret = swap_duplicate(entry);
+	if (ret < 0) {
+		fprintf(stderr, "uswap: swap_duplicate(%#llx): %ld\n",
+			(unsigned long long)entry.val, ret);
+		STAT_INC(mm, errors);
+	}
+	atomic_store(&page->pte, swp_entry_to_pte(entry));
+	pthread_mutex_unlock(&tbl->lock);
+	mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entry);
+	folio_set_populated(mm, folio, true);
+	folio_set_flag(folio, PG_uptodate);
+	folio_set_flag(folio, PG_dirty);
+	cache_list_add(mm, folio); /* our reference is the list's now */
+	folio_unlock(folio);
+	STAT_INC(mm, evictions);
+	return 1;
+undo:
+	pthread_mutex_unlock(&tbl->lock);
+	swap_cache_del_folio(folio, NULL); /* unpins: count 0, slot freed */
+	folio_unlock(folio);
+	folio_put(folio); /* data page still a hole */
+	return (int)ret;
+}
+
+/*
+ * shrink_cache_one - compress the oldest folio of the cached list to its
+ * device and drop it from the swap cache (swap_writepage + the kernel's
+ * __remove_mapping).  Return: true if the list gave up a folio.
+ * Race: a swap-in of the folio's entry that found it in the swap cache
+ * waits on the folio lock while we store; then finds it gone from the cache
+ * and reads the device (which holds the data by then).  A folio whose slot
+ * lost its last pte (discard) is deleted without storing.
+ * Context: takes a folio lock (may wait for a swap-in to finish).
+ */
+bool shrink_cache_one(struct mm *mm)
+{
+	struct folio *folio = cache_list_pop(mm);
+	swp_entry_t entry;
+	int ret;
+
+	if (!folio)
+		return false;
+	folio_lock(folio);
+	if (!folio_test(folio, PG_swapcache)) {
+		/* swapped in or discarded meanwhile: data handled there */
+		folio_unlock(folio);
+		folio_put(folio);
+		return true;
+	}
+	entry = folio->swap;
+	if (swap_count(entry) == 0 && folio_free_swap(folio))
+		goto drop;
+	mm_hook(MM_HOOK_RECLAIM_BEFORE_STORE, entry);
+	ret = store_page(mm->dev, (uint32_t)swp_offset(entry), folio->data);
+	if (ret < 0) {
+		/* device full: keep it cached, over budget (said in stats) */
+		STAT_INC(mm, errors);
+		folio_unlock(folio);
+		cache_list_add(mm, folio);
+		return false;
+	}
+	folio_clear_flag(folio, PG_dirty);
+	swap_cache_del_folio(folio, NULL);
+	STAT_INC(mm, swapouts);
+drop:
+	madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
+	folio_set_populated(mm, folio, false);
+	folio_unlock(folio);
+	folio_put(folio);
+	return true;
+}
+
+static size_t mm_total(struct mm *mm)
+{
+	return atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) +
+	       atomic_load_explicit(&mm->nr_cached, memory_order_relaxed);
+}
+
+/*
+ * mm_reclaim - evict and compress until resident + cached <= @target.
+ * Return: pages compressed or dropped (>= 0); -ENOSPC when nothing more can
+ * be evicted (swap or device full).
+ * Context: the reclaimer, a handler (direct reclaim) or a test thread; no
+ * locks held.
+ */
+long mm_reclaim(struct mm *mm, size_t target)
+{
+	long done = 0;
+	int fails = 0;
+
+	while (mm_total(mm) > target && !atomic_load(&mm->closing)) {
+		size_t cached = atomic_load_explicit(&mm->nr_cached,
+						     memory_order_relaxed);
+		struct mm_region *r;
+		struct mm_page *page;
+		int ret;
+
+		if (cached > mm->cache_target ||
+		    (cached && !atomic_load_explicit(&mm->nr_resident,
+						     memory_order_relaxed))) {
+			if (shrink_cache_one(mm)) {
+				done++;
+				continue;
+			}
+			if (++fails > 8)
+				return done ? done : -ENOSPC;
+		}
+		page = lru_isolate(mm, &r);
+		if (!page) {
+			if (!atomic_load(&mm->nr_cached) || ++fails > 8)
+				break;
+			sched_yield();
+			continue;
+		}
+		STAT_INC(mm, reclaim_scans);
+		ret = evict_page(mm, page);
+		region_put(r);
+		if (ret == -ENOSPC || ret == -ENOMEM) {
+			if (++fails > 8)
+				return done ? done : ret;
+		}
+	}
+	return done;
+}
+
+static void reclaimer_kick(struct mm *mm)
+{
+	pthread_mutex_lock(&mm->reclaim_lock);
+	mm->reclaim_kick = true;
+	pthread_cond_signal(&mm->reclaim_cond);
+	pthread_mutex_unlock(&mm->reclaim_lock);
+}
+
+/* mm_kick_reclaimer - wake the reclaimer (e.g. the folio pool ran dry). */
+void mm_kick_reclaimer(struct mm *mm)
+{
+	if (mm->reclaimer_started)
+		reclaimer_kick(mm);
+}
+
+/*
+ * mm_charge - a fault is about to make @npages resident.  Kicks the
+ * reclaimer above wmark_high; reclaims in the calling thread when the
+ * budget would be passed (direct reclaim).
+ * Context: a handler thread, no locks held.
+ */
+void mm_charge(struct mm *mm, size_t npages)
+{
+	size_t total = mm_total(mm) + npages;
+
+	if (total <= mm->wmark_high || atomic_load(&mm->closing))
+		return;
+	if (mm->reclaimer_started)
+		reclaimer_kick(mm);
+	if (total > mm->p.budget_pages && !mm_in_signal &&
+	    mm->p.budget_pages > npages) /* direct reclaim */
+		mm_reclaim(mm, mm->p.budget_pages - npages);
+}
+
+static void *reclaimer_main(void *arg)
+{
+	struct mm *mm = arg;
+
+	while (!atomic_load(&mm->stopping)) {
+		struct timespec ts;
+
+		pthread_mutex_lock(&mm->reclaim_lock);
+		if (!mm->reclaim_kick) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&mm->reclaim_cond,
+					       &mm->reclaim_lock, &ts);
+		}
+		mm->reclaim_kick = false;
+		pthread_mutex_unlock(&mm->reclaim_lock);
+		if (atomic_load(&mm->stopping))
+			break;
+		if (mm_total(mm) > mm->wmark_high)
+			mm_reclaim(mm, mm->wmark_low);
+		/* above its target, or folios running out (in-thread mode) */
+		while ((atomic_load(&mm->nr_cached) > mm->cache_target ||
+			(atomic_load(&mm->nr_cached) &&
+			 folio_pool_free_count(mm->pool) < 32)) &&
+		       !atomic_load(&mm->stopping) &&
+		       !atomic_load(&mm->closing)) {
+			if (!shrink_cache_one(mm))
+				break;
+		}
+	}
+	return NULL;
+}
+
+int mm_reclaimer_start(struct mm *mm)
+{
+	int ret = pthread_create(&mm->reclaimer, NULL, reclaimer_main, mm);
+
+	if (ret)
+		return -ret;
+	mm->reclaimer_started = true;
+	return 0;
+}
+
+void mm_reclaimer_stop(struct mm *mm)
+{
+	if (!mm->reclaimer_started)
+		return;
+	atomic_store(&mm->stopping, true);
+	reclaimer_kick(mm);
+	pthread_join(mm->reclaimer, NULL);
+	mm->reclaimer_started = false;
+}
+
+long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
+{
+	uint64_t a = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
+	uint64_t end = (uint64_t)(uintptr_t)addr + len;
+	long done = 0;
+
+	while (a < end && !atomic_load(&mm->closing)) {
+		struct mm_region *r = region_get(mm, a);
+
+		if (!r)
+			return done ? done : -EINVAL;
+		for (; a < end && a < r->end; a += PAGE_SIZE) {
+			struct pte_table *tbl;
+			struct mm_page *page = region_page(r, a, &tbl);
+			bool mine;
+
+			/*
+			 * Under the pte lock: a fault handler may still be
+			 * between its install (the faulting thread already
+			 * runs) and setting the pte present.
+			 */
+			pthread_mutex_lock(&tbl->lock);
+			pthread_mutex_lock(&mm->lru_lock);
+			mine = page->lru_next != NULL;
+			if (mine)
+				lru_del_locked(mm, page);
+			pthread_mutex_unlock(&mm->lru_lock);
+			pthread_mutex_unlock(&tbl->lock);
+			if (!mine)
+				continue;
+			STAT_INC(mm, reclaim_scans);
+			if (evict_page(mm, page) > 0)
+				done++;
+		}
+		region_put(r);
+	}
+	if (store) {
+		while (atomic_load(&mm->nr_cached) > 0 &&
+		       !atomic_load(&mm->closing)) {
+			if (!shrink_cache_one(mm))
+				break;
+		}
+	}
+	return done;
+}

@@ -1,0 +1,106 @@
+/*
+ * Helpers of the pager's tests (tests/mm/): open a small instance with
+ * explicit pager parameters, skip (77) when userfaultfd is unavailable,
+ * report failures.
+ */
+#ifndef USWAP_TESTS_MM_MMTEST_H
+#define USWAP_TESTS_MM_MMTEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "mm/internal.h"
+
+#define FAIL(...)                                                    \
+	do {                                                         \
+		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                        \
+		fprintf(stderr, "\n");                               \
+		exit(1);                                             \
+	} while (0)
+
+#define CHECK(cond, ...)                   \
+	do {                               \
+		if (!(cond))               \
+			FAIL(__VA_ARGS__); \
+	} while (0)
+
+struct mt_conf {
+	enum swapin_policy policy;
+	size_t budget_pages;
+	uint32_t nslots; /* swap slots incl. the reserved slot 0 */
+	unsigned threads;
+	size_t cache_pages;
+	unsigned fault_around, readahead;
+	bool no_reclaimer;
+	unsigned read_batch;
+	bool sigbus;
+	bool swapin_move;
+};
+
+static inline struct uswap *mt_open(const struct mt_conf *c)
+{
+	struct uswap_options opt;
+	struct mm_params mp;
+	struct uswap *u;
+	int ret;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.budget = c->budget_pages * PAGE_SIZE;
+	strcpy(opt.device, "zram");
+	opt.policy = c->policy;
+	opt.threads = c->threads ? c->threads : 2;
+	opt.swap_size = (size_t)(c->nslots - 1) * PAGE_SIZE;
+	uswap_default_params(&opt, &mp);
+	mp.cache_pages = c->cache_pages;
+	mp.fault_around_pages = c->fault_around ? c->fault_around : 1;
+	mp.readahead_pages = c->readahead ? c->readahead : 1;
+	mp.no_reclaimer = c->no_reclaimer;
+	mp.read_batch = c->read_batch;
+	mp.sigbus = c->sigbus;
+	mp.swapin_move = c->swapin_move;
+	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
+	if (ret == -EPERM || ret == -ENOSYS) {
+		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",
+			strerror(-ret));
+		exit(77);
+	}
+	CHECK(ret == 0, "uswap_open_params: %s", strerror(-ret));
+	return u;
+}
+
+/* The number of slots in use on @u's device (count > 0 or pinned). */
+static inline uint64_t mt_slots_inuse(struct uswap *u)
+{
+	struct swap_usage us;
+
+	mm_quiesce(uswap_mm(u));
+	swap_get_usage(uswap_swap_info(u), &us);
+	return us.inuse;
+}
+
+static inline void mt_validate(struct uswap *u)
+{
+	char report[4096] = "";
+	int n;
+
+	mm_quiesce(uswap_mm(u));
+	n = swap_validate(uswap_swap_info(u), report, sizeof(report));
+
+	CHECK(n == 0, "swap_validate: %d violations:\n%s", n, report);
+}
+
+static inline uint64_t mt_pte(struct uswap *u, void *addr)
+{
+	uint64_t pte = 0;
+
+	CHECK(mm_page_pte(uswap_mm(u), addr, &pte, NULL) == 0, "no pte at %p",
+	      addr);
+	return pte;
+}
+
+#endif /* USWAP_TESTS_MM_MMTEST_H */
