@@ -37,6 +37,7 @@ nice_level=0
 join=self
 zdev=zram0
 extra=()
+table_only=
 
 usage() {
 	cat <<EOF
@@ -65,6 +66,7 @@ usage: sudo $0 [options] [-- extra workload options]
   --lock-wait SECONDS   how long to wait for $zdev's lock (default $lock_wait)
   --nice N              run the workload under nice -n N (default 0)
   -o, --outdir DIR      default bench/results
+  --table RAW           only print the tables again from a .raw file
 EOF
 }
 
@@ -89,11 +91,145 @@ while [ $# -gt 0 ]; do
 	--lock-wait) lock_wait=$2; shift 2 ;;
 	--nice) nice_level=$2; shift 2 ;;
 	-o | --outdir) outdir=$2; shift 2 ;;
+	--table) table_only=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; extra=("$@"); break ;;
 	*) usage >&2; die "unknown option '$1'" ;;
 	esac
 done
+
+python=/usr/bin/python3
+[ -x $python ] || python=$(command -v python3) || die "needs python3 for the tables"
+
+# tables RAW CONFIG...: the markdown tables from the RESULT lines in RAW.
+tables() {
+	"$python" - "$@" <<'EOF'
+import sys, statistics
+
+raw, configs = sys.argv[1], sys.argv[2:]
+runs = []
+for line in open(raw):
+    kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
+    runs.append(kv)
+
+def num(r, k):
+    try:
+        return float(r[k])
+    except (KeyError, ValueError):
+        return None
+
+cells = {}
+order = []
+for r in runs:
+    key = (r.get("pattern"), r.get("threads"))
+    if key not in order:
+        order.append(key)
+    cells.setdefault(key + (r.get("label"),), []).append(r)
+
+def stats(rs, k, scale=1.0):
+    v = [num(r, k) for r in rs if r.get("failed") != "1" and r.get("rc") == "0"]
+    v = [x * scale for x in v if x is not None and x >= 0]
+    if not v:
+        return None
+    return statistics.median(v), min(v), max(v)
+
+def fmt(s, nd=2, spread=True):
+    if s is None:
+        return "–"
+    m, lo, hi = s
+    f = lambda x: f"{x:,.{nd}f}"
+    return f"{f(m)} ({f(lo)}–{f(hi)})" if spread else f(m)
+
+def cpu_per_op(rs):
+    v = []
+    for r in rs:
+        if r.get("rc") != "0" or r.get("failed") == "1":
+            continue
+        c, n = num(r, "cpu_s"), num(r, "ops")
+        if c is not None and n:
+            v.append(c / n * 1e6)
+    return (statistics.median(v), min(v), max(v)) if v else None
+
+def maj_per_s(rs):
+    v = []
+    for r in rs:
+        if r.get("rc") != "0" or r.get("failed") == "1":
+            continue
+        secs = num(r, "seconds")
+        m = num(r, "us_major") if r.get("mem") == "uswap" else num(r, "majflt")
+        if secs and m is not None:
+            v.append(m / secs)
+    return (statistics.median(v), min(v), max(v)) if v else None
+
+print("| pattern | threads | config | ops/s, M (min–max) | CPU µs/op | p50 µs | p99 µs (min–max) | max µs | major faults/s, k | held MiB | runs ok |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+med = {}
+for key in order:
+    for c in configs:
+        rs = cells.get(key + (c,), [])
+        if not rs:
+            continue
+        ok = sum(1 for r in rs if r.get("rc") == "0" and r.get("failed") != "1")
+        errs = sum(int(num(r, "verify_errors") or 0) for r in rs)
+        o = stats(rs, "ops_s", 1e-6)
+        p50 = stats(rs, "p50_ns", 1e-3)
+        p99 = stats(rs, "p99_ns", 1e-3)
+        mx = stats(rs, "max_ns", 1e-3)
+        held = stats(rs, "held", 1 / 1048576)
+        mj = maj_per_s(rs)
+        cp = cpu_per_op(rs)
+        med[key + (c,)] = (o, p99, held, cp)
+        note = f"{ok}/{len(rs)}" + (f", {errs} VERIFY ERRORS" if errs else "")
+        res = stats(rs, "ws_resident")
+        bud = num(rs[0], "budget")
+        if c != "plain" and res and bud and res[0] > 1.05 * bud:
+            note += f", resident {res[0] / 1048576:.0f} MiB > budget {bud / 1048576:.0f} MiB"
+        print(f"| {key[0]} | {key[1]} | {c} | {fmt(o, 3)} | {fmt(cp, 2, False)} | {fmt(p50, 2, False)} | "
+              f"{fmt(p99, 1)} | {fmt(mx, 0, False)} | "
+              f"{'–' if mj is None else f'{mj[0] / 1e3:,.1f}'} | {fmt(held, 1, False)} | {note} |")
+
+for uc in [c for c in configs if c.startswith("uswap")]:
+    if "zram" not in configs:
+        break
+    print()
+    print(f"Ratios of medians, {uc} / kernel zram (goal: ops/s ≥ 2× on uniform and seq, ≥ 1.2× on zipf; p99 ≤ 1; held ≤ 1):")
+    print()
+    print("| pattern | threads | ops/s | p99 | held | CPU/op | goal met |")
+    print("|---|---|---|---|---|---|---|")
+    for key in order:
+        u, z = med.get(key + (uc,)), med.get(key + ("zram",))
+        if not u or not z:
+            continue
+        def ratio(i):
+            if u[i] is None or z[i] is None or z[i][0] == 0:
+                return None
+            return u[i][0] / z[i][0]
+        ro, rp, rh, rc = ratio(0), ratio(1), ratio(2), ratio(3)
+        goal = 1.2 if key[0] == "zipf" else 2.0
+        f = lambda x: "–" if x is None else f"{x:.2f}×"
+        why = []
+        if ro is None or ro < goal:
+            why.append(f"ops/s {f(ro)} < {goal:g}×")
+        if rp is None or rp > 1.0:
+            why.append(f"p99 {f(rp)} > 1")
+        if rh is None or rh > 1.0:
+            why.append(f"held {f(rh)} > 1")
+        verdict = "yes" if not why else "no: " + ", ".join(why)
+        print(f"| {key[0]} | {key[1]} | {f(ro)} | {f(rp)} | {f(rh)} | {f(rc)} | {verdict} |")
+if "zram" in configs and "plain" in configs:
+    print()
+    print("Kernel zram / plain memory, ops/s (what swapping costs the kernel):",
+          ", ".join(f"{k[0]} {k[1]}t {med[k + ('zram',)][0][0] / med[k + ('plain',)][0][0]:.2f}×"
+                    for k in order if med.get(k + ('zram',)) and med.get(k + ('plain',))
+                    and med[k + ('zram',)][0] and med[k + ('plain',)][0]))
+EOF
+}
+
+if [ -n "$table_only" ]; then
+	# shellcheck disable=SC2046
+	tables "$table_only" $(grep -o ' label=[^ ]*' "$table_only" | cut -d= -f2 | awk '!seen[$0]++')
+	exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
 workload=${workload:-$root/build/bench/workload}
@@ -106,8 +242,6 @@ else
 	size_b=$((4 * budget_b))
 fi
 [ "$size_b" -gt "$budget_b" ] || echo "pager-vs-zram: note: size $size_b <= budget $budget_b: nothing will swap" >&2
-python=/usr/bin/python3
-[ -x $python ] || python=$(command -v python3) || die "needs python3 for the tables"
 
 features=$("$workload" --features)
 want_zram=0
@@ -294,117 +428,6 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "Run $(date -u -d @"$t_begin" '+%Y-%m-%d %H:%M') to $(date -u -d @"$t_end" '+%H:%M') UTC at commit $commit; $(uname -r), $(nproc) vCPU ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average before $load_before, after $load_after."
 	echo "B = $((budget_b >> 20)) MiB, S = $((size_b >> 20)) MiB, write ratio $write_ratio, ${seconds}s measured after the first touch and ${warm}s unmeasured, $reps interleaved repetitions per cell."
 	echo
-	"$python" - "$raw" "${run_configs[@]}" <<'EOF'
-import sys, statistics
-
-raw, configs = sys.argv[1], sys.argv[2:]
-runs = []
-for line in open(raw):
-    kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
-    runs.append(kv)
-
-def num(r, k):
-    try:
-        return float(r[k])
-    except (KeyError, ValueError):
-        return None
-
-cells = {}
-order = []
-for r in runs:
-    key = (r.get("pattern"), r.get("threads"))
-    if key not in order:
-        order.append(key)
-    cells.setdefault(key + (r.get("label"),), []).append(r)
-
-def stats(rs, k, scale=1.0):
-    v = [num(r, k) for r in rs if r.get("failed") != "1" and r.get("rc") == "0"]
-    v = [x * scale for x in v if x is not None and x >= 0]
-    if not v:
-        return None
-    return statistics.median(v), min(v), max(v)
-
-def fmt(s, nd=2, spread=True):
-    if s is None:
-        return "–"
-    m, lo, hi = s
-    f = lambda x: f"{x:,.{nd}f}"
-    return f"{f(m)} ({f(lo)}–{f(hi)})" if spread else f(m)
-
-def cpu_per_op(rs):
-    v = []
-    for r in rs:
-        if r.get("rc") != "0" or r.get("failed") == "1":
-            continue
-        c, n = num(r, "cpu_s"), num(r, "ops")
-        if c is not None and n:
-            v.append(c / n * 1e6)
-    return (statistics.median(v), min(v), max(v)) if v else None
-
-def maj_per_s(rs):
-    v = []
-    for r in rs:
-        if r.get("rc") != "0" or r.get("failed") == "1":
-            continue
-        secs = num(r, "seconds")
-        m = num(r, "us_major") if r.get("mem") == "uswap" else num(r, "majflt")
-        if secs and m is not None:
-            v.append(m / secs)
-    return (statistics.median(v), min(v), max(v)) if v else None
-
-print("| pattern | threads | config | ops/s, M (min–max) | CPU µs/op | p50 µs | p99 µs (min–max) | max µs | major faults/s, k | held MiB | runs ok |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-med = {}
-for key in order:
-    for c in configs:
-        rs = cells.get(key + (c,), [])
-        if not rs:
-            continue
-        ok = sum(1 for r in rs if r.get("rc") == "0" and r.get("failed") != "1")
-        errs = sum(int(num(r, "verify_errors") or 0) for r in rs)
-        o = stats(rs, "ops_s", 1e-6)
-        p50 = stats(rs, "p50_ns", 1e-3)
-        p99 = stats(rs, "p99_ns", 1e-3)
-        mx = stats(rs, "max_ns", 1e-3)
-        held = stats(rs, "held", 1 / 1048576)
-        mj = maj_per_s(rs)
-        cp = cpu_per_op(rs)
-        med[key + (c,)] = (o, p99, held, cp)
-        note = f"{ok}/{len(rs)}" + (f", {errs} VERIFY ERRORS" if errs else "")
-        print(f"| {key[0]} | {key[1]} | {c} | {fmt(o, 3)} | {fmt(cp, 2, False)} | {fmt(p50, 2, False)} | "
-              f"{fmt(p99, 1)} | {fmt(mx, 0, False)} | "
-              f"{'–' if mj is None else f'{mj[0] / 1e3:,.1f}'} | {fmt(held, 1, False)} | {note} |")
-
-for uc in [c for c in configs if c.startswith("uswap")]:
-    if "zram" not in configs:
-        break
-    print()
-    print(f"Ratios of medians, {uc} / kernel zram (goal: ops/s ≥ 2× on uniform and seq, ≥ 1.2× on zipf; p99 ≤ 1; held ≤ 1):")
-    print()
-    print("| pattern | threads | ops/s | p99 | held | CPU/op | goal met |")
-    print("|---|---|---|---|---|---|---|")
-    for key in order:
-        u, z = med.get(key + (uc,)), med.get(key + ("zram",))
-        if not u or not z:
-            continue
-        def ratio(i):
-            if u[i] is None or z[i] is None or z[i][0] == 0:
-                return None
-            return u[i][0] / z[i][0]
-        ro, rp, rh, rc = ratio(0), ratio(1), ratio(2), ratio(3)
-        goal = 1.2 if key[0] == "zipf" else 2.0
-        met = (ro is not None and ro >= goal and rp is not None and rp <= 1.0
-               and rh is not None and rh <= 1.0)
-        matched = ro is not None and ro >= 1.0
-        verdict = "yes" if met else ("no (matches zram)" if matched else "no")
-        f = lambda x: "–" if x is None else f"{x:.2f}×"
-        print(f"| {key[0]} | {key[1]} | {f(ro)} | {f(rp)} | {f(rh)} | {f(rc)} | {verdict} |")
-if "zram" in configs and "plain" in configs:
-    print()
-    print("Kernel zram / plain memory, ops/s (what swapping costs the kernel):",
-          ", ".join(f"{k[0]} {k[1]}t {med[k + ('zram',)][0][0] / med[k + ('plain',)][0][0]:.2f}×"
-                    for k in order if med.get(k + ('zram',)) and med.get(k + ('plain',))
-                    and med[k + ('zram',)][0] and med[k + ('plain',)][0]))
-EOF
+	tables "$raw" "${run_configs[@]}"
 } | tee "$md"
 echo "pager-vs-zram: table in $md" >&2
