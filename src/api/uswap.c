@@ -134,12 +134,40 @@ int uswap_stats(struct uswap *u, struct uswap_stats *st)
 	return 0;
 }
 
+/* USWAP_F_STATS: the statistics on stderr at close, one per line. */
+static void print_stats(struct uswap *u)
+{
+	struct uswap_stats st;
+
+	mm_get_stats(u->mm, &st);
+	fprintf(stderr,
+		"uswap: faults %llu (zero %llu, minor %llu, major %llu, "
+		"repeated %llu), eexist %llu, swapins %llu, swapouts %llu, "
+		"reclaim scans %llu, sigbus %llu\n"
+		"uswap: budget %llu, mapped %llu, resident %llu, cached %llu, "
+		"stored %llu, compressed %llu, held %llu bytes\n",
+		(unsigned long long)st.faults,
+		(unsigned long long)st.faults_zero,
+		(unsigned long long)st.faults_minor,
+		(unsigned long long)st.faults_major,
+		(unsigned long long)st.faults_repeat,
+		(unsigned long long)st.eexist, (unsigned long long)st.swapins,
+		(unsigned long long)st.swapouts,
+		(unsigned long long)st.reclaim_scans,
+		(unsigned long long)st.sigbus, (unsigned long long)st.budget,
+		(unsigned long long)st.mapped, (unsigned long long)st.resident,
+		(unsigned long long)st.cached, (unsigned long long)st.stored,
+		(unsigned long long)st.compressed, (unsigned long long)st.held);
+}
+
 void uswap_close(struct uswap *u)
 {
 	int ret;
 
 	if (!u)
 		return;
+	if (u->opt.flags & USWAP_F_STATS)
+		print_stats(u);
 	mm_destroy(u->mm);
 	ret = swapoff(u->si);
 	if (ret < 0) {

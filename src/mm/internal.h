@@ -159,6 +159,7 @@ struct mm {
 	size_t nfolios;
 	struct mm_folio_meta *fmeta; /* nfolios entries */
 	void *zero_page;	     /* 64 zero pages, read-only use */
+	int pidfd; /* ours, for process_madvise; -1 = none; set at creation */
 
 	/* regions: sorted by start; region_lock */
 	pthread_rwlock_t region_lock;

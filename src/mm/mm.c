@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mm/internal.h"
 
@@ -47,6 +49,8 @@ static void mm_free(struct mm *mm)
 		uffd_close(&mm->stage_uffd);
 	if (mm->uffd.fd >= 0)
 		uffd_close(&mm->uffd);
+	if (mm->pidfd >= 0)
+		close(mm->pidfd);
 	free(mm->fmeta);
 	free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
@@ -84,6 +88,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->si = si;
 	mm->dev = dev;
 	mm->uffd.fd = -1;
+	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);
