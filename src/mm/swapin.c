@@ -239,6 +239,23 @@ static void count_kind(struct mm *mm, int kind)
 }
 
 /*
+ * swapin_finish - the end of every swap-in path: release the folio, then
+ * count the fault by kind when this thread installed the page, else wake
+ * the faulter (someone else resolved it, or the pte changed: it touches the
+ * page again and finds the new state).
+ * Context: @folio locked and referenced by the caller; both are dropped.
+ */
+static void swapin_finish(struct mm *mm, uint64_t addr, struct folio *folio,
+			  bool moved, enum install_result res, int kind)
+{
+	swapin_release(mm, folio, moved);
+	if (res == INSTALLED)
+		count_kind(mm, kind);
+	else
+		wake_faulter(mm, addr);
+}
+
+/*
  * swapin_cached - steps 1/2 found @folio (with a reference) for @entry:
  * wait on its lock, check it is still E's, then step 4.
  * Return: 0 done; -EAGAIN when the folio left the cache (the caller looks
@@ -261,11 +278,7 @@ static int swapin_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 	/* an evicted, still uncompressed folio (PG_dirty): second chance */
 	res = swapin_install(mm, r, addr, entry, folio, &moved,
 			     folio_test(folio, PG_dirty));
-	swapin_release(mm, folio, moved);
-	if (res == INSTALLED)
-		count_kind(mm, kind);
-	else
-		wake_faulter(mm, addr);
+	swapin_finish(mm, addr, folio, moved, res, kind);
 	return 0;
 }
 
@@ -283,11 +296,7 @@ static int swapin_unified(struct mm *mm, struct mm_region *r, uint64_t addr,
 	if (ret == 0) {
 		swapin_read(mm, entry, folio);
 		res = swapin_install(mm, r, addr, entry, folio, &moved, false);
-		swapin_release(mm, folio, moved);
-		if (res == INSTALLED)
-			count_kind(mm, 2);
-		else
-			wake_faulter(mm, addr);
+		swapin_finish(mm, addr, folio, moved, res, 2);
 		return 0;
 	}
 	folio_unlock(folio);
@@ -451,11 +460,7 @@ static int swapin_bypass(struct mm *mm, struct mm_region *r, uint64_t addr,
 		inflight_del(mm, entry);
 	if (mm->p.policy == SWAPIN_WAITQUEUE)
 		wq_wake_all(mm);
-	swapin_release(mm, folio, moved);
-	if (res == INSTALLED)
-		count_kind(mm, 2);
-	else
-		wake_faulter(mm, addr);
+	swapin_finish(mm, addr, folio, moved, res, 2);
 	return 0;
 }
 
@@ -482,11 +487,7 @@ static int swapin_unsafe(struct mm *mm, struct mm_region *r, uint64_t addr,
 		folio_set_flag(folio, PG_uptodate);
 	}
 	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
-	swapin_release(mm, folio, moved);
-	if (res == INSTALLED)
-		count_kind(mm, 2);
-	else
-		wake_faulter(mm, addr);
+	swapin_finish(mm, addr, folio, moved, res, 2);
 	return 0;
 }
 #endif
