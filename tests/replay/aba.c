@@ -76,6 +76,14 @@ int main(int argc, char **argv)
 		rp_wait(rp_events("B done", PBIT(MM_HOOK_SWAPIN_DONE), 0, a,
 				  pos, 1));
 		touch_join(&t2);
+		/*
+		 * B's install woke every fault on the page, T1's too: wait
+		 * until T1's read has returned.  A T1 still on its way back
+		 * into the page would fault again after R's swap-out, swap
+		 * E (v1) in itself, and A's stale install would then find
+		 * the page present: the loss would hide behind the timing.
+		 */
+		touch_join(&t1);
 		step("T2 faulted; handler B swapped E in, installed it and "
 		     "freed the slot (in use now: %llu); T2 wrote v1",
 		     (unsigned long long)rp_inuse());
@@ -103,7 +111,6 @@ int main(int argc, char **argv)
 		     "%s, slots in use %llu)",
 		     rp_pte() == PTE_PRESENT ? "present" : "not present",
 		     (unsigned long long)rp_inuse());
-		touch_join(&t1);
 		return rp_finish(V1);
 	}
 

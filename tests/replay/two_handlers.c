@@ -108,6 +108,13 @@ int main(int argc, char **argv)
 		rp_wait(rp_events("B done", PBIT(MM_HOOK_SWAPIN_DONE), b, 0,
 				  pos, 1));
 		touch_join(&t2);
+		/*
+		 * B's install woke T1's fault too: wait for T1's read to
+		 * return, or a T1 still on its way back into the page could
+		 * fault again after the swap-out below and swap v1 in
+		 * itself, hiding A's stale install (see aba.c).
+		 */
+		touch_join(&t1);
 		step("B released: it read E too, installed it and freed the "
 		     "slot (in use: %llu); T2 wrote v1",
 		     (unsigned long long)rp_inuse());
@@ -130,7 +137,6 @@ int main(int argc, char **argv)
 		rp_release(read_a);
 		rp_wait(rp_events("A done", PBIT(MM_HOOK_SWAPIN_DONE), a, 0,
 				  pos, 1));
-		touch_join(&t1);
 		step("A released: pte_same passed on the reused E, A installed "
 		     "its copy and dropped the new swap-out's reference (pte "
 		     "%s, slots in use %llu)",
