@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/alloc.h"
 #include "api/api.h"
 
 struct uswap {
@@ -55,7 +56,7 @@ int uswap_open_params(const struct uswap_options *opt,
 		}
 		nslots = (uint32_t)n;
 	}
-	u = calloc(1, sizeof(*u));
+	u = priv_calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->opt = *opt;
@@ -84,7 +85,7 @@ fail_swap:
 fail_store:
 	store_close(u->dev);
 fail:
-	free(u);
+	priv_free(u);
 	return ret;
 }
 
@@ -177,7 +178,7 @@ void uswap_close(struct uswap *u)
 	} else {
 		store_close(u->dev);
 	}
-	free(u);
+	priv_free(u);
 }
 
 struct mm *uswap_mm(struct uswap *u)

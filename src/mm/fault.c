@@ -328,7 +328,7 @@ int mm_handlers_start(struct mm *mm)
 {
 	int ret;
 
-	mm->handlers = calloc(mm->p.threads, sizeof(*mm->handlers));
+	mm->handlers = priv_calloc(mm->p.threads, sizeof(*mm->handlers));
 	if (!mm->handlers)
 		return -ENOMEM;
 	mm->bell =
@@ -376,7 +376,7 @@ void mm_handlers_stop(struct mm *mm)
 		munmap(mm->bell, BELL_PAGES(mm) * PAGE_SIZE);
 	}
 	mm->bell = NULL;
-	free(mm->handlers);
+	priv_free(mm->handlers);
 	mm->handlers = NULL;
 }
 

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/alloc.h"
 #include "mm/mm.h"
 #include "swap/folio.h"
 #include "swap/swap.h"

@@ -54,8 +54,8 @@ static void mm_free(struct mm *mm)
 		close(mm->pidfd);
 	if (mm->pagemap_fd >= 0)
 		close(mm->pagemap_fd);
-	free(mm->fmeta);
-	free(mm->regions);
+	priv_free(mm->fmeta);
+	priv_free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
 	pthread_mutex_destroy(&mm->lru_lock);
 	pthread_mutex_destroy(&mm->reclaim_lock);
@@ -65,7 +65,7 @@ static void mm_free(struct mm *mm)
 	pthread_mutex_destroy(&mm->inflight_lock);
 	pthread_mutex_destroy(&mm->read_lock);
 	pthread_mutex_destroy(&mm->quiesce_lock);
-	free(mm);
+	priv_free(mm);
 }
 
 int mm_create(const struct mm_params *p, struct swap_info *si,
@@ -84,7 +84,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	if (p->policy == SWAPIN_UNSAFE)
 		return -EINVAL;
 #endif
-	mm = calloc(1, sizeof(*mm));
+	mm = priv_calloc(1, sizeof(*mm));
 	if (!mm)
 		return -ENOMEM;
 	mm->p = *p;
@@ -163,7 +163,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		mm->pool = NULL;
 		goto fail;
 	}
-	mm->fmeta = calloc(mm->nfolios, sizeof(*mm->fmeta));
+	mm->fmeta = priv_calloc(mm->nfolios, sizeof(*mm->fmeta));
 	if (!mm->fmeta) {
 		ret = -ENOMEM;
 		goto fail;

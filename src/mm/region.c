@@ -76,11 +76,11 @@ static void region_free(struct mm_region *r)
 	for (size_t t = 0; t < r->ntables; t++) {
 		if (r->tables[t]) {
 			pthread_mutex_destroy(&r->tables[t]->lock);
-			free(r->tables[t]);
+			priv_free(r->tables[t]);
 		}
 	}
-	free(r->tables);
-	free(r);
+	priv_free(r->tables);
+	priv_free(r);
 }
 
 void *mm_map(struct mm *mm, size_t len, int *err)
@@ -99,12 +99,12 @@ void *mm_map(struct mm *mm, size_t len, int *err)
 		return NULL;
 	}
 	len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	r = calloc(1, sizeof(*r));
+	r = priv_calloc(1, sizeof(*r));
 	if (!r)
 		goto nomem;
 	r->npages = len >> PAGE_SHIFT;
 	r->ntables = (r->npages + PTRS_PER_TABLE - 1) / PTRS_PER_TABLE;
-	r->tables = calloc(r->ntables, sizeof(*r->tables));
+	r->tables = priv_calloc(r->ntables, sizeof(*r->tables));
 	if (!r->tables)
 		goto nomem;
 	addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -114,7 +114,8 @@ void *mm_map(struct mm *mm, size_t len, int *err)
 	r->start = (uint64_t)(uintptr_t)addr;
 	r->end = r->start + len;
 	for (size_t t = 0; t < r->ntables; t++) {
-		struct pte_table *tbl = aligned_alloc(TABLE_ALIGN, TABLE_ALIGN);
+		struct pte_table *tbl =
+			priv_aligned_alloc(TABLE_ALIGN, TABLE_ALIGN);
 
 		if (!tbl)
 			goto nomem;
@@ -135,7 +136,8 @@ void *mm_map(struct mm *mm, size_t len, int *err)
 	pthread_rwlock_wrlock(&mm->region_lock);
 	if (mm->nregions == mm->cap_regions) {
 		size_t cap = mm->cap_regions ? 2 * mm->cap_regions : 16;
-		struct mm_region **n = realloc(mm->regions, cap * sizeof(*n));
+		struct mm_region **n =
+			priv_realloc(mm->regions, cap * sizeof(*n));
 
 		if (!n) {
 			pthread_rwlock_unlock(&mm->region_lock);
@@ -162,7 +164,7 @@ fail:
 		if (r->tables)
 			region_free(r);
 		else
-			free(r);
+			priv_free(r);
 	}
 	return NULL;
 }
@@ -351,7 +353,7 @@ void mm_regions_destroy(struct mm *mm)
 	/* a snapshot with references: handlers keep looking regions up */
 	pthread_rwlock_rdlock(&mm->region_lock);
 	n = mm->nregions;
-	snap = calloc(n ? n : 1, sizeof(*snap));
+	snap = priv_calloc(n ? n : 1, sizeof(*snap));
 	for (size_t i = 0; snap && i < n; i++) {
 		snap[i] = mm->regions[i];
 		atomic_fetch_add(&snap[i]->refs, 1);
@@ -380,7 +382,7 @@ void mm_regions_destroy(struct mm *mm)
 	}
 	for (size_t i = 0; i < n; i++)
 		region_put(snap[i]);
-	free(snap);
+	priv_free(snap);
 
 	pthread_rwlock_wrlock(&mm->region_lock);
 	for (size_t i = 0; i < mm->nregions; i++)

@@ -37,8 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem: the private heap */
 #include <zstd.h>
 
+#include "lib/alloc.h"
 #include "store/device.h"
 #include "store/zram.h"
 #include "store/zspool.h"
@@ -182,6 +184,20 @@ struct zctx {
 
 static pthread_key_t zctx_key;
 static pthread_once_t zctx_once = PTHREAD_ONCE_INIT;
+/* zstd's contexts live on the private heap too (lib/alloc.h) */
+static void *zstd_priv_alloc(void *opaque, size_t size)
+{
+	return priv_malloc(size);
+}
+
+static void zstd_priv_free(void *opaque, void *p)
+{
+	priv_free(p);
+}
+
+static const ZSTD_customMem zstd_priv_mem = {zstd_priv_alloc, zstd_priv_free,
+					     NULL};
+
 static int zctx_key_err;
 static _Thread_local unsigned char zbuf[PAGE_SIZE];
 
@@ -191,7 +207,7 @@ static void zctx_destroy(void *p)
 
 	ZSTD_freeCCtx(z->cctx);
 	ZSTD_freeDCtx(z->dctx);
-	free(z);
+	priv_free(z);
 }
 
 static void zctx_key_init(void)
@@ -208,11 +224,11 @@ static struct zctx *zctx_get(void)
 		return NULL;
 	z = pthread_getspecific(zctx_key);
 	if (!z) {
-		z = calloc(1, sizeof(*z));
+		z = priv_calloc(1, sizeof(*z));
 		if (!z)
 			return NULL;
 		if (pthread_setspecific(zctx_key, z)) {
-			free(z);
+			priv_free(z);
 			return NULL;
 		}
 	}
@@ -236,7 +252,7 @@ static int compress_page(struct zram *z, const void *page)
 	if (!c)
 		return -ENOMEM;
 	if (!c->cctx) {
-		c->cctx = ZSTD_createCCtx();
+		c->cctx = ZSTD_createCCtx_advanced(zstd_priv_mem);
 		if (!c->cctx)
 			return -ENOMEM;
 	}
@@ -265,7 +281,7 @@ static int decompress_page(struct zram *z, const void *src, size_t len,
 	if (!c)
 		return -ENOMEM;
 	if (!c->dctx) {
-		c->dctx = ZSTD_createDCtx();
+		c->dctx = ZSTD_createDCtx_advanced(zstd_priv_mem);
 		if (!c->dctx)
 			return -ENOMEM;
 	}
@@ -515,8 +531,8 @@ static void zram_destroy(struct store_dev *dev)
 	struct zram *z = to_zram(dev);
 
 	zspool_destroy(z->pool);
-	free(z->slots);
-	free(z);
+	priv_free(z->slots);
+	priv_free(z);
 }
 
 static const struct store_ops zram_ops = {
@@ -608,7 +624,8 @@ int zram_open(const char *spec, uint32_t nslots, size_t mem_limit,
 			spec, mem_limit, PAGE_SIZE);
 		return -EINVAL;
 	}
-	if (posix_memalign((void **)&z, 64, sizeof(*z)))
+	z = priv_aligned_alloc(64, sizeof(*z));
+	if (!z)
 		return -ENOMEM;
 	memset(z, 0, sizeof(*z));
 	z->dev.ops = &zram_ops;
@@ -619,12 +636,12 @@ int zram_open(const char *spec, uint32_t nslots, size_t mem_limit,
 	z->huge_size = zspool_huge_size();
 	z->mem_limit = mem_limit;
 	/* Large tables come from mmap: untouched slots cost no memory. */
-	z->slots = calloc(nslots, sizeof(*z->slots));
+	z->slots = priv_calloc(nslots, sizeof(*z->slots));
 	z->pool = zspool_create(mem_limit / PAGE_SIZE);
 	if (!z->slots || !z->pool) {
 		zspool_destroy(z->pool);
-		free(z->slots);
-		free(z);
+		priv_free(z->slots);
+		priv_free(z);
 		return -ENOMEM;
 	}
 	*out = &z->dev;

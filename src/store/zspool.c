@@ -52,6 +52,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "lib/alloc.h"
 #include "store/device.h"
 #include "store/zspool.h"
 
@@ -222,7 +223,7 @@ static bool push_ptr(char ***arr, size_t *n, size_t *cap, char *p)
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 16;
-		char **na = realloc(*arr, ncap * sizeof(*na));
+		char **na = priv_realloc(*arr, ncap * sizeof(*na));
 
 		if (!na)
 			return false;
@@ -396,7 +397,7 @@ static int zspage_make(struct zspool *pool, struct zs_class *cls,
 	unsigned int i;
 	int ret;
 
-	zsp = calloc(1, zspage_desc_size(cls));
+	zsp = priv_calloc(1, zspage_desc_size(cls));
 	if (!zsp)
 		return -ENOMEM;
 	zsp->base = run_cache_get(pool, cls->pages);
@@ -406,12 +407,12 @@ static int zspage_make(struct zspool *pool, struct zs_class *cls,
 		if (ret == -ENOSPC && run_cache_flush(pool))
 			ret = reserve_pages(pool, cls->pages);
 		if (ret) {
-			free(zsp);
+			priv_free(zsp);
 			return ret;
 		}
 		zsp->base = run_get(pool, cls->pages);
 		if (!zsp->base) {
-			free(zsp);
+			priv_free(zsp);
 			unreserve_pages(pool, cls->pages);
 			return -ENOMEM;
 		}
@@ -454,7 +455,7 @@ static void zspage_release(struct zspool *pool, struct zs_class *cls,
 		unreserve_pages(pool, cls->pages);
 	}
 	add_meta(pool, -(long)zspage_desc_size(cls));
-	free(zsp);
+	priv_free(zsp);
 }
 
 /* Take a free object of @zsp for handle index @hidx.  Context: cls->lock. */
@@ -512,7 +513,7 @@ static uint32_t hent_alloc(struct zspool *pool, struct zs_class *cls)
 
 		if (ncap <= cls->ht_cap) /* 2^31 entries: give up */
 			return 0;
-		nt = realloc(cls->ht, (size_t)ncap * sizeof(*nt));
+		nt = priv_realloc(cls->ht, (size_t)ncap * sizeof(*nt));
 		if (!nt)
 			return 0;
 		add_meta(pool, (long)(ncap - cls->ht_cap) * (long)sizeof(*nt));
@@ -805,7 +806,8 @@ struct zspool *zspool_create(uint64_t limit_pages)
 	struct zspool *pool;
 	int i;
 
-	if (posix_memalign((void **)&pool, 64, sizeof(*pool)))
+	pool = priv_aligned_alloc(64, sizeof(*pool));
+	if (!pool)
 		return NULL;
 	memset(pool, 0, sizeof(*pool));
 	pool->limit_pages = limit_pages;
@@ -845,18 +847,18 @@ void zspool_destroy(struct zspool *pool)
 		for (l = 0; l < 2; l++)
 			for (zsp = lists[l]; zsp; zsp = next) {
 				next = zsp->next;
-				free(zsp);
+				priv_free(zsp);
 			}
-		free(cls->ht);
+		priv_free(cls->ht);
 		pthread_mutex_destroy(&cls->lock);
 	}
 	for (i = 0; i < pool->nchunks; i++)
 		munmap(pool->chunks[i], ZS_CHUNK);
-	free(pool->chunks);
+	priv_free(pool->chunks);
 	for (i = 0; i <= ZS_MAX_PAGES; i++) {
-		free(pool->runs[i]);
-		free(pool->hot[i]);
+		priv_free(pool->runs[i]);
+		priv_free(pool->hot[i]);
 	}
 	pthread_mutex_destroy(&pool->run_lock);
-	free(pool);
+	priv_free(pool);
 }

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/alloc.h"
 #include "store/device.h"
 #include "swap/folio.h"
 
@@ -54,12 +55,12 @@ int folio_pool_create(void *area, size_t npages, struct folio_pool **out)
 		fprintf(stderr, "folio_pool_create: npages 0\n");
 		return -EINVAL;
 	}
-	pool = calloc(1, sizeof(*pool));
+	pool = priv_calloc(1, sizeof(*pool));
 	if (!pool)
 		return -ENOMEM;
-	pool->folios = calloc(npages, sizeof(*pool->folios));
+	pool->folios = priv_calloc(npages, sizeof(*pool->folios));
 	if (!pool->folios) {
-		free(pool);
+		priv_free(pool);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&pool->lock, NULL);
@@ -88,8 +89,8 @@ void folio_pool_destroy(struct folio_pool *pool)
 	if (!pool)
 		return;
 	pthread_mutex_destroy(&pool->lock);
-	free(pool->folios);
-	free(pool);
+	priv_free(pool->folios);
+	priv_free(pool);
 }
 
 /* folio_pool_free_count - folios on the free list.  Context: pool->lock. */

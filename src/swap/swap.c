@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/alloc.h"
 #include "swap/swap_internal.h"
 
 static pthread_mutex_t swap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -172,7 +173,7 @@ static int set_count_locked(struct swap_cluster *ci, unsigned i,
 			if (swap_test_fail_cont_alloc)
 				return -ENOMEM;
 #endif
-			ext = calloc(SWAP_CLUSTER_SLOTS, sizeof(*ext));
+			ext = priv_calloc(SWAP_CLUSTER_SLOTS, sizeof(*ext));
 			if (!ext)
 				return -ENOMEM;
 			atomic_store_explicit(&ci->ext, ext,
@@ -556,13 +557,13 @@ static void swap_info_free(struct swap_info *si)
 	if (si->clusters) {
 		for (c = 0; c < si->nclusters; c++) {
 			pthread_mutex_destroy(&si->clusters[c].lock);
-			free((void *)atomic_load(&si->clusters[c].ext));
+			priv_free((void *)atomic_load(&si->clusters[c].ext));
 		}
 	}
 	pthread_mutex_destroy(&si->lock);
-	free(si->clusters);
-	free((void *)si->table);
-	free(si);
+	priv_free(si->clusters);
+	priv_free((void *)si->table);
+	priv_free(si);
 }
 
 /*
@@ -588,18 +589,18 @@ int swapon(struct store_dev *dev, uint32_t nslots, struct swap_info **out)
 			nslots, dev->nslots);
 		return -EINVAL;
 	}
-	si = calloc(1, sizeof(*si));
+	si = priv_calloc(1, sizeof(*si));
 	if (!si)
 		return -ENOMEM;
 	pthread_mutex_init(&si->lock, NULL);
 	si->dev = dev;
 	si->max = nslots;
 	si->nclusters = (nslots + SWAP_CLUSTER_SLOTS - 1) / SWAP_CLUSTER_SLOTS;
-	si->clusters = aligned_alloc(64, (size_t)si->nclusters *
-						 sizeof(*si->clusters));
+	si->clusters = priv_aligned_alloc(64, (size_t)si->nclusters *
+						      sizeof(*si->clusters));
 	/* calloc: large tables come from mmap, untouched pages cost nothing */
-	si->table = calloc((size_t)si->nclusters * SWAP_CLUSTER_SLOTS,
-			   sizeof(*si->table));
+	si->table = priv_calloc((size_t)si->nclusters * SWAP_CLUSTER_SLOTS,
+				sizeof(*si->table));
 	if (!si->clusters || !si->table) {
 		si->nclusters = 0;
 		swap_info_free(si);
