@@ -91,13 +91,55 @@ USWAP_API int uswap_open(const struct uswap_config *cfg, struct uswap **out);
 USWAP_API void *uswap_map(struct uswap *u, size_t len);
 
 /*
- * uswap_unmap - unmap a whole region returned by uswap_map; every swap slot
- * it held is freed.  Return: 0, -EINVAL when @addr/@len is not a region.
+ * uswap_unmap - like munmap(2) of [@addr, @addr+@len) (page-aligned @addr,
+ * @len rounded up): the parts of uswap regions in the range are discarded
+ * (every swap slot they held is freed) and the regions trimmed or split
+ * around it; parts of the range outside any region are unmapped too.
+ * Return: 0; -EINVAL when @addr is not page-aligned or the range overlaps
+ * no region (then nothing is unmapped).
  */
 USWAP_API int uswap_unmap(struct uswap *u, void *addr, size_t len);
 
+/*
+ * uswap_mmap - mmap(2) of @len bytes of private anonymous read-write memory
+ * as a uswap region, for allocators and the `uswap run` shim.
+ * @addr: NULL or a hint; with @flags MAP_FIXED, the place (whatever was
+ * mapped there is unmapped first, uswap's parts as by uswap_unmap); with
+ * MAP_FIXED_NOREPLACE, the place or EEXIST.  @flags: 0 or one of those two.
+ * Return: the address, or MAP_FAILED with errno (EINVAL, ENOMEM, EEXIST).
+ */
+USWAP_API void *uswap_mmap(struct uswap *u, void *addr, size_t len,
+			   int flags);
+
+/*
+ * uswap_mremap - mremap(2) of a range lying inside one region (@flags: 0,
+ * MREMAP_MAYMOVE, MREMAP_FIXED with @new_addr).  The contents move with it,
+ * swapped-out pages included; shrinking discards the tail.
+ * Return: the new address, or MAP_FAILED with errno (EINVAL when the old
+ * range is not inside one region, ENOMEM when it cannot grow in place).
+ */
+USWAP_API void *uswap_mremap(struct uswap *u, void *old_addr, size_t old_len,
+			     size_t new_len, int flags, void *new_addr);
+
+/*
+ * uswap_owns - whether [@addr, @addr+@len) overlaps a uswap region.
+ * Return: 1 or 0.  Context: any thread; lock-free for the caller's purposes
+ * (a read lock on the region table).
+ */
+USWAP_API int uswap_owns(struct uswap *u, const void *addr, size_t len);
+
 /* uswap_stats - fill @st.  Return: 0. */
 USWAP_API int uswap_stats(struct uswap *u, struct uswap_stats *st);
+
+/*
+ * fork(2): the child gets its own copy of every open instance, with the
+ * parent's contents (swapped-out pages included), regions, options and
+ * statistics, served by its own new threads; parent and child then go on
+ * independently.  uswap registers pthread_atfork handlers for this at the
+ * first uswap_open: while a fork is in progress the instances' threads are
+ * parked between faults (so no lock of theirs is copied held).  A child made
+ * with vfork(2) or clone(2) without them must only exec or _exit.
+ */
 
 /*
  * uswap_close - stop the instance.  Regions still mapped are first made
