@@ -49,6 +49,10 @@ struct uswap_config {
 				    faster on this VM, but a system call that
 				    touches a swapped-out page fails with
 				    EFAULT instead of waiting */
+#define USWAP_F_PUBLISH \
+	(1u << 2) /* publish the statistics for `uswap stat
+				    PID` (a memfd "uswap-stats" refreshed
+				    every 250 ms by one more thread) */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {
@@ -108,8 +112,7 @@ USWAP_API int uswap_unmap(struct uswap *u, void *addr, size_t len);
  * MAP_FIXED_NOREPLACE, the place or EEXIST.  @flags: 0 or one of those two.
  * Return: the address, or MAP_FAILED with errno (EINVAL, ENOMEM, EEXIST).
  */
-USWAP_API void *uswap_mmap(struct uswap *u, void *addr, size_t len,
-			   int flags);
+USWAP_API void *uswap_mmap(struct uswap *u, void *addr, size_t len, int flags);
 
 /*
  * uswap_mremap - mremap(2) of a range lying inside one region (@flags: 0,

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "api/options.h"
+#include "commands.h"
+#include "fmt.h"
 #include "uswap.h"
 
 #define RECORD_SIZE  512
@@ -355,20 +357,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static const char *fmt_size(uint64_t b, char *buf, size_t len)
-{
-	static const char u[] = "BKMGTP";
-	double v = (double)b;
-	int i = 0;
-
-	while (v >= 1024 && i < 5) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f%c" : "%.0f%c", v, u[i]);
-	return buf;
-}
-
 static const char *fmt_count(double v, char *buf, size_t len)
 {
 	if (v >= 1e6)
@@ -463,6 +451,8 @@ static void usage(FILE *f)
 		   "over 4 x budget\n"
 		   "  options [--markdown]  print every option (library, "
 		   "USWAP_* variable, flag)\n"
+		   "  stat [PID...]         statistics of running programs "
+		   "(see uswap stat --help)\n"
 		   "  help                  this text; `uswap demo --help` for "
 		   "the demo\n"
 		   "\n"
@@ -787,6 +777,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return demo(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "stat"))
+		return stat_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "options")) {
 		if (argc == 3 && !strcmp(argv[2], "--markdown")) {
 			uswap_options_print(stdout, true);

@@ -112,6 +112,16 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_STATS},
+	{{"publish", "USWAP_PUBLISH", "flag", "off",
+	  "Publish the statistics for `uswap stat PID`: a memfd named "
+	  "uswap-stats, refreshed every 250 ms, readable by the program's "
+	  "user and root.",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_PUBLISH},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

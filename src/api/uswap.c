@@ -13,12 +13,14 @@
 
 #include "lib/alloc.h"
 #include "api/api.h"
+#include "api/publish.h"
 
 struct uswap {
 	struct uswap_options opt; /* set at open */
 	struct store_dev *dev;	  /* set at open */
 	struct swap_info *si;	  /* set at open */
 	struct mm *mm;		  /* set at open */
+	struct publisher *pub;	  /* USWAP_F_PUBLISH; set at open */
 };
 
 void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
@@ -78,8 +80,18 @@ int uswap_open_params(const struct uswap_options *opt,
 			fprintf(stderr, "uswap: bad pager parameters\n");
 		goto fail_swap;
 	}
+	if (opt->flags & USWAP_F_PUBLISH) {
+		ret = publish_start(u, opt->device,
+				    swapin_policy_name(opt->policy), &u->pub);
+		if (ret < 0) {
+			fprintf(stderr, "uswap: publish: %s\n", strerror(-ret));
+			goto fail_mm;
+		}
+	}
 	*out = u;
 	return 0;
+fail_mm:
+	mm_destroy(u->mm);
 fail_swap:
 	swapoff(u->si);
 fail_store:
@@ -167,6 +179,7 @@ void uswap_close(struct uswap *u)
 
 	if (!u)
 		return;
+	publish_stop(u->pub);
 	if (u->opt.flags & USWAP_F_STATS)
 		print_stats(u);
 	mm_destroy(u->mm);
