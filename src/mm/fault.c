@@ -11,8 +11,9 @@
  *   poison   the poison marker was zapped: poison again
  * Remove and unmap events clear ptes and free slots (region.c).
  *
- * Stopping: handlers block in read(2) (the fastest way to wait, research
- * notes Q2).  To stop them without signals, uswap_close sets handlers_stop
+ * Stopping: handlers block in poll(2) then read(2) the nonblocking fd (one
+ * syscall more than a blocking read, research notes Q2, so that the remove
+ * fence (install_lock, internal.h) is held only around the read itself).  To stop them without signals, uswap_close sets handlers_stop
  * and discards one "doorbell" page per handler, a registered page outside
  * every region: the handler that reads its remove event exits.
  *
@@ -300,13 +301,21 @@ static void *handler_main(void *arg)
 		int n;
 
 		pthread_mutex_lock(&mm->read_lock);
-		n = uffd_read_events(&mm->uffd, ev,
-				     mm->p.read_batch ? (int)mm->p.read_batch
-						      : 16);
-		for (int i = 0; i < n; i++)
-			if (ev[i].kind != UFFD_EV_FAULT &&
-			    handle_event(mm, &ev[i]))
-				stop = true;
+		n = uffd_wait(&mm->uffd);
+		if (n == 0) {
+			/* the remove fence: see install_lock in internal.h */
+			pthread_rwlock_wrlock(&mm->install_lock);
+			n = uffd_read_events(
+				&mm->uffd, ev,
+				mm->p.read_batch ? (int)mm->p.read_batch : 16);
+			if (n > 0)
+				mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
+			for (int i = 0; i < n; i++)
+				if (ev[i].kind != UFFD_EV_FAULT &&
+				    handle_event(mm, &ev[i]))
+					stop = true;
+			pthread_rwlock_unlock(&mm->install_lock);
+		}
 		if (n > 0)
 			atomic_fetch_add(&mm->batches_done, 1);
 		pthread_mutex_unlock(&mm->read_lock);

@@ -9,6 +9,10 @@
  *
  *   mm->read_lock   (a handler reading events and applying remove/unmap
  *                    events: fault.c handler_main)
+ *     mm->install_lock (write: the same handler, from before its read(2)
+ *                    until the batch's events are applied)
+ *   ...
+ *   pte lock -> mm->install_lock (read, TRY only: swapin_install)
  *   mm->region_lock (rwlock; held only to look a region up or to change the
  *                    region array, never while taking the others)
  *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
@@ -136,6 +140,7 @@ struct mm_stats {
 	_Atomic uint64_t faults_repeat, eexist, swapins, swapouts;
 	_Atomic uint64_t reclaim_scans, sigbus, evictions, readahead;
 	_Atomic uint64_t loser_waits, loser_wakes, errors;
+	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
 };
 
 #define STAT_INC(mm, field) \
@@ -199,6 +204,20 @@ struct mm {
 	 * called madvise touching the range again) sees its effect.
 	 */
 	pthread_mutex_t read_lock;
+	/*
+	 * install_lock: the remove fence.  A thread's MADV_DONTNEED returns
+	 * as soon as a handler has READ its remove event; the kernel then
+	 * zaps the range, and the ptes are cleared only when the handler
+	 * applies the event.  A swap-in installing in between would put the
+	 * old data back after the zap, and the madvise caller would read it
+	 * instead of zeros.  So the reader holds install_lock for writing
+	 * from before its read(2) until the batch is applied, and
+	 * swapin_install try-locks it for reading under the pte lock: when
+	 * that fails it installs nothing and the faulter faults again (the
+	 * folio stays in the swap cache: a minor fault).  Try only: the
+	 * installer holds a folio lock the applying reader may wait for.
+	 */
+	pthread_rwlock_t install_lock;
 	void *bell; /* doorbell pages, one per handler, then quiesce's page */
 	pthread_mutex_t quiesce_lock;
 	_Atomic bool handlers_stop;    /* handlers: exit after a doorbell */

@@ -64,6 +64,7 @@ static void mm_free(struct mm *mm)
 	pthread_cond_destroy(&mm->wq_cond);
 	pthread_mutex_destroy(&mm->inflight_lock);
 	pthread_mutex_destroy(&mm->read_lock);
+	pthread_rwlock_destroy(&mm->install_lock);
 	pthread_mutex_destroy(&mm->quiesce_lock);
 	priv_free(mm);
 }
@@ -102,6 +103,16 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_cond_init(&mm->wq_cond, NULL);
 	pthread_mutex_init(&mm->inflight_lock, NULL);
 	pthread_mutex_init(&mm->read_lock, NULL);
+	{
+		pthread_rwlockattr_t ra;
+
+		/* the reader must not starve behind a stream of installs */
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(
+			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&mm->install_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	pthread_mutex_init(&mm->quiesce_lock, NULL);
 	mm->lru_head.lru_next = mm->lru_head.lru_prev = &mm->lru_head;
 	mm->active_head.lru_next = mm->active_head.lru_prev = &mm->active_head;
@@ -120,12 +131,12 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	if (mm->wmark_low >= mm->wmark_high)
 		mm->wmark_low = mm->wmark_high - 1;
 
-	ret = uffd_open(&mm->uffd,
-			UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
-				UFFD_FEATURE_EVENT_REMAP |
-				UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MOVE |
-				UFFD_FEATURE_POISON,
-			p->sigbus ? UFFD_OPEN_SIGBUS : 0);
+	ret = uffd_open(
+		&mm->uffd,
+		UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+			UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_THREAD_ID |
+			UFFD_FEATURE_MOVE | UFFD_FEATURE_POISON,
+		UFFD_OPEN_NONBLOCK | (p->sigbus ? UFFD_OPEN_SIGBUS : 0));
 	if (ret < 0) {
 		mm->uffd.fd = -1;
 		goto fail;

@@ -53,6 +53,12 @@ struct mm_params {
 	 * list, no active list.
 	 */
 	bool fifo;
+	/*
+	 * Tests only: install without the remove fence (internal.h,
+	 * install_lock), as before it existed, so that the replay that
+	 * needs it (tests/replay/dontneed.c) can show it catches its absence.
+	 */
+	bool unfenced_installs;
 };
 
 /*
@@ -122,6 +128,8 @@ enum mm_hook_point {
 	MM_HOOK_SWAPIN_LOSER,	   /* bypass loser (-EEXIST), before its wait */
 	MM_HOOK_SWAPIN_FOLIO_WAIT, /* found a folio, before folio_lock */
 	MM_HOOK_SWAPIN_DONE,	   /* do_swap_page returned (handler thread) */
+	MM_HOOK_EVENTS_READ, /* a batch was read, its events not yet applied
+				(entry 0; the install fence is held) */
 	MM_HOOK_NR,
 };
 

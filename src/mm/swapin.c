@@ -134,28 +134,15 @@ enum install_result {
 	INSTALL_FAILED, /* the ioctl failed (region gone): pte unchanged */
 };
 
-/*
- * swapin_install - step 4, with @folio locked (in the swap cache or a
- * bypass's private folio).  *@moved tells whether the folio's data page was
- * moved into the process (it is a hole now).
- * Context: takes the pte lock; lru_lock and cluster locks inside.
- */
-static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
-					  uint64_t addr, swp_entry_t entry,
-					  struct folio *folio, bool *moved,
-					  bool active)
+/* swapin_install's work under the pte lock and the fence. */
+static enum install_result swapin_install_locked(struct mm *mm, uint64_t addr,
+						 swp_entry_t entry,
+						 struct folio *folio,
+						 struct mm_page *page,
+						 bool *moved, bool active)
 {
-	struct pte_table *tbl;
-	struct mm_page *page = region_page(r, addr, &tbl);
 	long ret;
 
-	*moved = false;
-	mm_hook(MM_HOOK_SWAPIN_BEFORE_PTE_LOCK, entry);
-	pthread_mutex_lock(&tbl->lock);
-	if (atomic_load(&page->pte) != swp_entry_to_pte(entry)) {
-		pthread_mutex_unlock(&tbl->lock);
-		return LOST;
-	}
 	if (folio_test(folio, PG_error)) {
 		/* free the slot first: the access fails as soon as we poison */
 		atomic_store(&page->pte, PTE_POISON);
@@ -166,7 +153,6 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 		ret = uffd_poison(&mm->uffd, addr, PAGE_SIZE, 0);
 		if (ret < 0 && ret != -EEXIST)
 			STAT_INC(mm, errors);
-		pthread_mutex_unlock(&tbl->lock);
 		STAT_INC(mm, sigbus);
 		return POISONED;
 	}
@@ -188,7 +174,6 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 			(unsigned long long)addr);
 		STAT_INC(mm, errors);
 	} else if (ret < 0) {
-		pthread_mutex_unlock(&tbl->lock);
 		return INSTALL_FAILED;
 	}
 	atomic_store(&page->pte, PTE_PRESENT);
@@ -204,9 +189,61 @@ static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
 				folio); /* the list's; ours and the cache's remain */
 		folio_free_swap(folio); /* count 0: the slot is freed now */
 	}
-	pthread_mutex_unlock(&tbl->lock);
-	mm_hook(MM_HOOK_SWAPIN_AFTER_INSTALL, entry);
 	return INSTALLED;
+}
+
+/*
+ * swapin_install - step 4, with @folio locked (in the swap cache or a
+ * bypass's private folio).  *@moved tells whether the folio's data page was
+ * moved into the process (it is a hole now).
+ * Context: takes the pte lock; lru_lock and cluster locks inside.
+ */
+static enum install_result swapin_install(struct mm *mm, struct mm_region *r,
+					  uint64_t addr, swp_entry_t entry,
+					  struct folio *folio, bool *moved,
+					  bool active)
+{
+	struct pte_table *tbl;
+	struct mm_page *page = region_page(r, addr, &tbl);
+	enum install_result res;
+
+	*moved = false;
+	mm_hook(MM_HOOK_SWAPIN_BEFORE_PTE_LOCK, entry);
+	pthread_mutex_lock(&tbl->lock);
+	if (atomic_load(&page->pte) != swp_entry_to_pte(entry)) {
+		pthread_mutex_unlock(&tbl->lock);
+		return LOST;
+	}
+	/*
+	 * The remove fence (install_lock in internal.h).  Race without it:
+	 *   handler A (us)            thread T2            handler R
+	 *   read E (old data)
+	 *                             madvise(DONTNEED)
+	 *                              -> remove event     read(2): event
+	 *                             (released) zap
+	 *                             returns
+	 *   pte still E: COPY old
+	 *                             reads old data, not 0
+	 *                                                  apply: pte NONE
+	 * With it R holds the fence from before its read(2) until it has
+	 * applied the event: we fail the try, install nothing, and the
+	 * faulter faults again after the event was applied (pte NONE: zero;
+	 * else the folio is still cached for E: a minor fault).
+	 */
+	if (!mm->p.unfenced_installs &&
+	    pthread_rwlock_tryrdlock(&mm->install_lock) != 0) {
+		pthread_mutex_unlock(&tbl->lock);
+		STAT_INC(mm, install_fenced);
+		return LOST;
+	}
+	res = swapin_install_locked(mm, addr, entry, folio, page, moved,
+				    active);
+	if (!mm->p.unfenced_installs)
+		pthread_rwlock_unlock(&mm->install_lock);
+	pthread_mutex_unlock(&tbl->lock);
+	if (res == INSTALLED)
+		mm_hook(MM_HOOK_SWAPIN_AFTER_INSTALL, entry);
+	return res;
 }
 
 /*

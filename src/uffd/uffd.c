@@ -11,6 +11,7 @@
  * uffd_adopt / uffd_close, which own the struct.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -302,6 +303,15 @@ int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max)
 		/* an unknown event kind is dropped: read again */
 	} while (out == 0);
 	return out;
+}
+
+int uffd_wait(struct uffd *u)
+{
+	struct pollfd p = {.fd = u->fd, .events = POLLIN};
+
+	if (poll(&p, 1, -1) < 0)
+		return -errno;
+	return 0;
 }
 
 long uffd_copy(struct uffd *u, uint64_t dst, const void *src, size_t len,

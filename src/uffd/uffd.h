@@ -187,6 +187,15 @@ int uffd_unregister(struct uffd *u, void *addr, size_t len);
 int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max);
 
 /*
+ * uffd_wait - block until an event can be read (poll(2) for POLLIN).  With
+ * a nonblocking fd, uffd_read_events may still answer -EAGAIN afterwards: a
+ * fault can be resolved (woken) before anyone read its message.
+ * Return: 0; -EINTR; -errno of poll.
+ * Context: any thread; blocks.
+ */
+int uffd_wait(struct uffd *u);
+
+/*
  * Page installation and removal; results classified as above (0, a partial
  * byte count, or -EEXIST / -EAGAIN / -ENOENT / -errno).  @flags:
  * UFFD_DONTWAKE (all), UFFD_WP (copy), UFFD_ALLOW_SRC_HOLES (move).

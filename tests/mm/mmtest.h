@@ -40,6 +40,7 @@ struct mt_conf {
 	unsigned read_batch;
 	bool sigbus;
 	bool swapin_move;
+	bool unfenced_installs;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -63,6 +64,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.read_batch = c->read_batch;
 	mp.sigbus = c->sigbus;
 	mp.swapin_move = c->swapin_move;
+	mp.unfenced_installs = c->unfenced_installs;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",

@@ -58,6 +58,7 @@ static const char *const rp_point_names[] = {
 	[MM_HOOK_SWAPIN_LOSER] = "loser",
 	[MM_HOOK_SWAPIN_FOLIO_WAIT] = "folio-wait",
 	[MM_HOOK_SWAPIN_DONE] = "swapin-done",
+	[MM_HOOK_EVENTS_READ] = "events-read",
 };
 
 static inline const char *rp_point_name(unsigned p)
@@ -492,8 +493,10 @@ static inline void rp_setup(int argc, char **argv, const char *scenario,
 	uint64_t pte;
 
 	if (argc < 2 || rp_parse_policy(argv[1], &c.policy))
-		FAIL("usage: %s POLICY [--expect-loss]", argv[0]);
+		FAIL("usage: %s POLICY [--expect-loss [--unfenced]]", argv[0]);
 	rp.expect_loss = argc > 2 && !strcmp(argv[2], "--expect-loss");
+	/* without the remove fence (tests/replay/dontneed.c) */
+	c.unfenced_installs = argc > 3 && !strcmp(argv[3], "--unfenced");
 	rp.policy = c.policy;
 	printf("replay %s: policy %s%s\n", scenario,
 	       swapin_policy_name(c.policy),
