@@ -18,20 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../fail.h"
 #include "uswap.h"
-
-#define FAIL(...)                                                    \
-	do {                                                         \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                        \
-		fprintf(stderr, "\n");                               \
-		exit(1);                                             \
-	} while (0)
-#define CHECK(cond, ...)                   \
-	do {                               \
-		if (!(cond))               \
-			FAIL(__VA_ARGS__); \
-	} while (0)
 
 #define BUDGET (4u << 20)
 #define SIZE   (4 * BUDGET)

@@ -12,22 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../fail.h"
 #include "api/api.h"
 #include "mm/internal.h"
-
-#define FAIL(...)                                                    \
-	do {                                                         \
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                        \
-		fprintf(stderr, "\n");                               \
-		exit(1);                                             \
-	} while (0)
-
-#define CHECK(cond, ...)                   \
-	do {                               \
-		if (!(cond))               \
-			FAIL(__VA_ARGS__); \
-	} while (0)
 
 struct mt_conf {
 	enum swapin_policy policy;

@@ -50,14 +50,8 @@ int main(int argc, char **argv)
 
 	rp_setup(argc, argv, "aba (kernel-swap-history.md 2.1)", V0);
 
-	read_hold = rp_hold("A after its read", PBIT(MM_HOOK_SWAPIN_AFTER_READ),
-			    rp.entry, 0);
-	touch(&t1, "T1 (read)", false, 0);
-	rp_wait(rp_arrived(read_hold));
+	read_hold = rp_read_and_hold(&t1);
 	a = read_hold->by;
-	step("T1 faulted; handler A (tid %d) missed the swap cache, read E "
-	     "and is held before its install",
-	     a);
 
 	pos = rp_log_pos();
 	touch(&t2, "T2 (write v1)", true, V1);

@@ -44,22 +44,14 @@ int main(int argc, char **argv)
 {
 	struct rp_hold *read_hold, *event_hold;
 	struct toucher t1, t3;
-	struct uswap_stats st;
 	struct timespec dl;
 	pthread_t m;
-	size_t pos;
 	pid_t a;
 
 	rp_setup(argc, argv, "dontneed (the remove fence)", V0);
 
-	read_hold = rp_hold("A after its read", PBIT(MM_HOOK_SWAPIN_AFTER_READ),
-			    rp.entry, 0);
-	touch(&t1, "T1 (read)", false, 0);
-	rp_wait(rp_arrived(read_hold));
+	read_hold = rp_read_and_hold(&t1);
 	a = read_hold->by;
-	step("T1 faulted; handler A (tid %d) read E (v0) and is held before "
-	     "its install",
-	     a);
 
 	event_hold = rp_hold("R after reading a batch",
 			     PBIT(MM_HOOK_EVENTS_READ), 0, 0);
@@ -74,15 +66,9 @@ int main(int argc, char **argv)
 	     event_hold->by);
 
 	touch(&t3, "T3 (read after the madvise)", false, 0);
-	pos = rp_log_pos();
-	rp_release(read_hold);
-	rp_wait(rp_events("A done", PBIT(MM_HOOK_SWAPIN_DONE), a, 0, pos, 1));
-	uswap_stats(rp.u, &st);
 	step("A released: %s (pte %s)",
-	     rp_now(rp_events("A installed", PBIT(MM_HOOK_SWAPIN_AFTER_INSTALL),
-			      a, 0, pos, 1))
-		     ? "it installed its copy of E"
-		     : "it installed nothing",
+	     rp_release_and_finish(read_hold, a) ? "it installed its copy of E"
+						 : "it installed nothing",
 	     rp_pte() == PTE_PRESENT ? "present" : "not present");
 
 	rp_release(event_hold);

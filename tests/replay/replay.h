@@ -529,6 +529,41 @@ static inline unsigned rp_loser_point(void)
 }
 
 /*
+ * rp_read_and_hold - the opening of most replays: T1 (@t1) reads the page;
+ * its handler A misses the swap cache, reads E from the device and is held
+ * right after the read (MM_HOOK_SWAPIN_AFTER_READ).
+ * Return: the hold; A is its ->by.
+ */
+static inline struct rp_hold *rp_read_and_hold(struct toucher *t1)
+{
+	struct rp_hold *h =
+		rp_hold("A after its read", PBIT(MM_HOOK_SWAPIN_AFTER_READ),
+			rp.entry, 0);
+
+	touch(t1, "T1 (read)", false, 0);
+	rp_wait(rp_arrived(h));
+	step("T1 faulted; handler A (tid %d) missed the swap cache, read E "
+	     "and is held before its install",
+	     h->by);
+	return h;
+}
+
+/*
+ * rp_release_and_finish - release the hold of thread @tid and wait until its
+ * swap-in is done.  Return: whether it installed a page.
+ */
+static inline bool rp_release_and_finish(struct rp_hold *h, pid_t tid)
+{
+	size_t pos = rp_log_pos();
+
+	rp_release(h);
+	rp_wait(rp_events("swap-in done", PBIT(MM_HOOK_SWAPIN_DONE), tid, 0,
+			  pos, 1));
+	return rp_now(rp_events("installed", PBIT(MM_HOOK_SWAPIN_AFTER_INSTALL),
+				tid, 0, pos, 1));
+}
+
+/*
  * rp_finish - release every hold, check the page holds @want, then the
  * quiet-point checks: swap_validate clean; after unmap no slot in use.
  * Return: the exit code (0 pass, 1 fail) according to --expect-loss.

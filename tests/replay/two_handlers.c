@@ -172,14 +172,9 @@ int main(int argc, char **argv)
 	step("the page was swapped out again and got E again (v1): the entry "
 	     "B faulted on has the same value and a new meaning");
 
-	pos = rp_log_pos();
-	rp_release(wait_b);
-	rp_wait(rp_events("B done", PBIT(MM_HOOK_SWAPIN_DONE), b, 0, pos, 1));
 	step("B released: it finished (%s; pte %s)",
-	     rp_now(rp_events("B installed", PBIT(MM_HOOK_SWAPIN_AFTER_INSTALL),
-			      b, 0, pos, 1))
-		     ? "it installed a page for E"
-		     : "without installing",
+	     rp_release_and_finish(wait_b, b) ? "it installed a page for E"
+					      : "without installing",
 	     rp_pte() == PTE_PRESENT ? "present" : "still E");
 	return rp_finish(V1);
 }
