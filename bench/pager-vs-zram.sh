@@ -35,7 +35,6 @@ outdir="$here/results"
 lock_wait=600
 nice_level=0
 join=self
-zdev=zram0
 extra=()
 table_only=
 
@@ -63,7 +62,7 @@ usage: sudo $0 [options] [-- extra workload options]
                         set is charged, as only the region counts against
                         uswap's budget; shell = a subshell joins before exec
                         (bookkeeping charged too)
-  --lock-wait SECONDS   how long to wait for $zdev's lock (default $lock_wait)
+  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   --nice N              run the workload under nice -n N (default 0)
   -o, --outdir DIR      default bench/results
   --table RAW           only print the tables again from a .raw file
@@ -264,10 +263,10 @@ done
 
 # ---- setup and the trap that undoes it ------------------------------------
 
-zsys=/sys/block/$zdev
-cg=
-zram_on=0
-zram_alg_orig=
+zc_name=pager-vs-zram
+. "$here/zram-cgroup.sh"
+zsys=$zc_sys
+zdev=$zc_dev
 child=
 
 cleanup() {
@@ -277,71 +276,17 @@ cleanup() {
 		kill "$child"
 		wait "$child" 2>/dev/null
 	fi
-	if [ -n "$cg" ] && [ -d "$cg" ]; then
-		if [ -s "$cg/cgroup.procs" ]; then
-			echo "pager-vs-zram: cgroup $cg still has tasks: $(tr '\n' ' ' <"$cg/cgroup.procs")" >&2
-		fi
-		rmdir "$cg" || echo "pager-vs-zram: could not remove $cg" >&2
-	fi
-	if [ $zram_on -ge 2 ]; then
-		swapoff "/dev/$zdev" || echo "pager-vs-zram: swapoff /dev/$zdev failed" >&2
-	fi
-	if [ $zram_on -ge 1 ]; then
-		echo 1 >"$zsys/reset" || echo "pager-vs-zram: reset of $zdev failed" >&2
-		if [ -n "$zram_alg_orig" ]; then
-			echo "$zram_alg_orig" >"$zsys/comp_algorithm" 2>/dev/null ||
-				echo "pager-vs-zram: could not restore $zdev comp_algorithm $zram_alg_orig" >&2
-		fi
-	fi
-	# The lock (fd 9) goes with the process.
+	zc_cleanup
 	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
+cg=
 if [ $want_zram = 1 ]; then
-	memcg=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
-	[ -n "$memcg" ] || die "no cgroup v1 memory controller in /proc/mounts"
-	[ -e "$zsys" ] || modprobe zram 2>/dev/null || true
-	[ -e "$zsys" ] || die "no $zsys (zram module missing?)"
-
-	exec 9>/run/uswap-zram.lock
-	if ! flock -n 9; then
-		echo "pager-vs-zram: $zdev is locked by another benchmark (/run/uswap-zram.lock); waiting up to ${lock_wait}s" >&2
-		flock -w "$lock_wait" 9 || die "gave up waiting for /run/uswap-zram.lock after ${lock_wait}s"
-	fi
-	# Someone who does not take the lock (e.g. bench/store_vs_zram.sh,
-	# which refuses a busy device itself) may hold zram0 for a while:
-	# wait for it, then refuse.
-	zbusy() { [ "$(cat "$zsys/disksize")" != 0 ] || grep -q "^/dev/$zdev " /proc/swaps; }
-	waited=0
-	while zbusy; do
-		if [ $waited -ge "$lock_wait" ]; then
-			die "$zdev is in use (disksize $(cat "$zsys/disksize"), $(grep -c "^/dev/$zdev " /proc/swaps) swap entries) by something that did not take /run/uswap-zram.lock, for ${lock_wait}s; refusing to touch it"
-		fi
-		[ $waited = 0 ] && echo "pager-vs-zram: $zdev is in use (disksize $(cat "$zsys/disksize")) by something outside the lock; waiting up to ${lock_wait}s" >&2
-		sleep 5
-		waited=$((waited + 5))
-	done
-
-	zram_alg_orig=$(sed -n 's/.*\[\([^]]*\)\].*/\1/p' "$zsys/comp_algorithm")
-	zram_on=1
-	echo lz4 >"$zsys/comp_algorithm" || die "$zdev: cannot select lz4 (available: $(cat "$zsys/comp_algorithm"))"
-	echo $((2 * size_b)) >"$zsys/disksize"
-	mkswap "/dev/$zdev" >/dev/null
-	swapon -p 100 "/dev/$zdev"
-	zram_on=2
-
-	cg=$memcg/uswap-bench.$$
-	mkdir "$cg"
-	echo 100 >"$cg/memory.swappiness"
-	echo "$budget_b" >"$cg/memory.limit_in_bytes"
-	if [ -e "$cg/memory.memsw.limit_in_bytes" ]; then
-		# memory+swap unlimited: only memory is limited, swap is free.
-		echo -1 >"$cg/memory.memsw.limit_in_bytes"
-	fi
-	[ "$(cat "$cg/memory.swappiness")" = 100 ] || die "$cg: memory.swappiness did not take"
+	zc_setup $((2 * size_b)) "$budget_b" "$lock_wait"
+	cg=$zc_cg
 fi
 
 # ---- the runs --------------------------------------------------------------

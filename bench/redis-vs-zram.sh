@@ -1,0 +1,225 @@
+#!/bin/bash
+# redis-vs-zram.sh: one real program, Debian's redis-server, under uswap with
+# a budget B, against the same program in a memory cgroup limited to B with
+# the kernel's zram (lz4) as swap, and without a limit (issue 6, "A
+# benchmark").  Side by side in one run, interleaved, R repetitions:
+#
+#   uswap   `uswap run --budget B -- redis-server ...`
+#   zram    redis-server in a memory cgroup (v1) limited to B, zram0 the only
+#           swap (bench/zram-cgroup.sh sets it up and puts it back)
+#   plain   redis-server, no limit
+#
+# Each run: start the server, load N keys of SIZE bytes of text-like values
+# (bench/redis_load.py | redis-cli --pipe; about 4 x B of data), then
+# redis-benchmark GET and SET over the whole keyspace (random keys, 4
+# clients).  Reported: load keys/s, GET/SET requests/s with p50/p99, memory
+# held at the end (uswap: the server's VmRSS, which includes uswap's
+# compressed store; zram: the cgroup's usage plus zram's mem_used_total;
+# plain: VmRSS) and its peak.  Table (medians, min-max, ratios uswap/zram) in
+# bench/results/redis-vs-zram-DATE.md.  Run as root.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+
+budget=32M
+data=
+size=1000
+requests=100000
+clients=4
+reps=3
+configs="uswap zram plain"
+uswap_cmd=
+outdir="$here/results"
+lock_wait=600
+port=16379
+
+usage() {
+	cat <<EOF
+usage: sudo $0 [options]
+  -B, --budget B        uswap budget / cgroup limit (default $budget)
+  -D, --data BYTES      bytes of values to load (default 4 x budget)
+  -s, --value-size N    bytes per value (default $size)
+  -n, --requests N      redis-benchmark requests per test (default $requests)
+  -C, --clients N       redis-benchmark clients (default $clients)
+  -r, --reps R          repetitions, interleaved (default $reps)
+  -c, --configs "C.."   any of "uswap zram plain" (default all)
+  --uswap PATH          the uswap command (default $root/build/tools/uswap)
+  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
+  -o, --outdir DIR      default bench/results
+EOF
+}
+
+die() {
+	echo "redis-vs-zram: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-B | --budget) budget=$2; shift 2 ;;
+	-D | --data) data=$2; shift 2 ;;
+	-s | --value-size) size=$2; shift 2 ;;
+	-n | --requests) requests=$2; shift 2 ;;
+	-C | --clients) clients=$2; shift 2 ;;
+	-r | --reps) reps=$2; shift 2 ;;
+	-c | --configs) configs=$2; shift 2 ;;
+	--uswap) uswap_cmd=$2; shift 2 ;;
+	--lock-wait) lock_wait=$2; shift 2 ;;
+	-o | --outdir) outdir=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown option '$1'" ;;
+	esac
+done
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+for t in redis-server redis-cli redis-benchmark; do
+	command -v $t >/dev/null || die "needs $t (apt-get install redis-server redis-tools)"
+done
+python=/usr/bin/python3
+[ -x $python ] || die "needs /usr/bin/python3"
+uswap_cmd=${uswap_cmd:-$root/build/tools/uswap}
+budget_b=$(numfmt --from=iec "${budget%B}") || die "bad budget '$budget'"
+if [ -n "$data" ]; then
+	data_b=$(numfmt --from=iec "${data%B}") || die "bad data size '$data'"
+else
+	data_b=$((4 * budget_b))
+fi
+[[ "$size" =~ ^[0-9]+$ ]] && [ "$size" -ge 16 ] || die "bad value size '$size' (>= 16)"
+nkeys=$((data_b / size))
+want_zram=0
+for c in $configs; do
+	case "$c" in
+	uswap) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	zram) want_zram=1 ;;
+	plain) ;;
+	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	esac
+done
+
+zc_name=redis-vs-zram
+. "$here/zram-cgroup.sh"
+server=
+work=$(mktemp -d /tmp/redis-vs-zram.XXXXXX)
+
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+		kill "$server"
+		wait "$server" 2>/dev/null
+	fi
+	zc_cleanup
+	rm -rf "$work"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+if [ $want_zram = 1 ]; then
+	zc_setup $((2 * data_b + (256 << 20))) "$budget_b" "$lock_wait"
+fi
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$outdir"
+raw="$outdir/redis-vs-zram-$stamp.raw"
+md="$outdir/redis-vs-zram-$stamp.md"
+: >"$raw"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+t_begin=$(date +%s)
+
+status_kb() { # pid field -> kB
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# The server's pid once it answers; the uswap and zram runs exec into it.
+start_server() { # config
+	local c=$1 args=(--port "$port" --save "" --appendonly no --dir "$work"
+		--protected-mode no --daemonize no --logfile "$work/redis.log")
+	case "$c" in
+	uswap) "$uswap_cmd" run --budget "$budget_b" --stats -- redis-server "${args[@]}" 2>"$work/uswap.err" 9>&- & ;;
+	zram)
+		echo 0 >"$zc_cg/memory.max_usage_in_bytes"
+		echo 0 >"$zc_sys/mem_used_max" 2>/dev/null || true
+		(
+			echo $BASHPID >"$zc_cg/cgroup.procs"
+			exec redis-server "${args[@]}"
+		) 9>&- &
+		;;
+	plain) redis-server "${args[@]}" 9>&- & ;;
+	esac
+	server=$!
+	for _ in $(seq 1 100); do
+		redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+		kill -0 "$server" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$work/redis.log" "$work/uswap.err" 2>/dev/null | tail -5 >&2
+	die "$c: redis-server did not come up"
+}
+
+stop_server() {
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || kill "$server" 2>/dev/null || true
+	wait "$server" 2>/dev/null || true
+	server=
+}
+
+held_now() { # config -> bytes held now
+	case "$1" in
+	zram) echo $(($(cat "$zc_cg/memory.usage_in_bytes") + $(zc_mem_used))) ;;
+	*) echo $(($(status_kb "$server" VmRSS) * 1024)) ;;
+	esac
+}
+
+held_peak() {
+	case "$1" in
+	zram) echo $(($(cat "$zc_cg/memory.max_usage_in_bytes") + $(awk '{ print $5 }' "$zc_sys/mm_stat"))) ;;
+	*) echo $(($(status_kb "$server" VmHWM) * 1024)) ;;
+	esac
+}
+
+run_one() { # config rep
+	local c=$1 rep=$2 t0 t1 line="RESULT label=$1 rep=$2" bench swapouts=-
+	start_server "$c"
+	t0=$(date +%s.%N)
+	"$python" "$here/redis_load.py" "$nkeys" "$size" "$rep" | redis-cli -p "$port" --pipe >"$work/load.out" 2>&1 ||
+		die "$c: loading failed: $(tail -2 "$work/load.out")"
+	t1=$(date +%s.%N)
+	[ "$(redis-cli -p "$port" dbsize)" = "$nkeys" ] || die "$c: dbsize $(redis-cli -p "$port" dbsize), want $nkeys"
+	line+=" load_kps=$(awk -v n="$nkeys" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')"
+	bench=$(redis-benchmark -p "$port" -t get,set -n "$requests" -r "$nkeys" -c "$clients" -d "$size" --csv 2>/dev/null)
+	# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+	line+=$(echo "$bench" | tr -d '"' | awk -F, '$1 == "GET" || $1 == "SET" {
+		t = tolower($1); printf " %s_rps=%s %s_p50_ms=%s %s_p99_ms=%s", t, $2, t, $5, t, $7 }')
+	line+=" held=$(held_now "$c") peak=$(held_peak "$c")"
+	if [ "$c" = uswap ]; then
+		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null | awk 'NR == 2 { print $NF }')
+		line+=" swapouts=${swapouts:-?}"
+	fi
+	stop_server
+	echo "$line" >>"$raw"
+	echo "  $line" >&2
+}
+
+echo "redis-vs-zram: B=$budget_b, $nkeys keys x $size B, $requests requests x GET,SET, $clients clients, $reps reps; configs $configs; raw lines in $raw" >&2
+read -r -a cfgs <<<"$configs"
+ncfg=${#cfgs[@]}
+for rep in $(seq 1 "$reps"); do
+	for i in $(seq 0 $((ncfg - 1))); do
+		run_one "${cfgs[$(((i + rep - 1) % ncfg))]}" "$rep"
+	done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+t_end=$(date +%s)
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+	echo "Command: \`sudo bench/redis-vs-zram.sh -B $budget -D $data_b -s $size -n $requests -C $clients -r $reps -c \"$configs\"\`"
+	echo
+	echo "Run $(date -u -d @"$t_begin" '+%Y-%m-%d %H:%M') to $(date -u -d @"$t_end" '+%H:%M') UTC at commit $commit; $(redis-server --version | cut -d' ' -f3); $(uname -r), $(nproc) vCPU; load average before $load_before, after $load_after."
+	echo "B = $((budget_b >> 20)) MiB; $nkeys keys of $size bytes ($((data_b >> 20)) MiB of values); redis-benchmark GET and SET, $requests requests each, $clients clients, random keys over the whole keyspace; $reps interleaved repetitions."
+	echo
+	"$python" "$here/redis_table.py" "$raw" $configs
+} | tee "$md"
+echo "redis-vs-zram: table in $md" >&2
