@@ -65,8 +65,16 @@ static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
 	atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
 }
 
+/*
+ * install_zero - zero fill.  EAGAIN means an event (remove, unmap) is
+ * queued and not read yet (the kernel's mmap_changing): retry a little,
+ * then give up (the caller wakes the faulter, which faults again).  Never
+ * spin until it is read: the reader may be this very thread (or all the
+ * others are parked for a fork, waiting for a doorbell behind that event).
+ */
 static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
 {
+	int tries = 0;
 	long ret;
 
 	do {
@@ -74,7 +82,8 @@ static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
 			ret = uffd_copy(&mm->uffd, addr, mm->zero_page, len, 0);
 		else
 			ret = uffd_zeropage(&mm->uffd, addr, len, 0);
-	} while (ret == -EAGAIN && (sched_yield(), !atomic_load(&mm->closing)));
+	} while (ret == -EAGAIN && ++tries < 16 &&
+		 (sched_yield(), !atomic_load(&mm->closing)));
 	return ret;
 }
 
@@ -103,11 +112,14 @@ static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		return -EAGAIN;
 	}
 	if (win > 1) {
+		/* within the region: a shared table may reach beyond it */
 		wbase = i & ~((size_t)win - 1);
 		while (lo > wbase &&
+		       tbl->addr + (lo - 1) * PAGE_SIZE >= r->start &&
 		       atomic_load(&tbl->pages[lo - 1].pte) == PTE_NONE)
 			lo--;
-		while (hi < wbase + win && tbl->first + hi < r->npages &&
+		while (hi < wbase + win &&
+		       tbl->addr + hi * PAGE_SIZE < r->end &&
 		       atomic_load(&tbl->pages[hi].pte) == PTE_NONE)
 			hi++;
 	}
@@ -240,29 +252,37 @@ void mm_quiesce(struct mm *mm)
 	while (atomic_load(&mm->batches_done) <= b0)
 		sched_yield();
 	pthread_mutex_unlock(&mm->quiesce_lock);
+	while (atomic_load(&mm->unmaps_pending) > 0)
+		sched_yield();
 	while (atomic_load(&mm->faults_inflight) > 0)
 		sched_yield();
 }
 
+enum { EV_NONE, EV_STOP, EV_PARK };
+
 /*
- * handle_event - a remove, unmap, remap or fork event.  Return: true when
- * it was a doorbell (a remove event on a doorbell page) and the handler
- * must stop.
+ * handle_event - a remove, unmap, remap or fork event.  Return: EV_STOP
+ * when it was a doorbell (a remove event on a doorbell page) and the
+ * handler must stop, EV_PARK when it must park for a fork (fork.c).
  * Context: a handler thread holding mm->read_lock.
  */
-static bool handle_event(struct mm *mm, const struct uffd_event *ev)
+static int handle_event(struct mm *mm, const struct uffd_event *ev)
 {
 	uint64_t bell = (uint64_t)(uintptr_t)mm->bell;
 
 	switch (ev->kind) {
 	case UFFD_EV_REMOVE:
 		if (bell && ev->range.start >= bell &&
-		    ev->range.start < bell + mm->p.threads * PAGE_SIZE)
-			return atomic_load(&mm->handlers_stop);
+		    ev->range.start < bell + mm->p.threads * PAGE_SIZE) {
+			if (atomic_load(&mm->handlers_stop))
+				return EV_STOP;
+			return atomic_load(&mm->park) ? EV_PARK : EV_NONE;
+		}
 		mm_discard_range(mm, ev->range.start, ev->range.end, false);
 		break;
 	case UFFD_EV_UNMAP:
-		mm_discard_range(mm, ev->range.start, ev->range.end, true);
+		/* applied after read_lock is dropped (handler_main) */
+		atomic_fetch_add(&mm->unmaps_pending, 1);
 		break;
 	case UFFD_EV_REMAP:
 		fprintf(stderr,
@@ -278,13 +298,42 @@ static bool handle_event(struct mm *mm, const struct uffd_event *ev)
 	case UFFD_EV_FAULT:
 		break;
 	}
-	return false;
+	return EV_NONE;
+}
+
+/*
+ * mm_park - park the calling pager thread (a handler that read a fork
+ * doorbell, or the reclaimer between batches) until the fork is done.
+ * Context: holds no pager lock.
+ */
+void mm_park(struct mm *mm, bool reclaimer)
+{
+	pthread_mutex_lock(&mm->park_lock);
+	if (reclaimer)
+		mm->reclaimer_parked = true;
+	else
+		mm->nparked++;
+	pthread_cond_broadcast(&mm->park_cond);
+	while (atomic_load(&mm->park))
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	if (reclaimer)
+		mm->reclaimer_parked = false;
+	else
+		mm->nparked--;
+	pthread_cond_broadcast(&mm->park_cond);
+	pthread_mutex_unlock(&mm->park_lock);
 }
 
 /*
  * handler_main - a fault handler thread.  Reads a batch of events under
- * read_lock and applies its remove/unmap events before releasing it (see
- * read_lock in internal.h), then serves the batch's faults.
+ * read_lock and applies its remove events before releasing it (see
+ * read_lock in internal.h), then its unmap events (under map_lock, not
+ * waited for under read_lock: events go on being read while a layout
+ * change holds map_lock, which can take a while as it waits for the
+ * regions' users), then serves its faults.
+ * An unmap event needs no read_lock ordering: the range is unmapped, so
+ * no later fault can be for it until a new region is created there, and
+ * region.c creates none over a range whose event is not applied.
  * Race (remove): the application thread in madvise(MADV_DONTNEED) is
  * released as soon as the event is read, then zaps the range.  A fault it
  * raises afterwards is read after we released read_lock, so it finds the
@@ -298,6 +347,7 @@ static void *handler_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
+		bool park = false;
 		int n;
 
 		pthread_mutex_lock(&mm->read_lock);
@@ -310,10 +360,14 @@ static void *handler_main(void *arg)
 				mm->p.read_batch ? (int)mm->p.read_batch : 16);
 			if (n > 0)
 				mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
-			for (int i = 0; i < n; i++)
-				if (ev[i].kind != UFFD_EV_FAULT &&
-				    handle_event(mm, &ev[i]))
-					stop = true;
+			for (int i = 0; i < n; i++) {
+				int act = ev[i].kind == UFFD_EV_FAULT
+						  ? EV_NONE
+						  : handle_event(mm, &ev[i]);
+
+				stop |= act == EV_STOP;
+				park |= act == EV_PARK;
+			}
 			pthread_rwlock_unlock(&mm->install_lock);
 		}
 		if (n > 0)
@@ -326,11 +380,27 @@ static void *handler_main(void *arg)
 				n);
 			break;
 		}
+		for (int i = 0; i < n; i++) {
+			if (ev[i].kind != UFFD_EV_UNMAP)
+				continue;
+			mm_apply_unmap(mm, ev[i].range.start, ev[i].range.end);
+			atomic_fetch_sub(&mm->unmaps_pending, 1);
+		}
 		for (int i = 0; i < n; i++)
 			if (ev[i].kind == UFFD_EV_FAULT)
 				handle_fault(mm, &ev[i]);
+		/* a fork doorbell: park holding nothing (fork.c) */
+		if (park && !stop)
+			mm_park(mm, false);
 	}
 	return NULL;
+}
+
+/* mm_bells_register - register the doorbell pages with mm->uffd. */
+int mm_bells_register(struct mm *mm)
+{
+	return uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
+			     UFFD_REG_MISSING);
 }
 
 int mm_handlers_start(struct mm *mm)
@@ -347,10 +417,17 @@ int mm_handlers_start(struct mm *mm)
 		mm->bell = NULL;
 		return -ENOMEM;
 	}
-	ret = uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
-			    UFFD_REG_MISSING);
+	ret = mm_bells_register(mm);
 	if (ret < 0)
 		return ret;
+	return mm_handlers_spawn(mm);
+}
+
+/* mm_handlers_spawn - start the handler threads (bells registered). */
+int mm_handlers_spawn(struct mm *mm)
+{
+	int ret;
+
 	for (unsigned i = 0; i < mm->p.threads; i++) {
 		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
 		if (ret)
@@ -423,8 +500,21 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			struct uffd_event ev;
 			struct mm_region *r;
 
-			if (!mm || !(r = region_get(mm, addr)))
+			if (!mm)
 				continue;
+			/* a fork parks the pager: wait outside it (fork.c) */
+			for (;;) {
+				atomic_fetch_add(&mm->sig_inflight, 1);
+				if (!atomic_load(&mm->park))
+					break;
+				atomic_fetch_sub(&mm->sig_inflight, 1);
+				while (atomic_load(&mm->park))
+					sched_yield();
+			}
+			if (!(r = region_get(mm, addr))) {
+				atomic_fetch_sub(&mm->sig_inflight, 1);
+				continue;
+			}
 			memset(&ev, 0, sizeof(ev));
 			ev.kind = UFFD_EV_FAULT;
 			ev.fault.addr = addr & ~(PAGE_SIZE - 1);
@@ -434,6 +524,7 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			serve_fault(mm, r, &ev);
 			mm_in_signal = false;
 			region_put(r);
+			atomic_fetch_sub(&mm->sig_inflight, 1);
 			errno = saved;
 			return;
 		}

@@ -57,6 +57,9 @@ static void mm_free(struct mm *mm)
 	priv_free(mm->fmeta);
 	priv_free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
+	pthread_mutex_destroy(&mm->map_lock);
+	pthread_mutex_destroy(&mm->park_lock);
+	pthread_cond_destroy(&mm->park_cond);
 	pthread_mutex_destroy(&mm->lru_lock);
 	pthread_mutex_destroy(&mm->reclaim_lock);
 	pthread_cond_destroy(&mm->reclaim_cond);
@@ -67,6 +70,33 @@ static void mm_free(struct mm *mm)
 	pthread_rwlock_destroy(&mm->install_lock);
 	pthread_mutex_destroy(&mm->quiesce_lock);
 	priv_free(mm);
+}
+
+/*
+ * mm_uffds_open - the pager's two userfaultfds: the regions' (events on,
+ * nonblocking: handlers poll first, see install_lock) and the staging
+ * area's (MOVE only, no events).  Also the fork child's (fork.c).
+ * Return: 0; -errno, with the failed fd(s) set to -1.
+ */
+int mm_uffds_open(struct mm *mm)
+{
+	int ret;
+
+	ret = uffd_open(
+		&mm->uffd,
+		UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+			UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_THREAD_ID |
+			UFFD_FEATURE_MOVE | UFFD_FEATURE_POISON,
+		UFFD_OPEN_NONBLOCK | (mm->p.sigbus ? UFFD_OPEN_SIGBUS : 0));
+	if (ret < 0) {
+		mm->uffd.fd = -1;
+		mm->stage_uffd.fd = -1;
+		return ret;
+	}
+	ret = uffd_open(&mm->stage_uffd, UFFD_FEATURE_MOVE, 0);
+	if (ret < 0)
+		mm->stage_uffd.fd = -1;
+	return ret;
 }
 
 int mm_create(const struct mm_params *p, struct swap_info *si,
@@ -96,6 +126,9 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
+	pthread_mutex_init(&mm->map_lock, NULL);
+	pthread_mutex_init(&mm->park_lock, NULL);
+	pthread_cond_init(&mm->park_cond, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);
 	pthread_mutex_init(&mm->reclaim_lock, NULL);
 	pthread_cond_init(&mm->reclaim_cond, NULL);
@@ -131,21 +164,9 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	if (mm->wmark_low >= mm->wmark_high)
 		mm->wmark_low = mm->wmark_high - 1;
 
-	ret = uffd_open(
-		&mm->uffd,
-		UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
-			UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_THREAD_ID |
-			UFFD_FEATURE_MOVE | UFFD_FEATURE_POISON,
-		UFFD_OPEN_NONBLOCK | (p->sigbus ? UFFD_OPEN_SIGBUS : 0));
-	if (ret < 0) {
-		mm->uffd.fd = -1;
+	ret = mm_uffds_open(mm);
+	if (ret < 0)
 		goto fail;
-	}
-	ret = uffd_open(&mm->stage_uffd, UFFD_FEATURE_MOVE, 0);
-	if (ret < 0) {
-		mm->stage_uffd.fd = -1;
-		goto fail;
-	}
 
 	/*
 	 * Folios: the cached list, plus in-flight swap-ins (a folio per
@@ -164,7 +185,6 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		goto fail;
 	}
 	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_NOHUGEPAGE);
-	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_DONTFORK);
 	ret = uffd_register(&mm->stage_uffd, mm->staging,
 			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
 	if (ret < 0)
@@ -201,6 +221,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		if (ret < 0)
 			goto fail_threads;
 	}
+	mm_fork_register(mm);
 	*out = mm;
 	return 0;
 fail_threads:
@@ -216,6 +237,7 @@ void mm_destroy(struct mm *mm)
 
 	if (!mm)
 		return;
+	mm_fork_unregister(mm);
 	atomic_store(&mm->closing, true);
 	mm_reclaimer_stop(mm);
 	mm_regions_destroy(mm);

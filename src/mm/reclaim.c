@@ -113,17 +113,18 @@ void lru_del(struct mm *mm, struct mm_page *page)
 
 /*
  * lru_isolate - take the page to evict off its list, with a reference on
- * its region.  The oldest inactive page goes first; while the active list
+ * its pte table (table_put).  The oldest inactive page goes first; while the active list
  * is longer than the inactive one, its oldest page is first demoted to the
  * young end of the inactive list (the kernel's inactive_is_low balance:
  * without accessed bits a demoted page is not rescued in place, but if it
  * is still hot it comes back from the second-chance list as a minor fault
  * and is promoted again).  Return NULL when both lists are empty.
- * Context: takes lru_lock.  A region being unmapped is marked dead before
- * its pages leave the lists under lru_lock, so a page whose region is not
- * dead here has a region that waits for our reference.
+ * Context: takes lru_lock.  A page on the list belongs to a table with an
+ * owner (a cut discards its pages, taking them off the list under
+ * lru_lock, before the table can lose its last owner), and table_drop
+ * waits for our reference before it frees the table.
  */
-static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
+static struct mm_page *lru_isolate(struct mm *mm, struct pte_table **tp)
 {
 	struct mm_page *page;
 
@@ -131,7 +132,6 @@ static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
 	for (;;) {
 		size_t resident = atomic_load_explicit(&mm->nr_resident,
 						       memory_order_relaxed);
-		struct mm_region *r;
 
 		if (mm->nr_active && mm->nr_active > resident - mm->nr_active) {
 			page = mm->active_head.lru_next;
@@ -147,12 +147,9 @@ static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
 			break;
 		}
 		lru_del_locked(mm, page);
-		r = page_table(page)->region;
-		if (!atomic_load(&r->dead)) {
-			atomic_fetch_add(&r->refs, 1);
-			*rp = r;
-			break;
-		}
+		*tp = page_table(page);
+		atomic_fetch_add(&(*tp)->refs, 1);
+		break;
 	}
 	pthread_mutex_unlock(&mm->lru_lock);
 	return page;
@@ -267,15 +264,17 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
 
 /*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
- * the LRU by the caller, which holds a reference on its region):
+ * the LRU by the caller, which holds a reference on its table or region):
  *   folio := new folio (data page a hole), locked
  *   entry := swap_alloc (pinned, count 0); swap_cache_add_folio(entry)
  *   pte lock; pte still present?  UFFDIO_MOVE page -> folio data;
  *   swap_duplicate(entry) (count 1); pte := entry; pte unlock
  *   the folio joins the cached list (it is compressed later, or never if
  *   touched again first).
- * Return: 1 evicted; 0 skipped (page changed, discarded or busy); -ENOSPC
- * (swap full); -ENOMEM (no folio).
+ * Return: 1 evicted; 0 skipped (page changed or discarded); -EBUSY (the
+ * page is COW-shared with a forked child, or pinned: UFFDIO_MOVE refuses
+ * it until it is written; it went back to the young end of the list);
+ * -ENOSPC (swap full); -ENOMEM (no folio).
  * Context: the reclaimer, a handler in direct reclaim, or a test thread;
  * no locks held on entry; takes the new folio's lock, then the pte lock.
  * Race: a thread touching the page during the MOVE takes a missing fault;
@@ -345,7 +344,8 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 			}
 			lru_add(mm, page);
 		}
-		ret = 0;
+		/* busy: COW-shared with a fork's child, or pinned */
+		ret = ret == -EBUSY ? -EBUSY : 0;
 		goto undo;
 	}
 	ret = swap_duplicate(entry);
@@ -493,13 +493,15 @@ static void stash_drain(struct hole_stash *st)
 long mm_reclaim(struct mm *mm, size_t target)
 {
 	struct hole_stash stash = {.n = 0};
+	size_t busy = 0, busy_max = atomic_load(&mm->nr_resident) + 8;
 	long done = 0;
 	int fails = 0;
 
-	while (mm_total(mm) > target && !atomic_load(&mm->closing)) {
+	while (mm_total(mm) > target && !atomic_load(&mm->closing) &&
+	       !atomic_load(&mm->park)) {
 		size_t cached = atomic_load_explicit(&mm->nr_cached,
 						     memory_order_relaxed);
-		struct mm_region *r;
+		struct pte_table *tbl;
 		struct mm_page *page;
 		int ret;
 
@@ -515,7 +517,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 				return done ? done : -ENOSPC;
 			}
 		}
-		page = lru_isolate(mm, &r);
+		page = lru_isolate(mm, &tbl);
 		if (!page) {
 			if (!atomic_load(&mm->nr_cached) || ++fails > 8)
 				break;
@@ -524,7 +526,14 @@ long mm_reclaim(struct mm *mm, size_t target)
 		}
 		STAT_INC(mm, reclaim_scans);
 		ret = evict_page(mm, page, stash_get(mm, &stash));
-		region_put(r);
+		table_put(tbl);
+		/*
+		 * Every resident page busy (shared with a child since a
+		 * fork): stop rather than spin; they stay, over budget, until
+		 * written (docs/pager.md, "fork").
+		 */
+		if (ret == -EBUSY && ++busy > busy_max)
+			break;
 		if (ret == -ENOSPC || ret == -ENOMEM) {
 			if (++fails > 8) {
 				stash_drain(&stash);
@@ -604,6 +613,8 @@ static void *reclaimer_main(void *arg)
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;
 
+		if (atomic_load(&mm->park))
+			mm_park(mm, true); /* between batches (fork.c) */
 		pthread_mutex_lock(&mm->reclaim_lock);
 		if (!mm->reclaim_kick) {
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -619,6 +630,8 @@ static void *reclaimer_main(void *arg)
 		pthread_mutex_unlock(&mm->reclaim_lock);
 		if (atomic_load(&mm->stopping))
 			break;
+		if (atomic_load(&mm->park))
+			continue;
 		if (mm_total(mm) > mm->wmark_high)
 			mm_reclaim(mm, mm->wmark_low);
 		/* above its target, or folios running out (in-thread mode) */
@@ -626,7 +639,7 @@ static void *reclaimer_main(void *arg)
 			(atomic_load(&mm->nr_cached) &&
 			 folio_pool_free_count(mm->pool) < 32)) &&
 		       !atomic_load(&mm->stopping) &&
-		       !atomic_load(&mm->closing)) {
+		       !atomic_load(&mm->closing) && !atomic_load(&mm->park)) {
 			if (!shrink_cache_one(mm))
 				break;
 		}
@@ -660,11 +673,15 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 	uint64_t end = (uint64_t)(uintptr_t)addr + len;
 	long done = 0;
 
+	/* map_lock: no layout change meanwhile, and a fork waits for us */
+	pthread_mutex_lock(&mm->map_lock);
 	while (a < end && !atomic_load(&mm->closing)) {
 		struct mm_region *r = region_get(mm, a);
 
-		if (!r)
+		if (!r) {
+			pthread_mutex_unlock(&mm->map_lock);
 			return done ? done : -EINVAL;
+		}
 		for (; a < end && a < r->end; a += PAGE_SIZE) {
 			struct pte_table *tbl;
 			struct mm_page *page = region_page(r, a, &tbl);
@@ -697,5 +714,6 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 				break;
 		}
 	}
+	pthread_mutex_unlock(&mm->map_lock);
 	return done;
 }
