@@ -4,6 +4,8 @@
  * links libuswap.
  *
  *   uswap demo [OPTIONS]      a mixed, verified workload over 4 x budget
+ *   uswap run [OPTIONS] -- PROGRAM [ARGS...]   PROGRAM paged by uswap
+ *                             (tools/run.c)
  *   uswap options [--markdown] the option table (docs/options.md)
  *   uswap --help | help
  *
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #include "api/options.h"
+#include "run.h"
 #include "uswap.h"
 
 #define RECORD_SIZE  512
@@ -461,6 +464,10 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  demo [OPTIONS]        run a verified key-value workload "
 		   "over 4 x budget\n"
+		   "  run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+		   "                        run an unmodified program with "
+		   "its memory paged\n"
+		   "                        by uswap (`uswap run --help`)\n"
 		   "  options [--markdown]  print every option (library, "
 		   "USWAP_* variable, flag)\n"
 		   "  help                  this text; `uswap demo --help` for "
@@ -787,6 +794,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return demo(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "run"))
+		return run_main(argc - 2, argv + 2);
+	/* "stat PID": the lead's tools/stat.c goes here */
 	if (!strcmp(argv[1], "options")) {
 		if (argc == 3 && !strcmp(argv[2], "--markdown")) {
 			uswap_options_print(stdout, true);
