@@ -1,0 +1,111 @@
+/*
+ * Run under `uswap run` (shim_ops.sh): the calls the shim routes, on pages
+ * that were swapped out, must leave exactly the contents Linux gives
+ * without uswap: MADV_DONTNEED and MADV_FREE read as zeros afterwards,
+ * mremap keeps the contents (and a grown tail is zero), munmap of a middle
+ * piece leaves both sides intact.  Exit 0 pass, 1 fail.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define PAGE  4096UL
+#define NPAGE (48UL << 20) / PAGE /* 48M: 6 x the script's budget */
+
+static unsigned long errors;
+
+/* fill - page @i of @p gets generation @gen everywhere. */
+static void fill(unsigned char *p, size_t i, uint64_t gen)
+{
+	uint64_t *w = (uint64_t *)(p + i * PAGE);
+
+	for (size_t k = 0; k < PAGE / 8; k++)
+		w[k] = (i << 32) ^ (gen << 16) ^ k;
+}
+
+/* check - page @i of @p holds generation @gen (0 = all zero). */
+static void check(const unsigned char *p, size_t i, uint64_t gen,
+		  const char *what)
+{
+	const uint64_t *w = (const uint64_t *)(p + i * PAGE);
+
+	for (size_t k = 0; k < PAGE / 8; k++) {
+		uint64_t want = gen ? (i << 32) ^ (gen << 16) ^ k : 0;
+
+		if (w[k] != want) {
+			if (errors++ < 10)
+				fprintf(stderr,
+					"%s: page %zu word %zu: got %#llx, "
+					"want %#llx\n",
+					what, i, k, (unsigned long long)w[k],
+					(unsigned long long)want);
+			return;
+		}
+	}
+}
+
+int main(void)
+{
+	static uint64_t gen[NPAGE];
+	unsigned char *p, *q;
+	size_t i;
+
+	p = mmap(NULL, NPAGE * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		fill(p, i, gen[i] = 1);
+	/* most pages are swapped out now; discard some of them */
+	for (i = 0; i < NPAGE; i += 7) {
+		if (madvise(p + i * PAGE, PAGE, MADV_DONTNEED)) {
+			perror("madvise(MADV_DONTNEED)");
+			return 1;
+		}
+		gen[i] = 0;
+	}
+	for (i = 3; i < NPAGE; i += 11) {
+		if (madvise(p + i * PAGE, 2 * PAGE, MADV_FREE)) {
+			perror("madvise(MADV_FREE)");
+			return 1;
+		}
+		gen[i] = gen[i + 1] = 0;
+	}
+	for (i = 0; i < NPAGE; i++)
+		check(p, i, gen[i], "after madvise");
+	/* rewrite half, check all */
+	for (i = 0; i < NPAGE; i += 2)
+		fill(p, i, ++gen[i]);
+	for (i = 0; i < NPAGE; i++)
+		check(p, i, gen[i], "after rewrite");
+	/* grow, moving: contents follow, the tail is zero */
+	q = mremap(p, NPAGE * PAGE, (NPAGE + 256) * PAGE, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		perror("mremap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		check(q, i, gen[i], "after mremap");
+	for (i = NPAGE; i < NPAGE + 256; i++)
+		check(q, i, 0, "mremap tail");
+	/* a hole in the middle; both sides stay */
+	if (munmap(q + (NPAGE / 2) * PAGE, 64 * PAGE)) {
+		perror("munmap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		if (i < NPAGE / 2 || i >= NPAGE / 2 + 64)
+			check(q, i, gen[i], "after munmap");
+	/* shrink in place: the head stays */
+	if (mremap(q, (NPAGE / 2) * PAGE, (NPAGE / 4) * PAGE, 0) != q) {
+		perror("mremap shrink");
+		return 1;
+	}
+	for (i = 0; i < NPAGE / 4; i++)
+		check(q, i, gen[i], "after shrink");
+	printf("%lu mismatches\n", errors);
+	return errors ? 1 : 0;
+}

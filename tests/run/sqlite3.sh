@@ -1,0 +1,34 @@
+#!/bin/sh
+# sqlite3 builds and queries an in-memory database (about 60M of pages and
+# cache) under a 16M budget: the output is exactly what it is without uswap.
+. "$(dirname "$0")/lib.sh"
+need_preload
+need_tool sqlite3
+cat > "$TMP/q.sql" <<'SQL'
+PRAGMA cache_size = -262144;
+CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, s TEXT);
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000)
+INSERT INTO t SELECT i, (i * 2654435761) % 1000003,
+	printf('%08x-%s-%d', (i * 40503) % 65536, hex(i * 7919), i % 97) ||
+	substr('abcdefghijklmnopqrstuvwxyz0123456789', 1 + i % 30) ||
+	zeroblob(0) || printf('%0150d', i * 31)
+FROM c;
+CREATE INDEX t_k ON t(k);
+CREATE INDEX t_s ON t(s);
+SELECT count(*), sum(k), sum(length(s)) FROM t;
+SELECT k, s FROM t ORDER BY k DESC LIMIT 3;
+SELECT id % 97 AS g, count(*), max(k), min(s) FROM t GROUP BY g ORDER BY g LIMIT 5;
+UPDATE t SET s = upper(s) WHERE id % 3 = 0;
+DELETE FROM t WHERE id % 5 = 0;
+SELECT count(*), sum(k), sum(length(s)), max(s) FROM t;
+SELECT sum(length(a.s)) FROM t a JOIN t b ON a.k = b.k WHERE a.id < 20000;
+SQL
+sqlite3 :memory: < "$TMP/q.sql" > "$TMP/want" 2>&1 || fail "sqlite3 without uswap failed: $(cat "$TMP/want")"
+"$USWAP_EXE" run --budget 16M --stats-file "$TMP/stats" \
+	-- sqlite3 :memory: < "$TMP/q.sql" > "$TMP/got" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/got"; fail "sqlite3 under uswap exited $rc"; }
+cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head -20; fail "output differs"; }
+echo "output identical ($(wc -l < "$TMP/want") lines)"
+check_paged "$TMP/stats"
+exit 0
