@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "lib/alloc.h"
 #include "api/api.h"
@@ -125,6 +126,46 @@ int uswap_unmap(struct uswap *u, void *addr, size_t len)
 	if (!u)
 		return -EINVAL;
 	return mm_unmap(u->mm, addr, len);
+}
+
+void *uswap_mmap(struct uswap *u, void *addr, size_t len, int flags)
+{
+	int err = 0;
+	void *p;
+
+	if (!u) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	p = mm_mmap(u->mm, addr, len, flags, &err);
+	if (!p) {
+		errno = -err;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+void *uswap_mremap(struct uswap *u, void *old_addr, size_t old_len,
+		   size_t new_len, int flags, void *new_addr)
+{
+	int err = 0;
+	void *p;
+
+	if (!u) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	p = mm_mremap(u->mm, old_addr, old_len, new_len, flags, new_addr, &err);
+	if (!p) {
+		errno = -err;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+int uswap_owns(struct uswap *u, const void *addr, size_t len)
+{
+	return u ? mm_owns(u->mm, addr, len) : 0;
 }
 
 int uswap_stats(struct uswap *u, struct uswap_stats *st)

@@ -102,11 +102,14 @@ static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		return -EAGAIN;
 	}
 	if (win > 1) {
+		/* within the region: a shared table may reach beyond it */
 		wbase = i & ~((size_t)win - 1);
 		while (lo > wbase &&
+		       tbl->addr + (lo - 1) * PAGE_SIZE >= r->start &&
 		       atomic_load(&tbl->pages[lo - 1].pte) == PTE_NONE)
 			lo--;
-		while (hi < wbase + win && tbl->first + hi < r->npages &&
+		while (hi < wbase + win &&
+		       tbl->addr + hi * PAGE_SIZE < r->end &&
 		       atomic_load(&tbl->pages[hi].pte) == PTE_NONE)
 			hi++;
 	}
@@ -239,6 +242,8 @@ void mm_quiesce(struct mm *mm)
 	while (atomic_load(&mm->batches_done) <= b0)
 		sched_yield();
 	pthread_mutex_unlock(&mm->quiesce_lock);
+	while (atomic_load(&mm->unmaps_pending) > 0)
+		sched_yield();
 	while (atomic_load(&mm->faults_inflight) > 0)
 		sched_yield();
 }
@@ -261,7 +266,8 @@ static bool handle_event(struct mm *mm, const struct uffd_event *ev)
 		mm_discard_range(mm, ev->range.start, ev->range.end, false);
 		break;
 	case UFFD_EV_UNMAP:
-		mm_discard_range(mm, ev->range.start, ev->range.end, true);
+		/* applied after read_lock is dropped (handler_main) */
+		atomic_fetch_add(&mm->unmaps_pending, 1);
 		break;
 	case UFFD_EV_REMAP:
 		fprintf(stderr,
@@ -282,8 +288,14 @@ static bool handle_event(struct mm *mm, const struct uffd_event *ev)
 
 /*
  * handler_main - a fault handler thread.  Reads a batch of events under
- * read_lock and applies its remove/unmap events before releasing it (see
- * read_lock in internal.h), then serves the batch's faults.
+ * read_lock and applies its remove events before releasing it (see
+ * read_lock in internal.h), then its unmap events (under map_lock, not
+ * waited for under read_lock: events go on being read while a layout
+ * change holds map_lock, which can take a while as it waits for the
+ * regions' users), then serves its faults.
+ * An unmap event needs no read_lock ordering: the range is unmapped, so
+ * no later fault can be for it until a new region is created there, and
+ * region.c creates none over a range whose event is not applied.
  * Race (remove): the application thread in madvise(MADV_DONTNEED) is
  * released as soon as the event is read, then zaps the range.  A fault it
  * raises afterwards is read after we released read_lock, so it finds the
@@ -316,6 +328,12 @@ static void *handler_main(void *arg)
 			fprintf(stderr, "uswap: handler: reading events: %d\n",
 				n);
 			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ev[i].kind != UFFD_EV_UNMAP)
+				continue;
+			mm_apply_unmap(mm, ev[i].range.start, ev[i].range.end);
+			atomic_fetch_sub(&mm->unmaps_pending, 1);
 		}
 		for (int i = 0; i < n; i++)
 			if (ev[i].kind == UFFD_EV_FAULT)

@@ -7,6 +7,8 @@
  *
  * Lock order (outermost first; docs/locking.md has the tree):
  *
+ *   mm->map_lock    (region layout changes: region.c; a handler applying
+ *                    an unmap event takes it after dropping read_lock)
  *   mm->read_lock   (a handler reading events and applying remove/unmap
  *                    events: fault.c handler_main)
  *   mm->region_lock (rwlock; held only to look a region up or to change the
@@ -86,9 +88,15 @@ struct mm_page {
  */
 struct pte_table {
 	pthread_mutex_t lock;
-	struct mm_region *region; /* set at creation */
-	uint64_t addr;		  /* address of pages[0]; set at creation */
-	size_t first;		  /* index of pages[0] in the region */
+	uint64_t addr; /* address of pages[0]; set at creation */
+	/*
+	 * Region structs that reference this table: a split or trimmed
+	 * region's pieces share the tables of the original (region.c,
+	 * "Splitting").  The last one to drop it frees it.  Atomic.
+	 */
+	_Atomic int owners;
+	/* reclaim users in flight (a page isolated by lru_isolate) */
+	_Atomic int refs;
 	struct mm_page pages[PTRS_PER_TABLE];
 };
 #define TABLE_ALIGN 32768
@@ -107,13 +115,22 @@ static inline uint64_t page_addr(struct mm_page *page)
 	return tbl->addr + (uint64_t)(page - tbl->pages) * PAGE_SIZE;
 }
 
+/*
+ * A region: [start, end), served by pte tables that cover [base, base +
+ * ntables * 2 MiB).  base <= start: a region made by trimming or splitting
+ * another keeps the original's tables (and base, rounded to a table),
+ * shared with its sibling pieces; pages outside [start, end) in a shared
+ * table belong to another piece or to nobody.  Set at creation; a region
+ * is never resized in place (region.c replaces the struct).
+ */
 struct mm_region {
-	uint64_t start, end;	   /* set at creation */
-	size_t npages, ntables;	   /* set at creation */
-	struct pte_table **tables; /* set at creation */
-	_Atomic int refs;	   /* users in flight (faults, reclaim) */
-	_Atomic bool dead;	   /* being unmapped: take no new refs */
-	_Atomic uint64_t ra_prev;  /* page of the last swap fault (relaxed) */
+	uint64_t start, end;
+	uint64_t base;
+	size_t npages, ntables;
+	struct pte_table **tables;
+	_Atomic int refs;	  /* users in flight (faults, reclaim) */
+	_Atomic bool dead;	  /* being unmapped: take no new refs */
+	_Atomic uint64_t ra_prev; /* page of the last swap fault (relaxed) */
 };
 
 /* Per-folio pager state, indexed by the folio's page in the staging area. */
@@ -163,7 +180,16 @@ struct mm {
 	int pidfd; /* ours, for process_madvise; -1 = none; set at creation */
 	int pagemap_fd; /* /proc/self/pagemap, -1 = none; set at creation */
 
-	/* regions: sorted by start; region_lock */
+	/*
+	 * map_lock: serialises every change of the region layout (map, mmap,
+	 * unmap, mremap, and the application's own munmap applied from its
+	 * unmap event) with the kernel calls that go with it.  Taken before
+	 * any other pager lock; never held while waiting for an event to be
+	 * read (region.c: such calls unregister first, so raise none).
+	 */
+	pthread_mutex_t map_lock;
+	_Atomic int unmaps_pending; /* unmap events read, not yet applied */
+	/* regions: sorted by start, disjoint; region_lock */
 	pthread_rwlock_t region_lock;
 	struct mm_region **regions;
 	size_t nregions, cap_regions;
@@ -232,7 +258,7 @@ void region_put(struct mm_region *r);
 static inline struct mm_page *region_page(struct mm_region *r, uint64_t addr,
 					  struct pte_table **tblp)
 {
-	size_t idx = (addr - r->start) >> PAGE_SHIFT;
+	size_t idx = (addr - r->base) >> PAGE_SHIFT;
 	struct pte_table *tbl = r->tables[idx / PTRS_PER_TABLE];
 
 	*tblp = tbl;
@@ -240,6 +266,8 @@ static inline struct mm_page *region_page(struct mm_region *r, uint64_t addr,
 }
 void mm_discard_range(struct mm *mm, uint64_t start, uint64_t end,
 		      bool unmapped);
+void mm_apply_unmap(struct mm *mm, uint64_t start, uint64_t end);
+void table_put(struct pte_table *tbl);
 void release_swap_entry(struct mm *mm, swp_entry_t entry);
 void mm_regions_destroy(struct mm *mm);
 

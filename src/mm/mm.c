@@ -57,6 +57,7 @@ static void mm_free(struct mm *mm)
 	priv_free(mm->fmeta);
 	priv_free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
+	pthread_mutex_destroy(&mm->map_lock);
 	pthread_mutex_destroy(&mm->lru_lock);
 	pthread_mutex_destroy(&mm->reclaim_lock);
 	pthread_cond_destroy(&mm->reclaim_cond);
@@ -95,6 +96,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
+	pthread_mutex_init(&mm->map_lock, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);
 	pthread_mutex_init(&mm->reclaim_lock, NULL);
 	pthread_cond_init(&mm->reclaim_cond, NULL);

@@ -75,17 +75,37 @@ void mm_destroy(struct mm *mm);
 
 /*
  * mm_map - a new region of @len bytes (page-rounded).  NULL, -errno in *err.
- * Context: any thread; takes region_lock for writing.
+ * Context: any thread; takes map_lock, region_lock for writing.
  */
 void *mm_map(struct mm *mm, size_t len, int *err);
 
 /*
- * mm_unmap - release the region at @addr of @len bytes (exactly as mapped):
- * every swap slot it holds is freed, then it is unmapped.
- * Return: 0; -EINVAL (no such region).
- * Context: any non-handler thread; waits for the region's users in flight.
+ * mm_mmap - uswap_mmap's work (include/uswap.h): a region at the kernel's
+ * choice near @hint, or with @flags MAP_FIXED / MAP_FIXED_NOREPLACE at
+ * @hint.  NULL and -errno in *err (-EINVAL, -ENOMEM, -EEXIST, -EAGAIN when
+ * an unmap event of the place never came).
+ * Context: any non-handler thread; takes map_lock.
+ */
+void *mm_mmap(struct mm *mm, void *hint, size_t len, int flags, int *err);
+
+/*
+ * mm_unmap - unmap [@addr, @addr+@len): the region parts in it are
+ * discarded (every slot freed, pages off the LRU), the regions trimmed or
+ * split, the whole range munmap(2)ed.
+ * Return: 0; -EINVAL (unaligned, empty, or no region overlaps); -ENOMEM.
+ * Context: any non-handler thread; waits for the regions' users in flight.
  */
 int mm_unmap(struct mm *mm, void *addr, size_t len);
+
+/*
+ * mm_mremap - uswap_mremap's work.  NULL and -errno in *err.
+ * Context: any non-handler thread; takes map_lock, pte locks.
+ */
+void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
+		int flags, void *new_addr, int *err);
+
+/* mm_owns - whether [@addr, +@len) overlaps a region: 1 or 0. */
+int mm_owns(struct mm *mm, const void *addr, size_t len);
 
 /* mm_get_stats - fill @st (relaxed reads).  Context: any thread. */
 void mm_get_stats(struct mm *mm, struct uswap_stats *st);

@@ -113,17 +113,18 @@ void lru_del(struct mm *mm, struct mm_page *page)
 
 /*
  * lru_isolate - take the page to evict off its list, with a reference on
- * its region.  The oldest inactive page goes first; while the active list
+ * its pte table (table_put).  The oldest inactive page goes first; while the active list
  * is longer than the inactive one, its oldest page is first demoted to the
  * young end of the inactive list (the kernel's inactive_is_low balance:
  * without accessed bits a demoted page is not rescued in place, but if it
  * is still hot it comes back from the second-chance list as a minor fault
  * and is promoted again).  Return NULL when both lists are empty.
- * Context: takes lru_lock.  A region being unmapped is marked dead before
- * its pages leave the lists under lru_lock, so a page whose region is not
- * dead here has a region that waits for our reference.
+ * Context: takes lru_lock.  A page on the list belongs to a table with an
+ * owner (a cut discards its pages, taking them off the list under
+ * lru_lock, before the table can lose its last owner), and table_drop
+ * waits for our reference before it frees the table.
  */
-static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
+static struct mm_page *lru_isolate(struct mm *mm, struct pte_table **tp)
 {
 	struct mm_page *page;
 
@@ -131,7 +132,6 @@ static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
 	for (;;) {
 		size_t resident = atomic_load_explicit(&mm->nr_resident,
 						       memory_order_relaxed);
-		struct mm_region *r;
 
 		if (mm->nr_active && mm->nr_active > resident - mm->nr_active) {
 			page = mm->active_head.lru_next;
@@ -147,12 +147,9 @@ static struct mm_page *lru_isolate(struct mm *mm, struct mm_region **rp)
 			break;
 		}
 		lru_del_locked(mm, page);
-		r = page_table(page)->region;
-		if (!atomic_load(&r->dead)) {
-			atomic_fetch_add(&r->refs, 1);
-			*rp = r;
-			break;
-		}
+		*tp = page_table(page);
+		atomic_fetch_add(&(*tp)->refs, 1);
+		break;
 	}
 	pthread_mutex_unlock(&mm->lru_lock);
 	return page;
@@ -267,7 +264,7 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
 
 /*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
- * the LRU by the caller, which holds a reference on its region):
+ * the LRU by the caller, which holds a reference on its table or region):
  *   folio := new folio (data page a hole), locked
  *   entry := swap_alloc (pinned, count 0); swap_cache_add_folio(entry)
  *   pte lock; pte still present?  UFFDIO_MOVE page -> folio data;
@@ -499,7 +496,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 	while (mm_total(mm) > target && !atomic_load(&mm->closing)) {
 		size_t cached = atomic_load_explicit(&mm->nr_cached,
 						     memory_order_relaxed);
-		struct mm_region *r;
+		struct pte_table *tbl;
 		struct mm_page *page;
 		int ret;
 
@@ -515,7 +512,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 				return done ? done : -ENOSPC;
 			}
 		}
-		page = lru_isolate(mm, &r);
+		page = lru_isolate(mm, &tbl);
 		if (!page) {
 			if (!atomic_load(&mm->nr_cached) || ++fails > 8)
 				break;
@@ -524,7 +521,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 		}
 		STAT_INC(mm, reclaim_scans);
 		ret = evict_page(mm, page, stash_get(mm, &stash));
-		region_put(r);
+		table_put(tbl);
 		if (ret == -ENOSPC || ret == -ENOMEM) {
 			if (++fails > 8) {
 				stash_drain(&stash);

@@ -2,8 +2,11 @@
  * Scenario: uswap_unmap of a region with pages in every state (present,
  * swap-cached, compressed on the device, never touched) frees every swap
  * slot: the device's usage is 0 and the validation walk finds nothing.
- * A wrong address or length is -EINVAL and changes nothing.
+ * An unaligned address, a zero length, or a range that overlaps no region
+ * is -EINVAL and changes nothing (partial ranges are legal: unmap_partial).
  */
+#include <sys/mman.h>
+
 #include "mmtest.h"
 
 #define NPAGES 512
@@ -27,9 +30,19 @@ int main(void)
 	CHECK(mm_evict_range(uswap_mm(u), b, PAGE_SIZE, true) == 1, "evict b");
 	CHECK(mt_slots_inuse(u) > 100, "too few slots in use: %llu",
 	      (unsigned long long)mt_slots_inuse(u));
-	CHECK(uswap_unmap(u, a + PAGE_SIZE, NPAGES * PAGE_SIZE) == -EINVAL,
-	      "unmap at a wrong address");
-	CHECK(uswap_unmap(u, a, PAGE_SIZE) == -EINVAL, "unmap, wrong length");
+	{
+		char *plain = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		CHECK(plain != MAP_FAILED, "mmap");
+		CHECK(uswap_unmap(u, plain, PAGE_SIZE) == -EINVAL,
+		      "unmap of a range in no region");
+		plain[0] = 1; /* still mapped: nothing was unmapped */
+		munmap(plain, PAGE_SIZE);
+	}
+	CHECK(uswap_unmap(u, a + 1, PAGE_SIZE) == -EINVAL, "unaligned unmap");
+	CHECK(uswap_unmap(u, a, 0) == -EINVAL, "zero-length unmap");
+	CHECK(mt_slots_inuse(u) > 100, "a failed unmap freed slots");
 	CHECK(uswap_unmap(u, a, NPAGES * PAGE_SIZE) == 0, "unmap");
 	CHECK(mt_slots_inuse(u) == 1, "slots in use after unmap: %llu",
 	      (unsigned long long)mt_slots_inuse(u));
