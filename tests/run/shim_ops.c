@@ -1,10 +1,13 @@
 /*
  * Run under `uswap run` (shim_ops.sh): the calls the shim routes, on pages
  * that were swapped out, must leave exactly the contents Linux gives
- * without uswap: MADV_DONTNEED and MADV_FREE read as zeros afterwards,
+ * without uswap: MADV_DONTNEED reads as zeros afterwards, MADV_FREE as
+ * zeros or the old contents (zeros under the shim, which does it as
+ * MADV_DONTNEED),
  * mremap keeps the contents (and a grown tail is zero), munmap of a middle
  * piece leaves both sides intact.  Exit 0 pass, 1 fail.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +51,7 @@ static void check(const unsigned char *p, size_t i, uint64_t gen,
 int main(void)
 {
 	static uint64_t gen[NPAGE];
+	static bool freed[NPAGE];
 	unsigned char *p, *q;
 	size_t i;
 
@@ -72,10 +76,20 @@ int main(void)
 			perror("madvise(MADV_FREE)");
 			return 1;
 		}
-		gen[i] = gen[i + 1] = 0;
+		freed[i] = freed[i + 1] = true;
 	}
-	for (i = 0; i < NPAGE; i++)
-		check(p, i, gen[i], "after madvise");
+	for (i = 0; i < NPAGE; i++) {
+		if (!freed[i]) {
+			check(p, i, gen[i], "after madvise");
+			continue;
+		}
+		/* MADV_FREE: zeros, or what was there */
+		if (*(uint64_t *)(p + i * PAGE) == 0)
+			check(p, i, 0, "after MADV_FREE");
+		else
+			check(p, i, gen[i], "after MADV_FREE");
+		fill(p, i, ++gen[i]);
+	}
 	/* rewrite half, check all */
 	for (i = 0; i < NPAGE; i += 2)
 		fill(p, i, ++gen[i]);

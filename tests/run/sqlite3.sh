@@ -1,5 +1,5 @@
 #!/bin/sh
-# sqlite3 builds and queries an in-memory database (about 60M of pages and
+# sqlite3 builds and queries an in-memory database (about 75M of pages and
 # cache) under a 16M budget: the output is exactly what it is without uswap.
 . "$(dirname "$0")/lib.sh"
 need_preload
@@ -7,21 +7,19 @@ need_tool sqlite3
 cat > "$TMP/q.sql" <<'SQL'
 PRAGMA cache_size = -262144;
 CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, s TEXT);
-WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 200000)
+WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 24000)
 INSERT INTO t SELECT i, (i * 2654435761) % 1000003,
-	printf('%08x-%s-%d', (i * 40503) % 65536, hex(i * 7919), i % 97) ||
-	substr('abcdefghijklmnopqrstuvwxyz0123456789', 1 + i % 30) ||
-	zeroblob(0) || printf('%0150d', i * 31)
+	printf('%08x-%s-', (i * 40503) % 65536, hex(i * 7919)) ||
+	printf('%03000d', i * 31)
 FROM c;
 CREATE INDEX t_k ON t(k);
-CREATE INDEX t_s ON t(s);
 SELECT count(*), sum(k), sum(length(s)) FROM t;
-SELECT k, s FROM t ORDER BY k DESC LIMIT 3;
-SELECT id % 97 AS g, count(*), max(k), min(s) FROM t GROUP BY g ORDER BY g LIMIT 5;
-UPDATE t SET s = upper(s) WHERE id % 3 = 0;
+SELECT k, substr(s, 1, 40) FROM t ORDER BY k DESC LIMIT 3;
+SELECT id % 97 AS g, count(*), max(k), substr(min(s), 1, 30) FROM t GROUP BY g ORDER BY g LIMIT 4;
+UPDATE t SET s = upper(substr(s, 1, 20)) || substr(s, 21) WHERE id % 3 = 0;
 DELETE FROM t WHERE id % 5 = 0;
-SELECT count(*), sum(k), sum(length(s)), max(s) FROM t;
-SELECT sum(length(a.s)) FROM t a JOIN t b ON a.k = b.k WHERE a.id < 20000;
+SELECT count(*), sum(k), sum(length(s)), substr(max(s), 1, 40) FROM t;
+SELECT sum(length(s)), sum(unicode(substr(s, 2000, 1))) FROM t WHERE k < 500000;
 SQL
 sqlite3 :memory: < "$TMP/q.sql" > "$TMP/want" 2>&1 || fail "sqlite3 without uswap failed: $(cat "$TMP/want")"
 "$USWAP_EXE" run --budget 16M --stats-file "$TMP/stats" \
