@@ -294,7 +294,7 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		atomic_fetch_add_explicit(&n_routed, 1, memory_order_relaxed);
 		return p;
 	}
-	if (ufl || err == EINVAL) {
+	if (ufl) {
 		errno = err;
 		return MAP_FAILED;
 	}

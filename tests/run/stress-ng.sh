@@ -5,6 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 need_preload
 need_tool stress-ng
+[ "${USWAP_HAVE_FORK:-0}" = 1 ] || skip "stress-ng's workers are forked children: this build has no fork support yet (pthread_atfork in the library)"
 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" \
 	-- stress-ng --vm 1 --vm-bytes 32M --vm-keep --verify --vm-ops 6 \
 	--timeout 60s --metrics-brief > "$TMP/out" 2>&1
