@@ -214,9 +214,9 @@ static int find_shim(char *out, size_t len)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = 0;
-			snprintf(out, len, "%s/../src/preload/%s", self,
-				 SHIM_NAME);
-			if (access(out, R_OK) == 0) {
+			if (snprintf(out, len, "%s/../src/preload/%s", self,
+				     SHIM_NAME) < (int)len &&
+			    access(out, R_OK) == 0) {
 				char real[PATH_MAX];
 
 				if (realpath(out, real))
