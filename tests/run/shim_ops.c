@@ -5,13 +5,17 @@
  * zeros or the old contents (zeros under the shim, which does it as
  * MADV_DONTNEED),
  * mremap keeps the contents (and a grown tail is zero), munmap of a middle
- * piece leaves both sides intact.  Exit 0 pass, 1 fail.
+ * piece leaves both sides intact; write(2) from and read(2) into
+ * swapped-out pages move the right bytes.  Exit 0 pass, 1 fail.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE  4096UL
 #define NPAGE (48UL << 20) / PAGE /* 48M: 6 x the script's budget */
@@ -95,6 +99,35 @@ int main(void)
 		fill(p, i, ++gen[i]);
 	for (i = 0; i < NPAGE; i++)
 		check(p, i, gen[i], "after rewrite");
+	/* system calls: write every page out of uswap memory, read it back */
+	{
+		char path[] = "/tmp/uswap-shim-ops.XXXXXX";
+		int fd = mkstemp(path);
+		size_t len = NPAGE * PAGE;
+		unsigned char *r;
+
+		if (fd < 0) {
+			perror("mkstemp");
+			return 1;
+		}
+		unlink(path);
+		r = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+		/* r's pages are never touched by the program itself */
+		if (write(fd, p, len) != (ssize_t)len ||
+		    pread(fd, r, len, 0) != (ssize_t)len) {
+			perror("write/pread");
+			return 1;
+		}
+		close(fd);
+		for (i = 0; i < NPAGE; i++)
+			check(r, i, gen[i], "after write+pread");
+		munmap(r, len);
+	}
 	/* grow, moving: contents follow, the tail is zero */
 	q = mremap(p, NPAGE * PAGE, (NPAGE + 256) * PAGE, MREMAP_MAYMOVE);
 	if (q == MAP_FAILED) {
