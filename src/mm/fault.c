@@ -248,21 +248,26 @@ void mm_quiesce(struct mm *mm)
 		sched_yield();
 }
 
+enum { EV_NONE, EV_STOP, EV_PARK };
+
 /*
- * handle_event - a remove, unmap, remap or fork event.  Return: true when
- * it was a doorbell (a remove event on a doorbell page) and the handler
- * must stop.
+ * handle_event - a remove, unmap, remap or fork event.  Return: EV_STOP
+ * when it was a doorbell (a remove event on a doorbell page) and the
+ * handler must stop, EV_PARK when it must park for a fork (fork.c).
  * Context: a handler thread holding mm->read_lock.
  */
-static bool handle_event(struct mm *mm, const struct uffd_event *ev)
+static int handle_event(struct mm *mm, const struct uffd_event *ev)
 {
 	uint64_t bell = (uint64_t)(uintptr_t)mm->bell;
 
 	switch (ev->kind) {
 	case UFFD_EV_REMOVE:
 		if (bell && ev->range.start >= bell &&
-		    ev->range.start < bell + mm->p.threads * PAGE_SIZE)
-			return atomic_load(&mm->handlers_stop);
+		    ev->range.start < bell + mm->p.threads * PAGE_SIZE) {
+			if (atomic_load(&mm->handlers_stop))
+				return EV_STOP;
+			return atomic_load(&mm->park) ? EV_PARK : EV_NONE;
+		}
 		mm_discard_range(mm, ev->range.start, ev->range.end, false);
 		break;
 	case UFFD_EV_UNMAP:
@@ -283,7 +288,30 @@ static bool handle_event(struct mm *mm, const struct uffd_event *ev)
 	case UFFD_EV_FAULT:
 		break;
 	}
-	return false;
+	return EV_NONE;
+}
+
+/*
+ * mm_park - park the calling pager thread (a handler that read a fork
+ * doorbell, or the reclaimer between batches) until the fork is done.
+ * Context: holds no pager lock.
+ */
+void mm_park(struct mm *mm, bool reclaimer)
+{
+	pthread_mutex_lock(&mm->park_lock);
+	if (reclaimer)
+		mm->reclaimer_parked = true;
+	else
+		mm->nparked++;
+	pthread_cond_broadcast(&mm->park_cond);
+	while (atomic_load(&mm->park))
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	if (reclaimer)
+		mm->reclaimer_parked = false;
+	else
+		mm->nparked--;
+	pthread_cond_broadcast(&mm->park_cond);
+	pthread_mutex_unlock(&mm->park_lock);
 }
 
 /*
@@ -309,16 +337,21 @@ static void *handler_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
+		bool park = false;
 		int n;
 
 		pthread_mutex_lock(&mm->read_lock);
 		n = uffd_read_events(&mm->uffd, ev,
 				     mm->p.read_batch ? (int)mm->p.read_batch
 						      : 16);
-		for (int i = 0; i < n; i++)
-			if (ev[i].kind != UFFD_EV_FAULT &&
-			    handle_event(mm, &ev[i]))
-				stop = true;
+		for (int i = 0; i < n; i++) {
+			int act = ev[i].kind == UFFD_EV_FAULT
+					  ? EV_NONE
+					  : handle_event(mm, &ev[i]);
+
+			stop |= act == EV_STOP;
+			park |= act == EV_PARK;
+		}
 		if (n > 0)
 			atomic_fetch_add(&mm->batches_done, 1);
 		pthread_mutex_unlock(&mm->read_lock);
@@ -338,8 +371,18 @@ static void *handler_main(void *arg)
 		for (int i = 0; i < n; i++)
 			if (ev[i].kind == UFFD_EV_FAULT)
 				handle_fault(mm, &ev[i]);
+		/* a fork doorbell: park holding nothing (fork.c) */
+		if (park && !stop)
+			mm_park(mm, false);
 	}
 	return NULL;
+}
+
+/* mm_bells_register - register the doorbell pages with mm->uffd. */
+int mm_bells_register(struct mm *mm)
+{
+	return uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
+			     UFFD_REG_MISSING);
 }
 
 int mm_handlers_start(struct mm *mm)
@@ -356,10 +399,17 @@ int mm_handlers_start(struct mm *mm)
 		mm->bell = NULL;
 		return -ENOMEM;
 	}
-	ret = uffd_register(&mm->uffd, mm->bell, BELL_PAGES(mm) * PAGE_SIZE,
-			    UFFD_REG_MISSING);
+	ret = mm_bells_register(mm);
 	if (ret < 0)
 		return ret;
+	return mm_handlers_spawn(mm);
+}
+
+/* mm_handlers_spawn - start the handler threads (bells registered). */
+int mm_handlers_spawn(struct mm *mm)
+{
+	int ret;
+
 	for (unsigned i = 0; i < mm->p.threads; i++) {
 		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
 		if (ret)
@@ -432,8 +482,21 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			struct uffd_event ev;
 			struct mm_region *r;
 
-			if (!mm || !(r = region_get(mm, addr)))
+			if (!mm)
 				continue;
+			/* a fork parks the pager: wait outside it (fork.c) */
+			for (;;) {
+				atomic_fetch_add(&mm->sig_inflight, 1);
+				if (!atomic_load(&mm->park))
+					break;
+				atomic_fetch_sub(&mm->sig_inflight, 1);
+				while (atomic_load(&mm->park))
+					sched_yield();
+			}
+			if (!(r = region_get(mm, addr))) {
+				atomic_fetch_sub(&mm->sig_inflight, 1);
+				continue;
+			}
 			memset(&ev, 0, sizeof(ev));
 			ev.kind = UFFD_EV_FAULT;
 			ev.fault.addr = addr & ~(PAGE_SIZE - 1);
@@ -443,6 +506,7 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			serve_fault(mm, r, &ev);
 			mm_in_signal = false;
 			region_put(r);
+			atomic_fetch_sub(&mm->sig_inflight, 1);
 			errno = saved;
 			return;
 		}

@@ -231,6 +231,20 @@ struct mm {
 	_Atomic int faults_inflight;   /* faults being handled (mm_quiesce) */
 	_Atomic uint64_t batches_done; /* event batches applied (read_lock) */
 
+	/*
+	 * fork (fork.c): the pager's threads park where they hold no lock.
+	 * park: set by the forking thread (atomic; also read as a hint by
+	 * mm_reclaim and the SIGBUS handler).  park_lock/park_cond: the
+	 * parked threads' wait; nparked, reclaimer_parked under park_lock.
+	 */
+	_Atomic bool park;
+	pthread_mutex_t park_lock;
+	pthread_cond_t park_cond;
+	unsigned nparked;
+	bool reclaimer_parked;
+	_Atomic int sig_inflight; /* SIGBUS-mode faults being served */
+	struct mm *fork_next;	  /* fork.c's instance list: its lock */
+
 	/* waitqueue policy: woken at swapcache_clear (6.12's swapcache_wq) */
 	pthread_mutex_t wq_lock;
 	pthread_cond_t wq_cond;
@@ -273,6 +287,9 @@ void mm_regions_destroy(struct mm *mm);
 
 /* ---- fault.c ---- */
 int mm_handlers_start(struct mm *mm);
+int mm_handlers_spawn(struct mm *mm);
+int mm_bells_register(struct mm *mm);
+void mm_park(struct mm *mm, bool reclaimer);
 void mm_handlers_stop(struct mm *mm);
 void wake_faulter(struct mm *mm, uint64_t addr);
 int mm_sigbus_register(struct mm *mm);
@@ -325,6 +342,10 @@ void mm_kick_reclaimer(struct mm *mm);
 int mm_reclaimer_start(struct mm *mm);
 void mm_reclaimer_stop(struct mm *mm);
 bool shrink_cache_one(struct mm *mm);
+
+/* ---- fork.c ---- */
+void mm_fork_register(struct mm *mm);
+void mm_fork_unregister(struct mm *mm);
 
 /* ---- hooks ---- */
 #ifdef USWAP_TEST_HOOKS

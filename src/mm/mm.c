@@ -58,6 +58,8 @@ static void mm_free(struct mm *mm)
 	priv_free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
 	pthread_mutex_destroy(&mm->map_lock);
+	pthread_mutex_destroy(&mm->park_lock);
+	pthread_cond_destroy(&mm->park_cond);
 	pthread_mutex_destroy(&mm->lru_lock);
 	pthread_mutex_destroy(&mm->reclaim_lock);
 	pthread_cond_destroy(&mm->reclaim_cond);
@@ -97,6 +99,8 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
 	pthread_mutex_init(&mm->map_lock, NULL);
+	pthread_mutex_init(&mm->park_lock, NULL);
+	pthread_cond_init(&mm->park_cond, NULL);
 	pthread_mutex_init(&mm->lru_lock, NULL);
 	pthread_mutex_init(&mm->reclaim_lock, NULL);
 	pthread_cond_init(&mm->reclaim_cond, NULL);
@@ -155,7 +159,6 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		goto fail;
 	}
 	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_NOHUGEPAGE);
-	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_DONTFORK);
 	ret = uffd_register(&mm->stage_uffd, mm->staging,
 			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
 	if (ret < 0)
@@ -192,6 +195,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		if (ret < 0)
 			goto fail_threads;
 	}
+	mm_fork_register(mm);
 	*out = mm;
 	return 0;
 fail_threads:
@@ -207,6 +211,7 @@ void mm_destroy(struct mm *mm)
 
 	if (!mm)
 		return;
+	mm_fork_unregister(mm);
 	atomic_store(&mm->closing, true);
 	mm_reclaimer_stop(mm);
 	mm_regions_destroy(mm);

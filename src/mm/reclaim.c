@@ -271,8 +271,10 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
  *   swap_duplicate(entry) (count 1); pte := entry; pte unlock
  *   the folio joins the cached list (it is compressed later, or never if
  *   touched again first).
- * Return: 1 evicted; 0 skipped (page changed, discarded or busy); -ENOSPC
- * (swap full); -ENOMEM (no folio).
+ * Return: 1 evicted; 0 skipped (page changed or discarded); -EBUSY (the
+ * page is COW-shared with a forked child, or pinned: UFFDIO_MOVE refuses
+ * it until it is written; it went back to the young end of the list);
+ * -ENOSPC (swap full); -ENOMEM (no folio).
  * Context: the reclaimer, a handler in direct reclaim, or a test thread;
  * no locks held on entry; takes the new folio's lock, then the pte lock.
  * Race: a thread touching the page during the MOVE takes a missing fault;
@@ -342,7 +344,8 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 			}
 			lru_add(mm, page);
 		}
-		ret = 0;
+		/* busy: COW-shared with a fork's child, or pinned */
+		ret = ret == -EBUSY ? -EBUSY : 0;
 		goto undo;
 	}
 	ret = swap_duplicate(entry);
@@ -490,10 +493,12 @@ static void stash_drain(struct hole_stash *st)
 long mm_reclaim(struct mm *mm, size_t target)
 {
 	struct hole_stash stash = {.n = 0};
+	size_t busy = 0, busy_max = atomic_load(&mm->nr_resident) + 8;
 	long done = 0;
 	int fails = 0;
 
-	while (mm_total(mm) > target && !atomic_load(&mm->closing)) {
+	while (mm_total(mm) > target && !atomic_load(&mm->closing) &&
+	       !atomic_load(&mm->park)) {
 		size_t cached = atomic_load_explicit(&mm->nr_cached,
 						     memory_order_relaxed);
 		struct pte_table *tbl;
@@ -522,6 +527,13 @@ long mm_reclaim(struct mm *mm, size_t target)
 		STAT_INC(mm, reclaim_scans);
 		ret = evict_page(mm, page, stash_get(mm, &stash));
 		table_put(tbl);
+		/*
+		 * Every resident page busy (shared with a child since a
+		 * fork): stop rather than spin; they stay, over budget, until
+		 * written (docs/pager.md, "fork").
+		 */
+		if (ret == -EBUSY && ++busy > busy_max)
+			break;
 		if (ret == -ENOSPC || ret == -ENOMEM) {
 			if (++fails > 8) {
 				stash_drain(&stash);
@@ -574,6 +586,8 @@ static void *reclaimer_main(void *arg)
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;
 
+		if (atomic_load(&mm->park))
+			mm_park(mm, true); /* between batches (fork.c) */
 		pthread_mutex_lock(&mm->reclaim_lock);
 		if (!mm->reclaim_kick) {
 			clock_gettime(CLOCK_REALTIME, &ts);
@@ -589,6 +603,8 @@ static void *reclaimer_main(void *arg)
 		pthread_mutex_unlock(&mm->reclaim_lock);
 		if (atomic_load(&mm->stopping))
 			break;
+		if (atomic_load(&mm->park))
+			continue;
 		if (mm_total(mm) > mm->wmark_high)
 			mm_reclaim(mm, mm->wmark_low);
 		/* above its target, or folios running out (in-thread mode) */
@@ -596,7 +612,7 @@ static void *reclaimer_main(void *arg)
 			(atomic_load(&mm->nr_cached) &&
 			 folio_pool_free_count(mm->pool) < 32)) &&
 		       !atomic_load(&mm->stopping) &&
-		       !atomic_load(&mm->closing)) {
+		       !atomic_load(&mm->closing) && !atomic_load(&mm->park)) {
 			if (!shrink_cache_one(mm))
 				break;
 		}
@@ -630,11 +646,15 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 	uint64_t end = (uint64_t)(uintptr_t)addr + len;
 	long done = 0;
 
+	/* map_lock: no layout change meanwhile, and a fork waits for us */
+	pthread_mutex_lock(&mm->map_lock);
 	while (a < end && !atomic_load(&mm->closing)) {
 		struct mm_region *r = region_get(mm, a);
 
-		if (!r)
+		if (!r) {
+			pthread_mutex_unlock(&mm->map_lock);
 			return done ? done : -EINVAL;
+		}
 		for (; a < end && a < r->end; a += PAGE_SIZE) {
 			struct pte_table *tbl;
 			struct mm_page *page = region_page(r, a, &tbl);
@@ -667,5 +687,6 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 				break;
 		}
 	}
+	pthread_mutex_unlock(&mm->map_lock);
 	return done;
 }

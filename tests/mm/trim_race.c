@@ -95,6 +95,9 @@ int main(void)
 	atomic_store(&stop, true);
 	pthread_join(w, NULL);
 	pthread_join(e, NULL);
+	/* let the reclaimer settle, the last faults' bookkeeping finish */
+	usleep(100000);
+	mm_quiesce(uswap_mm(u));
 	for (size_t i = 0; i < KEEP; i++) {
 		struct pg *p = (struct pg *)(a + i * PAGE_SIZE);
 

@@ -1,0 +1,248 @@
+/*
+ * fork(2) of a process with open uswap instances (include/uswap.h, the
+ * fork paragraph; docs/pager.md, "fork").
+ *
+ * The whole pager lives in the process: its regions' pte tables, the swap
+ * core, the compressed store, the staging area with the swap cache's
+ * folios.  fork copies all of it, so the child starts with a consistent
+ * snapshot as long as no pager thread was in the middle of changing it.
+ * What the child lacks are kernel objects and threads: the uffds, the
+ * pidfd and the pagemap fd it inherits are the *parent's* (a
+ * process_madvise through the old pidfd would discard the parent's pages),
+ * and without UFFD_FEATURE_EVENT_FORK (we never ask for it) the kernel
+ * drops the uffd registration of every vma in the child (dup_userfaultfd:
+ * userfaultfd_reset_ctx), so its missing pages would read as zeros.
+ *
+ * So, with pthread_atfork handlers registered at the first mm_create:
+ *   prepare  for each instance: park its handler threads (a doorbell each:
+ *            the handler that reads it parks after its batch, holding no
+ *            lock), take map_lock (no layout change, no forced eviction in
+ *            flight), park the reclaimer between batches, wait for SIGBUS-
+ *            mode faults in flight.  Now no pager lock is held by anyone but
+ *            read_lock (by a handler blocked in read(2), which guards no
+ *            data) and map_lock (ours).
+ *   parent   unpark, unlock.
+ *   child    for each instance: re-initialise its locks, close the
+ *            inherited fds, open new uffds (same features), pidfd and
+ *            pagemap fd, register the regions (MODE_MISSING), the staging
+ *            area (MODE_WP) and the doorbells again, reset the thread
+ *            bookkeeping and start new handlers and a new reclaimer.
+ * Nothing touches region memory between fork and re-registration: only
+ * the forking thread exists in the child, and it is in this code.
+ *
+ * Present pages are COW-shared after fork: UFFDIO_MOVE refuses them
+ * (EBUSY) until they are written, in the parent as in the child, so
+ * eviction skips them (evict_page -EBUSY, rotated; mm_reclaim stops after
+ * a lap of busy pages).  Swapped-out pages are each process's own (each
+ * has its own copy of the slot and of the store).
+ *
+ * Lock order: fork_lock (the instance list) outermost, then per instance
+ * park_lock (leaf), map_lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mm/internal.h"
+
+static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mm *fork_list; /* fork_lock */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* Park @mm's threads (see the file comment).  Context: fork_lock held. */
+static void fork_park(struct mm *mm)
+{
+	atomic_store(&mm->park, true);
+	for (unsigned i = 0; i < mm->nhandlers; i++)
+		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
+			MADV_DONTNEED);
+	pthread_mutex_lock(&mm->park_lock);
+	while (mm->nparked < mm->nhandlers)
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	pthread_mutex_unlock(&mm->park_lock);
+	pthread_mutex_lock(&mm->map_lock);
+	if (mm->reclaimer_started) {
+		mm_kick_reclaimer(mm);
+		pthread_mutex_lock(&mm->park_lock);
+		while (!mm->reclaimer_parked)
+			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+		pthread_mutex_unlock(&mm->park_lock);
+	}
+	while (atomic_load(&mm->sig_inflight) > 0)
+		sched_yield();
+}
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&fork_lock);
+	for (struct mm *mm = fork_list; mm; mm = mm->fork_next)
+		fork_park(mm);
+}
+
+static void fork_parent(void)
+{
+	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
+		pthread_mutex_unlock(&mm->map_lock);
+		pthread_mutex_lock(&mm->park_lock);
+		atomic_store(&mm->park, false);
+		pthread_cond_broadcast(&mm->park_cond);
+		/* all out before a next fork can park them again */
+		while (mm->nparked || mm->reclaimer_parked)
+			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+		pthread_mutex_unlock(&mm->park_lock);
+	}
+	pthread_mutex_unlock(&fork_lock);
+}
+
+/*
+ * register_region - register @r in the child.  A part the parent had
+ * munmap(2)ed itself, whose unmap event was not applied before the fork,
+ * is not mapped here and never will raise its event: cut it now.
+ */
+static void register_region(struct mm *mm, struct mm_region *r, size_t *i)
+{
+	uint64_t a = r->start, e = r->end;
+	unsigned char vec;
+
+	if (uffd_register(&mm->uffd, (void *)(uintptr_t)a, e - a,
+			  UFFD_REG_MISSING) == 0) {
+		(*i)++;
+		return;
+	}
+	for (; a < e; a += PAGE_SIZE) {
+		uint64_t b = a;
+
+		while (b < e &&
+		       mincore((void *)(uintptr_t)b, PAGE_SIZE, &vec) &&
+		       errno == ENOMEM)
+			b += PAGE_SIZE;
+		if (b > a) {
+			/* the table changes: the caller looks again at *i */
+			pthread_mutex_unlock(&mm->map_lock);
+			mm_apply_unmap(mm, a, b);
+			pthread_mutex_lock(&mm->map_lock);
+			return;
+		}
+	}
+	fprintf(stderr, "uswap: fork child: cannot register %#llx-%#llx\n",
+		(unsigned long long)r->start, (unsigned long long)r->end);
+	STAT_INC(mm, errors);
+	(*i)++;
+}
+
+static void fork_child_fail(const char *what, int err)
+{
+	fprintf(stderr,
+		"uswap: fork child %d: %s: %s; its swapped-out memory cannot "
+		"be served\n",
+		(int)getpid(), what, strerror(-err));
+	abort();
+}
+
+/* The child's half: see the file comment.  map_lock is ours. */
+static void fork_restart(struct mm *mm)
+{
+	int ret;
+
+	pthread_mutex_init(&mm->read_lock, NULL);
+	pthread_mutex_init(&mm->park_lock, NULL);
+	pthread_cond_init(&mm->park_cond, NULL);
+	pthread_mutex_init(&mm->reclaim_lock, NULL);
+	pthread_cond_init(&mm->reclaim_cond, NULL);
+	pthread_mutex_init(&mm->wq_lock, NULL);
+	pthread_cond_init(&mm->wq_cond, NULL);
+	pthread_mutex_init(&mm->quiesce_lock, NULL);
+	mm->nparked = 0;
+	mm->reclaimer_parked = false;
+	mm->reclaimer_started = false;
+	mm->reclaim_kick = false;
+	mm->nhandlers = 0;
+	atomic_store(&mm->park, false);
+	atomic_store(&mm->wq_waiters, 0);
+	atomic_store(&mm->faults_inflight, 0);
+	atomic_store(&mm->unmaps_pending, 0);
+	atomic_store(&mm->sig_inflight, 0);
+
+	uffd_close(&mm->uffd);
+	uffd_close(&mm->stage_uffd);
+	if (mm->pidfd >= 0)
+		close(mm->pidfd);
+	if (mm->pagemap_fd >= 0)
+		close(mm->pagemap_fd);
+	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ret = uffd_open(&mm->uffd,
+			UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP |
+				UFFD_FEATURE_EVENT_REMAP |
+				UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MOVE |
+				UFFD_FEATURE_POISON,
+			mm->p.sigbus ? UFFD_OPEN_SIGBUS : 0);
+	if (ret < 0)
+		fork_child_fail("userfaultfd", ret);
+	ret = uffd_open(&mm->stage_uffd, UFFD_FEATURE_MOVE, 0);
+	if (ret < 0)
+		fork_child_fail("userfaultfd (staging)", ret);
+	for (size_t i = 0; i < mm->nregions;)
+		register_region(mm, mm->regions[i], &i);
+	ret = uffd_register(&mm->stage_uffd, mm->staging,
+			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
+	if (ret < 0)
+		fork_child_fail("registering the staging area", ret);
+	ret = mm_bells_register(mm);
+	if (ret < 0)
+		fork_child_fail("registering the doorbells", ret);
+	ret = mm_handlers_spawn(mm);
+	if (ret < 0)
+		fork_child_fail("starting handler threads", ret);
+	if (!mm->p.no_reclaimer) {
+		ret = mm_reclaimer_start(mm);
+		if (ret < 0)
+			fork_child_fail("starting the reclaimer", ret);
+	}
+}
+
+static void fork_child(void)
+{
+	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
+		fork_restart(mm);
+		pthread_mutex_unlock(&mm->map_lock);
+	}
+	pthread_mutex_unlock(&fork_lock);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/*
+ * mm_fork_register - put @mm on the list the fork handlers walk (once
+ * started: its threads run).  Context: mm_create.
+ */
+void mm_fork_register(struct mm *mm)
+{
+	pthread_once(&fork_once, fork_init);
+	pthread_mutex_lock(&fork_lock);
+	mm->fork_next = fork_list;
+	fork_list = mm;
+	pthread_mutex_unlock(&fork_lock);
+}
+
+/* mm_fork_unregister - take @mm off the list.  Context: mm_destroy. */
+void mm_fork_unregister(struct mm *mm)
+{
+	pthread_mutex_lock(&fork_lock);
+	for (struct mm **p = &fork_list; *p; p = &(*p)->fork_next) {
+		if (*p == mm) {
+			*p = mm->fork_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fork_lock);
+}
