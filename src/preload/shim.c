@@ -496,13 +496,19 @@ static const char *prog_name(char *buf, size_t len)
 	return buf;
 }
 
-__attribute__((destructor(101))) static void shim_fini(void)
+/*
+ * shim_report - --stats: this process's statistics, once (at exit() from
+ * the destructor, or at _exit(), which forked workers often end with).
+ */
+static void shim_report(void)
 {
+	static atomic_bool done;
 	struct uswap_stats st;
 	char buf[1024], comm[32];
 	int n;
 
-	if (stats_fd < 0 || !atomic_load(&ready))
+	if (stats_fd < 0 || !atomic_load(&ready) ||
+	    atomic_exchange(&done, true))
 		return;
 	memset(&st, 0, sizeof(st));
 	uswap_stats(shim_u, &st);
@@ -535,4 +541,21 @@ __attribute__((destructor(101))) static void shim_fini(void)
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+}
+
+__attribute__((destructor(101))) static void shim_fini(void)
+{
+	shim_report();
+}
+
+/*
+ * _exit - report first (--stats), then end the process as glibc does.  A
+ * vfork child that fails its exec shares the parent's instance: it reports
+ * the parent's counters under its own pid.
+ */
+SHIM_EXPORT void _exit(int status)
+{
+	shim_report();
+	for (;;)
+		syscall(SYS_exit_group, status);
 }
