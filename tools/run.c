@@ -73,10 +73,10 @@ static void run_usage(FILE *f)
 				   : (int)(13 - strlen(o->name)),
 			o->is_flag ? "" : "V", o->help, o->env);
 	fprintf(f,
-		"  --stats-file F  with --stats: append the statistics to F "
-		"instead of\n"
-		"                  stderr [USWAP_STATS_FILE]\n"
-		"  -h, --help      this text\n"
+		"  --stats-file F   append the statistics to F instead of "
+		"stderr (implies\n"
+		"                   --stats) [USWAP_STATS_FILE]\n"
+		"  -h, --help       this text\n"
 		"\n"
 		"With --stats each process prints its statistics at exit "
 		"(uswap[PID COMM]:\nfaults, swapins, swapouts, sizes, and "
