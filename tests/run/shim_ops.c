@@ -6,15 +6,20 @@
  * MADV_DONTNEED),
  * mremap keeps the contents (and a grown tail is zero), munmap of a middle
  * piece leaves both sides intact; write(2) from and read(2) into
- * swapped-out pages move the right bytes.  Exit 0 pass, 1 fail.
+ * swapped-out pages move the right bytes; threads with malloc'd memory
+ * (mimalloc's per-thread heaps, over uswap) while a timer signal keeps
+ * interrupting them see their own bytes.  Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define PAGE  4096UL
@@ -50,6 +55,69 @@ static void check(const unsigned char *p, size_t i, uint64_t gen,
 			return;
 		}
 	}
+}
+
+#define NTHREAD 4
+#define CHUNK	(64 * 1024)
+#define NCHUNK	128 /* 8M per thread */
+
+static volatile sig_atomic_t ticks;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+/* worker - malloc NCHUNK chunks, fill, verify twice, free. */
+static void *worker(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	unsigned long bad = 0;
+	uint32_t *c[NCHUNK];
+
+	for (size_t k = 0; k < NCHUNK; k++) {
+		c[k] = malloc(CHUNK);
+		if (!c[k])
+			return (void *)1;
+		for (size_t w = 0; w < CHUNK / 4; w++)
+			c[k][w] = (uint32_t)(id << 24 ^ k << 12 ^ w);
+	}
+	for (int round = 0; round < 2; round++)
+		for (size_t k = 0; k < NCHUNK; k++)
+			for (size_t w = 0; w < CHUNK / 4; w++)
+				bad += c[k][w] !=
+				       (uint32_t)(id << 24 ^ k << 12 ^ w);
+	for (size_t k = 0; k < NCHUNK; k++)
+		free(c[k]);
+	return (void *)(uintptr_t)bad;
+}
+
+/* threads - NTHREAD workers under a 1 ms interval timer. */
+static void threads(void)
+{
+	struct itimerval it = {{0, 1000}, {0, 1000}};
+	struct sigaction sa;
+	pthread_t t[NTHREAD];
+	void *ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (uintptr_t i = 0; i < NTHREAD; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	for (int i = 0; i < NTHREAD; i++) {
+		pthread_join(t[i], &ret);
+		if (ret) {
+			fprintf(stderr, "thread %d: %lu words wrong\n", i,
+				(unsigned long)(uintptr_t)ret);
+			errors++;
+		}
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 int main(void)
@@ -153,6 +221,7 @@ int main(void)
 	}
 	for (i = 0; i < NPAGE / 4; i++)
 		check(q, i, gen[i], "after shrink");
+	threads();
 	printf("%lu mismatches\n", errors);
 	return errors ? 1 : 0;
 }
