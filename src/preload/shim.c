@@ -54,6 +54,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "api/options.h"
 #include "lib/alloc.h"
 #include "uswap.h"
 
@@ -73,6 +74,12 @@
 static struct uswap *shim_u;
 static atomic_bool ready; /* release: shim_u is set */
 static int stats_fd = -1; /* --stats: where to write (-1: no stats) */
+/*
+ * Larger mappings stay plain: budget + swap_size is the most uswap could
+ * ever hold of them, and the pager's pte tables cost 1.6% of a region's
+ * size up front (an address-space reservation of many GB would cost GBs).
+ */
+static size_t route_max;
 
 /*
  * >0: this thread is inside uswap (a call below) or is one of uswap's own
@@ -81,7 +88,8 @@ static int stats_fd = -1; /* --stats: where to write (-1: no stats) */
 static __thread unsigned shim_depth;
 
 /* Counters for the exit report; relaxed atomics, statistics only. */
-static atomic_ulong n_routed, n_fallback, n_unmapped, n_remapped, n_freed;
+static atomic_ulong n_routed, n_fallback, n_large, n_unmapped, n_remapped,
+	n_freed;
 
 /* ---- the raw system calls (also uswap's own mmap, via raw.h) ---- */
 
@@ -278,6 +286,12 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 			unmap_owned(addr, len);
 		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
 	}
+	if (len > route_max) {
+		atomic_fetch_add_explicit(&n_large, 1, memory_order_relaxed);
+		if ((flags & MAP_FIXED) && owned(addr, len))
+			unmap_owned(addr, len);
+		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+	}
 	if (flags & MAP_FIXED) {
 		/* over plain memory: the program manages that place itself */
 		if (!owned(addr, len))
@@ -457,6 +471,8 @@ static void open_stats(void)
 __attribute__((constructor(101))) static void shim_init(void)
 {
 	struct uswap_config cfg = {0};
+	struct uswap_options opt;
+	char err[256];
 	struct uswap *u;
 	const char *s;
 	int ret;
@@ -476,6 +492,10 @@ __attribute__((constructor(101))) static void shim_init(void)
 	ret = uswap_open(&cfg, &u);
 	if (ret < 0)
 		shim_die("uswap_open", -ret);
+	/* the same options again, for the routing limit (uswap_open took them) */
+	if (uswap_options_resolve(NULL, &opt, err, sizeof(err)) < 0)
+		shim_die(err, EINVAL);
+	route_max = opt.budget + opt.swap_size;
 	shim_u = u;
 	atomic_store_explicit(&ready, true, memory_order_release);
 	shim_depth--;
@@ -519,8 +539,8 @@ static void shim_report(void)
 		"reclaim scans %llu, sigbus %llu\n"
 		"uswap[%d %s]: budget %llu, mapped %llu, resident %llu, "
 		"cached %llu, stored %llu, compressed %llu, held %llu bytes\n"
-		"uswap[%d %s]: mmap routed %lu, plain fallbacks %lu, munmap "
-		"%lu, mremap %lu, MADV_FREE as DONTNEED %lu\n",
+		"uswap[%d %s]: mmap routed %lu, plain fallbacks %lu, too large "
+		"%lu, munmap %lu, mremap %lu, MADV_FREE as DONTNEED %lu\n",
 		(int)getpid(), prog_name(comm, sizeof(comm)),
 		(unsigned long long)st.faults,
 		(unsigned long long)st.faults_zero,
@@ -536,8 +556,9 @@ static void shim_report(void)
 		(unsigned long long)st.stored,
 		(unsigned long long)st.compressed, (unsigned long long)st.held,
 		(int)getpid(), comm, atomic_load(&n_routed),
-		atomic_load(&n_fallback), atomic_load(&n_unmapped),
-		atomic_load(&n_remapped), atomic_load(&n_freed));
+		atomic_load(&n_fallback), atomic_load(&n_large),
+		atomic_load(&n_unmapped), atomic_load(&n_remapped),
+		atomic_load(&n_freed));
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
