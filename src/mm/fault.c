@@ -64,8 +64,16 @@ static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
 	atomic_store_explicit(&s->gen, gen, memory_order_relaxed);
 }
 
+/*
+ * install_zero - zero fill.  EAGAIN means an event (remove, unmap) is
+ * queued and not read yet (the kernel's mmap_changing): retry a little,
+ * then give up (the caller wakes the faulter, which faults again).  Never
+ * spin until it is read: the reader may be this very thread (or all the
+ * others are parked for a fork, waiting for a doorbell behind that event).
+ */
 static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
 {
+	int tries = 0;
 	long ret;
 
 	do {
@@ -73,7 +81,8 @@ static long install_zero(struct mm *mm, uint64_t addr, size_t len, bool write)
 			ret = uffd_copy(&mm->uffd, addr, mm->zero_page, len, 0);
 		else
 			ret = uffd_zeropage(&mm->uffd, addr, len, 0);
-	} while (ret == -EAGAIN && (sched_yield(), !atomic_load(&mm->closing)));
+	} while (ret == -EAGAIN && ++tries < 16 &&
+		 (sched_yield(), !atomic_load(&mm->closing)));
 	return ret;
 }
 

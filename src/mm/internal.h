@@ -7,6 +7,8 @@
  *
  * Lock order (outermost first; docs/locking.md has the tree):
  *
+ *   fork_lock       (fork.c: the instances, from atfork prepare to
+ *                    parent/child; park_lock is a leaf)
  *   mm->map_lock    (region layout changes: region.c; a handler applying
  *                    an unmap event takes it after dropping read_lock)
  *   mm->read_lock   (a handler reading events and applying remove/unmap

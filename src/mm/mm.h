@@ -114,7 +114,8 @@ void mm_get_stats(struct mm *mm, struct uswap_stats *st);
  * mm_evict_range - forced eviction (tests, the demo): evict every present
  * page of [addr, addr+len) into the swap cache, and when @store compress
  * them to the device at once.  Return: pages evicted, or -errno.
- * Context: any non-handler thread; takes pte locks and folio locks.
+ * Context: any non-handler thread; takes map_lock (a fork waits for it),
+ * pte locks and folio locks.
  */
 long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store);
 

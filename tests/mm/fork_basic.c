@@ -7,6 +7,7 @@
  * and verifies again; the parent does the same with another pattern at the
  * same time.  Each sees only its own writes, slots in use match the
  * swapped-out pages and swap_validate is clean in both; the child exits 0.
+ * Usage: mm_fork_basic [--sigbus] (faults served in the faulting thread).
  */
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -81,12 +82,13 @@ static void side(struct uswap *u, int who)
 	      (unsigned long long)mt_slots_inuse(u));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
 			    .budget_pages = 2 * NPAGES,
 			    .nslots = 4 * NPAGES,
-			    .cache_pages = NPAGES};
+			    .cache_pages = NPAGES,
+			    .sigbus = argc > 1 && !strcmp(argv[1], "--sigbus")};
 	struct uswap *u = mt_open(&c);
 	struct mm *mm = uswap_mm(u);
 	int status;

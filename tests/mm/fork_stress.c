@@ -3,6 +3,8 @@
  * (each page owned by one thread, stamped with its index) under a budget
  * of 24 pages with the reclaimer and a forced-eviction thread running, so
  * that pages are present, cached, stored and in flight at any moment;
+ * a mapper thread maps, fills, evicts, checks, splits and unmaps regions
+ * of its own all the time (layout changes in flight at the fork);
  * meanwhile the main thread forks NFORKS times.  Each child checks every
  * page of its snapshot (stamp right, counter between the value read before
  * the fork and the value read after it returned in the parent: sent back
@@ -77,6 +79,33 @@ static void *evictor(void *arg)
 	return NULL;
 }
 
+static void *mapper(void *arg)
+{
+	unsigned round = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		char *p = uswap_mmap(u, NULL, 16 * PAGE_SIZE, 0);
+
+		if (p == MAP_FAILED)
+			FAIL("mapper: uswap_mmap: %s", strerror(errno));
+		for (size_t i = 0; i < 16; i++)
+			memset(p + i * PAGE_SIZE, (int)(round + i), PAGE_SIZE);
+		mm_evict_range(uswap_mm(u), p, 16 * PAGE_SIZE, round & 1);
+		if (uswap_unmap(u, p + 4 * PAGE_SIZE, 4 * PAGE_SIZE) < 0)
+			FAIL("mapper: split");
+		for (size_t i = 0; i < 16; i++)
+			if (i / 4 != 1 &&
+			    p[i * PAGE_SIZE + 5] != (char)(round + i))
+				FAIL("mapper: page %zu: %d", i,
+				     p[i * PAGE_SIZE + 5]);
+		if (uswap_unmap(u, p, 16 * PAGE_SIZE) < 0)
+			FAIL("mapper: unmap");
+		round++;
+	}
+	return NULL;
+}
+
 /* The child: report the snapshot, then live its own life. */
 static void child(int wfd)
 {
@@ -120,9 +149,10 @@ int main(int argc, char **argv)
 			    .threads = 2};
 	int nforks = argc > 1 ? atoi(argv[1]) : 12;
 	static uint64_t lo[NPAGES], hi[NPAGES], seen[NPAGES];
-	pthread_t w[NWORKERS], e;
+	pthread_t w[NWORKERS], e, m;
 	uint64_t sw = 0;
 
+	c.nslots = 4 * NPAGES + 64;
 	u = mt_open(&c);
 	a = uswap_map(u, NPAGES * PAGE_SIZE);
 	CHECK(a, "uswap_map");
@@ -131,6 +161,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NWORKERS; i++)
 		pthread_create(&w[i], NULL, worker, (void *)(uintptr_t)i);
 	pthread_create(&e, NULL, evictor, NULL);
+	pthread_create(&m, NULL, mapper, NULL);
 	usleep(100000);
 	for (int k = 0; k < nforks; k++) {
 		int fds[2], status;
@@ -176,6 +207,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NWORKERS; i++)
 		pthread_join(w[i], NULL);
 	pthread_join(e, NULL);
+	pthread_join(m, NULL);
 	for (size_t i = 0; i < NPAGES; i++) {
 		CHECK(page(i)->stamp == i + 1 &&
 			      atomic_load(&page(i)->count) == shadow[i],
