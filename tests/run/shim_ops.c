@@ -8,7 +8,8 @@
  * piece leaves both sides intact; write(2) from and read(2) into
  * swapped-out pages move the right bytes; threads with malloc'd memory
  * (mimalloc's per-thread heaps, over uswap) while a timer signal keeps
- * interrupting them see their own bytes.  Exit 0 pass, 1 fail.
+ * interrupting them see their own bytes; a forked child finds its FILEs
+ * (malloc'd by fopen, then swapped out) and the heap around them intact.  Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGE  4096UL
@@ -118,6 +120,77 @@ static void threads(void)
 	}
 	memset(&it, 0, sizeof(it));
 	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+#define NFILE  64
+#define NSMALL 4096
+#define NFILL  40960 /* 40M of 1K blocks */
+
+static void *fill_blocks[NFILL];
+
+/* fork_files - FILEs and small objects swapped out, then fork. */
+static void fork_files(void)
+{
+	static FILE *f[NFILE];
+	static unsigned char *m[NSMALL];
+	size_t big = 40UL << 20;
+	unsigned char *b;
+	int status;
+	pid_t pid;
+
+	/*
+	 * mimalloc's first segment (mapped before uswap was up, plain) takes
+	 * small allocations first: fill it, so that what follows is paged
+	 */
+	for (int k = 0; k < NFILL; k++)
+		fill_blocks[k] = malloc(1024);
+	for (int i = 0; i < NFILE; i++)
+		if (!(f[i] = fopen("/dev/null", "w"))) {
+			perror("fopen");
+			errors++;
+			return;
+		}
+	for (int k = 0; k < NSMALL; k++) {
+		m[k] = malloc(100);
+		memset(m[k], k & 0xff, 100);
+	}
+	/* push them out */
+	b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (b == MAP_FAILED) {
+		perror("mmap");
+		errors++;
+		return;
+	}
+	memset(b, 0x5a, big);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long bad = 0;
+
+		for (int k = 0; k < NSMALL; k++)
+			for (int j = 0; j < 100; j++)
+				bad += m[k][j] != (k & 0xff);
+		for (int i = 0; i < NFILE; i++)
+			bad += fprintf(f[i], "child %d\n", i) < 0 ||
+			       fclose(f[i]) != 0;
+		if (bad)
+			fprintf(stderr, "child: %lu bytes or FILEs wrong\n",
+				bad);
+		_exit(bad ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "fork: the child failed\n");
+		errors++;
+	}
+	for (int i = 0; i < NFILE; i++)
+		fclose(f[i]);
+	for (int k = 0; k < NSMALL; k++)
+		free(m[k]);
+	for (int k = 0; k < NFILL; k++)
+		free(fill_blocks[k]);
+	munmap(b, big);
 }
 
 int main(void)
@@ -222,6 +295,7 @@ int main(void)
 	for (i = 0; i < NPAGE / 4; i++)
 		check(q, i, gen[i], "after shrink");
 	threads();
+	fork_files();
 	printf("%lu mismatches\n", errors);
 	return errors ? 1 : 0;
 }
