@@ -138,7 +138,6 @@ static void *(*libc_calloc)(size_t, size_t);
 static void *(*libc_realloc)(void *, size_t);
 static void *(*libc_memalign)(size_t, size_t);
 static void (*libc_free)(void *);
-static pid_t (*libc_fork)(void); /* glibc's fork, for ours */
 
 void *uswap_shim_libc_malloc(size_t size);
 void *uswap_shim_libc_calloc(size_t n, size_t size);
@@ -188,10 +187,9 @@ static int find_libc_allocator(void)
 	libc_realloc = (void *(*)(void *, size_t))dlsym(h, "__libc_realloc");
 	libc_memalign = (void *(*)(size_t, size_t))dlsym(h, "__libc_memalign");
 	libc_free = (void (*)(void *))dlsym(h, "__libc_free");
-	libc_fork = (pid_t(*)(void))dlsym(h, "fork");
 	dlclose(h);
 	if (!libc_malloc || !libc_calloc || !libc_realloc || !libc_memalign ||
-	    !libc_free || !libc_fork)
+	    !libc_free)
 		return -ENOENT;
 	return 0;
 }
@@ -430,44 +428,6 @@ SHIM_EXPORT int munlockall(void)
 	if (atomic_load_explicit(&ready, memory_order_acquire))
 		return 0;
 	return (int)syscall(SYS_munlockall);
-}
-
-/* ---- fork ---- */
-
-/* glibc's list of open FILEs and its lock (exported, GLIBC_2.2.5) */
-extern FILE *_IO_list_all;
-extern void _IO_list_lock(void);
-extern void _IO_list_unlock(void);
-
-/*
- * fork - fault in every FILE (and its lock) first, then glibc's fork.
- *
- * In the child, glibc resets the lock of every FILE (fresetlockfiles)
- * before any atfork child handler runs, so before the library has set up
- * the child's pager: a FILE that lives in a swapped-out uswap page (fopen
- * allocates it with malloc: mimalloc, over uswap) would be written on a
- * zero page there, and the rest of that page lost in the child
- * (docs/pager.md, fork).  Touching them here makes them resident; they are
- * the hottest pages of the process then, so reclaim does not pick them in
- * the moment before the library's prepare handler parks the pager.  That
- * moment is not closed: see docs/preload.md.
- */
-SHIM_EXPORT pid_t fork(void)
-{
-	if (atomic_load_explicit(&ready, memory_order_acquire)) {
-		_IO_list_lock();
-		for (FILE *f = _IO_list_all; f; f = f->_chain) {
-			volatile const int *lock = (const int *)f->_lock;
-
-			(void)*(volatile const int *)&f->_flags;
-			if (lock)
-				(void)*lock;
-		}
-		_IO_list_unlock();
-	}
-	if (!libc_fork) /* before the constructor: libc's, next in scope */
-		libc_fork = (pid_t(*)(void))dlsym(RTLD_NEXT, "fork");
-	return libc_fork();
 }
 
 /* ---- start and exit ---- */

@@ -10,11 +10,6 @@ need_tool redis-cli
 need_tool redis-check-rdb
 need_tool redis-benchmark
 [ "${USWAP_HAVE_FORK:-0}" = 1 ] || skip "BGSAVE forks: this build has no fork support yet"
-# Known broken (reported): since the fork branch's 4a7f515..18fa9a8 the
-# server under uswap livelocks after BGSAVE in most runs (the main thread
-# waits on a fault, the handler and reclaimer threads spin; resident far
-# over the budget: pages COW-shared with the child cannot be evicted).
-[ "${USWAP_SYSTEM_TESTS:-0}" = 1 ] || skip "redis BGSAVE livelocks the pager after fork (known, reported); run with USWAP_SYSTEM_TESTS=1"
 
 N=30000
 SOCK=$TMP/r.sock
