@@ -6,6 +6,12 @@
 #ifndef USWAP_TOOLS_COMMANDS_H
 #define USWAP_TOOLS_COMMANDS_H
 
+/*
+ * run_main - `uswap run [OPTIONS] [--] PROGRAM [ARGS...]` (run.c).  On
+ * success it does not return: it execs PROGRAM.
+ */
+int run_main(int argc, char **argv);
+
 /* stat_main - `uswap stat [--watch SECONDS] [--bytes] [PID...]` (stat.c) */
 int stat_main(int argc, char **argv);
 

@@ -4,6 +4,8 @@
  * links libuswap.
  *
  *   uswap demo [OPTIONS]      a mixed, verified workload over 4 x budget
+ *   uswap run [OPTIONS] -- PROGRAM [ARGS...]   PROGRAM paged by uswap
+ *                             (tools/run.c)
  *   uswap options [--markdown] the option table (docs/options.md)
  *   uswap --help | help
  *
@@ -449,6 +451,10 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  demo [OPTIONS]        run a verified key-value workload "
 		   "over 4 x budget\n"
+		   "  run [OPTIONS] [--] PROGRAM [ARGS...]\n"
+		   "                        run an unmodified program with "
+		   "its memory paged\n"
+		   "                        by uswap (`uswap run --help`)\n"
 		   "  options [--markdown]  print every option (library, "
 		   "USWAP_* variable, flag)\n"
 		   "  stat [PID...]         statistics of running programs "
@@ -777,6 +783,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "demo"))
 		return demo(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "run"))
+		return run_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "stat"))
 		return stat_main(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "options")) {

@@ -1,0 +1,582 @@
+/*
+ * libuswap-preload.so: the shim `uswap run` loads with LD_PRELOAD (see
+ * tools/run.c and docs/preload.md).
+ *
+ * It interposes mmap/mmap64, munmap, mremap, madvise and the mlock family.
+ * A private anonymous read-write mapping the program asks for becomes a
+ * uswap region (uswap_mmap); munmap, mremap and madvise of uswap memory go
+ * to uswap; everything else goes to the kernel unchanged.  The heap comes
+ * from mimalloc (libmimalloc.so.2, preloaded right after this library), so
+ * that malloc and friends, small allocations included, get their memory
+ * from mmap calls that land here.
+ *
+ * Load order: LD_PRELOAD="libuswap-preload.so libmimalloc.so.2 ...".  Both
+ * come before libc in the global scope, so the program's malloc is
+ * mimalloc's, and mimalloc's own mmap/munmap/madvise calls bind to this
+ * library, which comes first.  mimalloc stays Debian's unmodified build
+ * with its own preload discipline (calls before libc is initialised, its
+ * own TLS); we do not forward any malloc entry point ourselves.
+ *
+ * Safety:
+ *  - Until the constructor has started uswap (`ready`), and on uswap's own
+ *    threads, every call goes straight to the system call.  The forwarding
+ *    path uses only syscall(2) and errno, which need no libc initialisation.
+ *  - uswap's own code in this library was compiled with raw.h: its mmap
+ *    calls are system calls, its private heap is glibc's allocator found
+ *    with dlsym (mimalloc exports __libc_malloc too), and the threads it
+ *    creates are marked as its own (shim_depth never drops to 0 on them).
+ *  - A thread-local guard (shim_depth, initial-exec TLS: it never goes
+ *    through the dtv, which glibc allocates with the interposed malloc)
+ *    sends every call made while uswap runs on the caller's thread (inside
+ *    uswap_mmap and friends) straight to the kernel.
+ *  - Memory mapped before the constructor ran (ld.so, libc start-up, what
+ *    mimalloc reserved at its own start: its first segment) stays plain.
+ *
+ * The instance is never closed: at exit the kernel tears the process down
+ * (closing would swap every page back in while other threads may still
+ * run).  The destructor only prints the statistics (--stats).
+ */
+/* as in raw.h: no asm-label redirection of mmap to mmap64 */
+#undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "api/options.h"
+#include "lib/alloc.h"
+#include "uswap.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* Set once by the constructor, before `ready`; read-only afterwards. */
+static struct uswap *shim_u;
+static atomic_bool ready; /* release: shim_u is set */
+static int stats_fd = -1; /* --stats: where to write (-1: no stats) */
+/*
+ * Larger mappings stay plain: budget + swap_size is the most uswap could
+ * ever hold of them, and the pager's pte tables cost 1.6% of a region's
+ * size up front (an address-space reservation of many GB would cost GBs).
+ */
+static size_t route_max;
+
+/*
+ * >0: this thread is inside uswap (a call below) or is one of uswap's own
+ * threads: every call goes to the kernel.  Per thread, no lock.
+ */
+static __thread unsigned shim_depth;
+
+/* Counters for the exit report; relaxed atomics, statistics only. */
+static atomic_ulong n_routed, n_fallback, n_large, n_unmapped, n_remapped,
+	n_freed;
+
+/* ---- the raw system calls (also uswap's own mmap, via raw.h) ---- */
+
+void *uswap_raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off);
+int uswap_raw_munmap(void *addr, size_t len);
+void *uswap_raw_mremap(void *old, size_t old_len, size_t new_len, int flags,
+		       ...);
+int uswap_raw_madvise(void *addr, size_t len, int advice);
+
+void *uswap_raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+int uswap_raw_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+void *uswap_raw_mremap(void *old, size_t old_len, size_t new_len, int flags,
+		       ...)
+{
+	void *new_addr = NULL;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags,
+			       new_addr);
+}
+
+int uswap_raw_madvise(void *addr, size_t len, int advice)
+{
+	return (int)syscall(SYS_madvise, addr, len, advice);
+}
+
+/* ---- glibc's own allocator, for the private heap (raw.h) ---- */
+
+static void *(*libc_malloc)(size_t);
+static void *(*libc_calloc)(size_t, size_t);
+static void *(*libc_realloc)(void *, size_t);
+static void *(*libc_memalign)(size_t, size_t);
+static void (*libc_free)(void *);
+
+void *uswap_shim_libc_malloc(size_t size);
+void *uswap_shim_libc_calloc(size_t n, size_t size);
+void *uswap_shim_libc_realloc(void *p, size_t size);
+void *uswap_shim_libc_memalign(size_t align, size_t size);
+void uswap_shim_libc_free(void *p);
+
+void *uswap_shim_libc_malloc(size_t size)
+{
+	return libc_malloc(size);
+}
+
+void *uswap_shim_libc_calloc(size_t n, size_t size)
+{
+	return libc_calloc(n, size);
+}
+
+void *uswap_shim_libc_realloc(void *p, size_t size)
+{
+	return libc_realloc(p, size);
+}
+
+void *uswap_shim_libc_memalign(size_t align, size_t size)
+{
+	return libc_memalign(align, size);
+}
+
+void uswap_shim_libc_free(void *p)
+{
+	libc_free(p);
+}
+
+/*
+ * find_libc_allocator - glibc's __libc_malloc and friends, looked up in
+ * libc.so.6 itself: a plain reference would bind to libmimalloc.so.2,
+ * which comes earlier in the global scope and exports them too.
+ * Return: 0; -ENOENT.  Context: the constructor.
+ */
+static int find_libc_allocator(void)
+{
+	void *h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+
+	if (!h)
+		return -ENOENT;
+	libc_malloc = (void *(*)(size_t))dlsym(h, "__libc_malloc");
+	libc_calloc = (void *(*)(size_t, size_t))dlsym(h, "__libc_calloc");
+	libc_realloc = (void *(*)(void *, size_t))dlsym(h, "__libc_realloc");
+	libc_memalign = (void *(*)(size_t, size_t))dlsym(h, "__libc_memalign");
+	libc_free = (void (*)(void *))dlsym(h, "__libc_free");
+	dlclose(h);
+	if (!libc_malloc || !libc_calloc || !libc_realloc || !libc_memalign ||
+	    !libc_free)
+		return -ENOENT;
+	return 0;
+}
+
+/* ---- uswap's own threads ---- */
+
+struct shim_thread {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *shim_thread_main(void *p)
+{
+	struct shim_thread t = *(struct shim_thread *)p;
+
+	shim_depth = 1; /* for the thread's whole life */
+	priv_free(p);
+	return t.fn(t.arg);
+}
+
+int uswap_shim_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			      void *(*fn)(void *), void *arg);
+
+/*
+ * uswap_shim_pthread_create - pthread_create for uswap's own threads
+ * (raw.h): the new thread runs with the guard set.
+ * Context: uswap's code only (uswap_open, a forked child's atfork handler).
+ */
+int uswap_shim_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			      void *(*fn)(void *), void *arg)
+{
+	struct shim_thread *t = priv_malloc(sizeof(*t));
+	int ret;
+
+	if (!t)
+		return EAGAIN;
+	t->fn = fn;
+	t->arg = arg;
+	ret = pthread_create(th, attr, shim_thread_main, t);
+	if (ret)
+		priv_free(t);
+	return ret;
+}
+
+/* ---- routing ---- */
+
+/* active - uswap is up and this thread is not inside it. */
+static inline bool active(void)
+{
+	return atomic_load_explicit(&ready, memory_order_acquire) &&
+	       !shim_depth;
+}
+
+static inline bool owned(const void *addr, size_t len)
+{
+	return uswap_owns(shim_u, addr, len ? len : 1) == 1;
+}
+
+/*
+ * eligible - a mapping uswap can serve: private, anonymous, read-write,
+ * not a stack, not huge pages, not locked, not below 2G.  MAP_NORESERVE,
+ * MAP_POPULATE (pages come on demand instead) and MAP_FIXED /
+ * MAP_FIXED_NOREPLACE (checked by the caller) are fine.
+ */
+static bool eligible(size_t len, int prot, int flags)
+{
+	const int bad = MAP_GROWSDOWN | MAP_STACK | MAP_HUGETLB | MAP_LOCKED |
+			MAP_32BIT;
+
+	return len && (flags & MAP_ANONYMOUS) &&
+	       (flags & MAP_TYPE) == MAP_PRIVATE &&
+	       prot == (PROT_READ | PROT_WRITE) && !(flags & bad);
+}
+
+/* unmap_owned - drop uswap's part of a range about to be replaced. */
+static void unmap_owned(void *addr, size_t len)
+{
+	shim_depth++;
+	(void)uswap_unmap(shim_u, addr, len);
+	shim_depth--;
+}
+
+SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off)
+{
+	int ufl = 0, err;
+	void *p;
+
+	if (!active())
+		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+	if (!eligible(len, prot, flags)) {
+		/* MAP_FIXED of something else over uswap memory */
+		if ((flags & MAP_FIXED) && owned(addr, len))
+			unmap_owned(addr, len);
+		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+	}
+	if (len > route_max) {
+		atomic_fetch_add_explicit(&n_large, 1, memory_order_relaxed);
+		if ((flags & MAP_FIXED) && owned(addr, len))
+			unmap_owned(addr, len);
+		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+	}
+	if (flags & MAP_FIXED) {
+		/* over plain memory: the program manages that place itself */
+		if (!owned(addr, len))
+			return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+		ufl = MAP_FIXED;
+	} else if (flags & MAP_FIXED_NOREPLACE) {
+		ufl = MAP_FIXED_NOREPLACE;
+	}
+	shim_depth++;
+	p = uswap_mmap(shim_u, addr, len, ufl);
+	err = errno;
+	shim_depth--;
+	if (p != MAP_FAILED) {
+		atomic_fetch_add_explicit(&n_routed, 1, memory_order_relaxed);
+		return p;
+	}
+	if (ufl) {
+		errno = err;
+		return MAP_FAILED;
+	}
+	/* uswap could not take it: plain memory rather than a failure */
+	atomic_fetch_add_explicit(&n_fallback, 1, memory_order_relaxed);
+	return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+			 off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
+}
+
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+	int ret;
+
+	if (!active() || !owned(addr, len))
+		return uswap_raw_munmap(addr, len);
+	shim_depth++;
+	ret = uswap_unmap(shim_u, addr, len);
+	shim_depth--;
+	if (ret < 0) {
+		errno = -ret;
+		return -1;
+	}
+	atomic_fetch_add_explicit(&n_unmapped, 1, memory_order_relaxed);
+	return 0;
+}
+
+SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
+			 ...)
+{
+	void *new_addr = NULL, *p;
+	va_list ap;
+	int err;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!active() || !old_len)
+		return uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
+	if (!owned(old, old_len)) {
+		/* a plain mapping moved over uswap memory */
+		if ((flags & MREMAP_FIXED) && owned(new_addr, new_len))
+			unmap_owned(new_addr, new_len);
+		return uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
+	}
+	if (flags & MREMAP_DONTUNMAP) {
+		errno = EINVAL; /* would leave a uswap range behind, empty */
+		return MAP_FAILED;
+	}
+	shim_depth++;
+	p = uswap_mremap(shim_u, old, old_len, new_len, flags, new_addr);
+	err = errno;
+	shim_depth--;
+	if (p != MAP_FAILED)
+		atomic_fetch_add_explicit(&n_remapped, 1, memory_order_relaxed);
+	errno = err;
+	return p;
+}
+
+/*
+ * madvise - MADV_FREE on uswap memory becomes MADV_DONTNEED: both raise the
+ * remove event that discards uswap's copies, but a lazily freed page would
+ * stay present behind the pager's back (resident, uncounted) until the
+ * kernel happens to reclaim it.  Zeros are a valid result of MADV_FREE.
+ */
+SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	if (advice == MADV_FREE && active() && owned(addr, len)) {
+		advice = MADV_DONTNEED;
+		atomic_fetch_add_explicit(&n_freed, 1, memory_order_relaxed);
+	}
+	return uswap_raw_madvise(addr, len, advice);
+}
+
+/*
+ * The mlock family: uswap memory cannot be locked (the pager must be able
+ * to move its pages out).  It is kept in RAM, compressed or not, and never
+ * written to disk, which is what mlock is mostly asked for; so mlock of
+ * uswap memory succeeds without locking, and mlockall locks nothing.
+ */
+SHIM_EXPORT int mlock(const void *addr, size_t len)
+{
+	if (active() && owned(addr, len))
+		return 0;
+	return (int)syscall(SYS_mlock, addr, len);
+}
+
+SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
+{
+	if (active() && owned(addr, len))
+		return 0;
+	return (int)syscall(SYS_mlock2, addr, len, flags);
+}
+
+SHIM_EXPORT int munlock(const void *addr, size_t len)
+{
+	if (active() && owned(addr, len))
+		return 0;
+	return (int)syscall(SYS_munlock, addr, len);
+}
+
+SHIM_EXPORT int mlockall(int flags)
+{
+	if (atomic_load_explicit(&ready, memory_order_acquire))
+		return 0;
+	return (int)syscall(SYS_mlockall, flags);
+}
+
+SHIM_EXPORT int munlockall(void)
+{
+	if (atomic_load_explicit(&ready, memory_order_acquire))
+		return 0;
+	return (int)syscall(SYS_munlockall);
+}
+
+/* ---- start and exit ---- */
+
+/* shim_die - loud failure at start: the program does not run. */
+static void shim_die(const char *what, int err)
+{
+	char buf[512];
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+		     "uswap run: cannot start uswap in process %d: %s: %s\n"
+		     "uswap run: the program was not started (see uswap(1), "
+		     "`uswap run --help`)\n",
+		     (int)getpid(), what, strerror(err));
+	if (n > 0)
+		(void)!write(2, buf,
+			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+	_exit(127);
+}
+
+/*
+ * open_stats - USWAP_STATS_FILE (`uswap run --stats-file`), else stderr.
+ * Context: the constructor.
+ */
+static void open_stats(void)
+{
+	const char *path = getenv("USWAP_STATS_FILE");
+
+	if (path && *path) {
+		stats_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				0644);
+		if (stats_fd < 0)
+			shim_die(path, errno);
+	} else {
+		/* a copy: coreutils and others close stderr at exit */
+		stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	}
+}
+
+__attribute__((constructor(101))) static void shim_init(void)
+{
+	struct uswap_config cfg = {0};
+	struct uswap_options opt;
+	char err[256];
+	struct uswap *u;
+	const char *s;
+	int ret;
+
+	shim_depth++;
+	if (find_libc_allocator() < 0)
+		shim_die("glibc's __libc_malloc not found", ENOENT);
+	priv_heap_use_libc();
+	/*
+	 * --stats: the shim prints at exit (uswap_close is never called), so
+	 * the flag is not passed on to the library.
+	 */
+	s = getenv("USWAP_STATS");
+	if (s && *s && strcmp(s, "0") && strcasecmp(s, "no") &&
+	    strcasecmp(s, "off") && strcasecmp(s, "false"))
+		open_stats();
+	ret = uswap_open(&cfg, &u);
+	if (ret < 0)
+		shim_die("uswap_open", -ret);
+	/* the same options again, for the routing limit (uswap_open took them) */
+	if (uswap_options_resolve(NULL, &opt, err, sizeof(err)) < 0)
+		shim_die(err, EINVAL);
+	route_max = opt.budget + opt.swap_size;
+	shim_u = u;
+	atomic_store_explicit(&ready, true, memory_order_release);
+	shim_depth--;
+}
+
+static const char *prog_name(char *buf, size_t len)
+{
+	int fd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		n = 0;
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[n - 1] = 0;
+	return buf;
+}
+
+/*
+ * shim_report - --stats: this process's statistics, once (at exit() from
+ * the destructor, or at _exit(), which forked workers often end with).
+ */
+static void shim_report(void)
+{
+	static atomic_bool done;
+	struct uswap_stats st;
+	char buf[1024], comm[32];
+	int n;
+
+	if (stats_fd < 0 || !atomic_load(&ready) ||
+	    atomic_exchange(&done, true))
+		return;
+	memset(&st, 0, sizeof(st));
+	uswap_stats(shim_u, &st);
+	n = snprintf(
+		buf, sizeof(buf),
+		"uswap[%d %s]: faults %llu (zero %llu, minor %llu, major %llu, "
+		"repeated %llu), eexist %llu, swapins %llu, swapouts %llu, "
+		"reclaim scans %llu, sigbus %llu\n"
+		"uswap[%d %s]: budget %llu, mapped %llu, resident %llu, "
+		"cached %llu, stored %llu, compressed %llu, held %llu bytes\n"
+		"uswap[%d %s]: mmap routed %lu, plain fallbacks %lu, too large "
+		"%lu, munmap %lu, mremap %lu, MADV_FREE as DONTNEED %lu\n",
+		(int)getpid(), prog_name(comm, sizeof(comm)),
+		(unsigned long long)st.faults,
+		(unsigned long long)st.faults_zero,
+		(unsigned long long)st.faults_minor,
+		(unsigned long long)st.faults_major,
+		(unsigned long long)st.faults_repeat,
+		(unsigned long long)st.eexist, (unsigned long long)st.swapins,
+		(unsigned long long)st.swapouts,
+		(unsigned long long)st.reclaim_scans,
+		(unsigned long long)st.sigbus, (int)getpid(), comm,
+		(unsigned long long)st.budget, (unsigned long long)st.mapped,
+		(unsigned long long)st.resident, (unsigned long long)st.cached,
+		(unsigned long long)st.stored,
+		(unsigned long long)st.compressed, (unsigned long long)st.held,
+		(int)getpid(), comm, atomic_load(&n_routed),
+		atomic_load(&n_fallback), atomic_load(&n_large),
+		atomic_load(&n_unmapped), atomic_load(&n_remapped),
+		atomic_load(&n_freed));
+	if (n > 0)
+		(void)!write(stats_fd, buf,
+			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+}
+
+__attribute__((destructor(101))) static void shim_fini(void)
+{
+	shim_report();
+}
+
+/*
+ * _exit - report first (--stats), then end the process as glibc does.  A
+ * vfork child that fails its exec shares the parent's instance: it reports
+ * the parent's counters under its own pid.
+ */
+SHIM_EXPORT void _exit(int status)
+{
+	shim_report();
+	for (;;)
+		syscall(SYS_exit_group, status);
+}

@@ -1,0 +1,301 @@
+/*
+ * Run under `uswap run` (shim_ops.sh): the calls the shim routes, on pages
+ * that were swapped out, must leave exactly the contents Linux gives
+ * without uswap: MADV_DONTNEED reads as zeros afterwards, MADV_FREE as
+ * zeros or the old contents (zeros under the shim, which does it as
+ * MADV_DONTNEED),
+ * mremap keeps the contents (and a grown tail is zero), munmap of a middle
+ * piece leaves both sides intact; write(2) from and read(2) into
+ * swapped-out pages move the right bytes; threads with malloc'd memory
+ * (mimalloc's per-thread heaps, over uswap) while a timer signal keeps
+ * interrupting them see their own bytes; a forked child finds its FILEs
+ * (malloc'd by fopen, then swapped out) and the heap around them intact.  Exit 0 pass, 1 fail.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE  4096UL
+#define NPAGE (48UL << 20) / PAGE /* 48M: 6 x the script's budget */
+
+static unsigned long errors;
+
+/* fill - page @i of @p gets generation @gen everywhere. */
+static void fill(unsigned char *p, size_t i, uint64_t gen)
+{
+	uint64_t *w = (uint64_t *)(p + i * PAGE);
+
+	for (size_t k = 0; k < PAGE / 8; k++)
+		w[k] = (i << 32) ^ (gen << 16) ^ k;
+}
+
+/* check - page @i of @p holds generation @gen (0 = all zero). */
+static void check(const unsigned char *p, size_t i, uint64_t gen,
+		  const char *what)
+{
+	const uint64_t *w = (const uint64_t *)(p + i * PAGE);
+
+	for (size_t k = 0; k < PAGE / 8; k++) {
+		uint64_t want = gen ? (i << 32) ^ (gen << 16) ^ k : 0;
+
+		if (w[k] != want) {
+			if (errors++ < 10)
+				fprintf(stderr,
+					"%s: page %zu word %zu: got %#llx, "
+					"want %#llx\n",
+					what, i, k, (unsigned long long)w[k],
+					(unsigned long long)want);
+			return;
+		}
+	}
+}
+
+#define NTHREAD 4
+#define CHUNK	(64 * 1024)
+#define NCHUNK	128 /* 8M per thread */
+
+static volatile sig_atomic_t ticks;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+/* worker - malloc NCHUNK chunks, fill, verify twice, free. */
+static void *worker(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	unsigned long bad = 0;
+	uint32_t *c[NCHUNK];
+
+	for (size_t k = 0; k < NCHUNK; k++) {
+		c[k] = malloc(CHUNK);
+		if (!c[k])
+			return (void *)1;
+		for (size_t w = 0; w < CHUNK / 4; w++)
+			c[k][w] = (uint32_t)(id << 24 ^ k << 12 ^ w);
+	}
+	for (int round = 0; round < 2; round++)
+		for (size_t k = 0; k < NCHUNK; k++)
+			for (size_t w = 0; w < CHUNK / 4; w++)
+				bad += c[k][w] !=
+				       (uint32_t)(id << 24 ^ k << 12 ^ w);
+	for (size_t k = 0; k < NCHUNK; k++)
+		free(c[k]);
+	return (void *)(uintptr_t)bad;
+}
+
+/* threads - NTHREAD workers under a 1 ms interval timer. */
+static void threads(void)
+{
+	struct itimerval it = {{0, 1000}, {0, 1000}};
+	struct sigaction sa;
+	pthread_t t[NTHREAD];
+	void *ret;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	for (uintptr_t i = 0; i < NTHREAD; i++)
+		pthread_create(&t[i], NULL, worker, (void *)i);
+	for (int i = 0; i < NTHREAD; i++) {
+		pthread_join(t[i], &ret);
+		if (ret) {
+			fprintf(stderr, "thread %d: %lu words wrong\n", i,
+				(unsigned long)(uintptr_t)ret);
+			errors++;
+		}
+	}
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+#define NFILE  64
+#define NSMALL 4096
+#define NFILL  40960 /* 40M of 1K blocks */
+
+static void *fill_blocks[NFILL];
+
+/* fork_files - FILEs and small objects swapped out, then fork. */
+static void fork_files(void)
+{
+	static FILE *f[NFILE];
+	static unsigned char *m[NSMALL];
+	size_t big = 40UL << 20;
+	unsigned char *b;
+	int status;
+	pid_t pid;
+
+	/*
+	 * mimalloc's first segment (mapped before uswap was up, plain) takes
+	 * small allocations first: fill it, so that what follows is paged
+	 */
+	for (int k = 0; k < NFILL; k++)
+		fill_blocks[k] = malloc(1024);
+	for (int i = 0; i < NFILE; i++)
+		if (!(f[i] = fopen("/dev/null", "w"))) {
+			perror("fopen");
+			errors++;
+			return;
+		}
+	for (int k = 0; k < NSMALL; k++) {
+		m[k] = malloc(100);
+		memset(m[k], k & 0xff, 100);
+	}
+	/* push them out */
+	b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (b == MAP_FAILED) {
+		perror("mmap");
+		errors++;
+		return;
+	}
+	memset(b, 0x5a, big);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long bad = 0;
+
+		for (int k = 0; k < NSMALL; k++)
+			for (int j = 0; j < 100; j++)
+				bad += m[k][j] != (k & 0xff);
+		for (int i = 0; i < NFILE; i++)
+			bad += fprintf(f[i], "child %d\n", i) < 0 ||
+			       fclose(f[i]) != 0;
+		if (bad)
+			fprintf(stderr, "child: %lu bytes or FILEs wrong\n",
+				bad);
+		_exit(bad ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "fork: the child failed\n");
+		errors++;
+	}
+	for (int i = 0; i < NFILE; i++)
+		fclose(f[i]);
+	for (int k = 0; k < NSMALL; k++)
+		free(m[k]);
+	for (int k = 0; k < NFILL; k++)
+		free(fill_blocks[k]);
+	munmap(b, big);
+}
+
+int main(void)
+{
+	static uint64_t gen[NPAGE];
+	static bool freed[NPAGE];
+	unsigned char *p, *q;
+	size_t i;
+
+	p = mmap(NULL, NPAGE * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		fill(p, i, gen[i] = 1);
+	/* most pages are swapped out now; discard some of them */
+	for (i = 0; i < NPAGE; i += 7) {
+		if (madvise(p + i * PAGE, PAGE, MADV_DONTNEED)) {
+			perror("madvise(MADV_DONTNEED)");
+			return 1;
+		}
+		gen[i] = 0;
+	}
+	for (i = 3; i < NPAGE; i += 11) {
+		if (madvise(p + i * PAGE, 2 * PAGE, MADV_FREE)) {
+			perror("madvise(MADV_FREE)");
+			return 1;
+		}
+		freed[i] = freed[i + 1] = true;
+	}
+	for (i = 0; i < NPAGE; i++) {
+		if (!freed[i]) {
+			check(p, i, gen[i], "after madvise");
+			continue;
+		}
+		/* MADV_FREE: zeros, or what was there */
+		if (*(uint64_t *)(p + i * PAGE) == 0)
+			check(p, i, 0, "after MADV_FREE");
+		else
+			check(p, i, gen[i], "after MADV_FREE");
+		fill(p, i, ++gen[i]);
+	}
+	/* rewrite half, check all */
+	for (i = 0; i < NPAGE; i += 2)
+		fill(p, i, ++gen[i]);
+	for (i = 0; i < NPAGE; i++)
+		check(p, i, gen[i], "after rewrite");
+	/* system calls: write every page out of uswap memory, read it back */
+	{
+		char path[] = "/tmp/uswap-shim-ops.XXXXXX";
+		int fd = mkstemp(path);
+		size_t len = NPAGE * PAGE;
+		unsigned char *r;
+
+		if (fd < 0) {
+			perror("mkstemp");
+			return 1;
+		}
+		unlink(path);
+		r = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r == MAP_FAILED) {
+			perror("mmap");
+			return 1;
+		}
+		/* r's pages are never touched by the program itself */
+		if (write(fd, p, len) != (ssize_t)len ||
+		    pread(fd, r, len, 0) != (ssize_t)len) {
+			perror("write/pread");
+			return 1;
+		}
+		close(fd);
+		for (i = 0; i < NPAGE; i++)
+			check(r, i, gen[i], "after write+pread");
+		munmap(r, len);
+	}
+	/* grow, moving: contents follow, the tail is zero */
+	q = mremap(p, NPAGE * PAGE, (NPAGE + 256) * PAGE, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED) {
+		perror("mremap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		check(q, i, gen[i], "after mremap");
+	for (i = NPAGE; i < NPAGE + 256; i++)
+		check(q, i, 0, "mremap tail");
+	/* a hole in the middle; both sides stay */
+	if (munmap(q + (NPAGE / 2) * PAGE, 64 * PAGE)) {
+		perror("munmap");
+		return 1;
+	}
+	for (i = 0; i < NPAGE; i++)
+		if (i < NPAGE / 2 || i >= NPAGE / 2 + 64)
+			check(q, i, gen[i], "after munmap");
+	/* shrink in place: the head stays */
+	if (mremap(q, (NPAGE / 2) * PAGE, (NPAGE / 4) * PAGE, 0) != q) {
+		perror("mremap shrink");
+		return 1;
+	}
+	for (i = 0; i < NPAGE / 4; i++)
+		check(q, i, gen[i], "after shrink");
+	threads();
+	fork_files();
+	printf("%lu mismatches\n", errors);
+	return errors ? 1 : 0;
+}

@@ -1,0 +1,13 @@
+#!/bin/sh
+# shim_ops (a C program) under `uswap run`: madvise, mremap and munmap of
+# swapped-out uswap memory give the contents Linux gives without uswap.
+# $1: the shim_ops program.
+. "$(dirname "$0")/lib.sh"
+need_preload
+"$1" > "$TMP/want" 2>&1 || fail "shim_ops fails even without uswap: $(cat "$TMP/want")"
+"$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" -- "$1" > "$TMP/got" 2>&1
+rc=$?
+cat "$TMP/got"
+[ $rc -eq 0 ] || fail "shim_ops under uswap exited $rc"
+check_paged "$TMP/stats"
+exit 0
