@@ -26,6 +26,14 @@ int uswap_open_params(const struct uswap_options *opt,
 void uswap_default_params(const struct uswap_options *opt,
 			  struct mm_params *mp);
 
+/*
+ * uswap_stats_format - @st as the two lines USWAP_F_STATS prints, each
+ * starting with "@prefix: ".  No allocation, no stdio stream: the preload
+ * shim calls it on its way out of _exit.  Return: as snprintf.
+ */
+int uswap_stats_format(const struct uswap_stats *st, const char *prefix,
+		       char *buf, size_t len);
+
 struct mm *uswap_mm(struct uswap *u);
 struct swap_info *uswap_swap_info(struct uswap *u);
 struct store_dev *uswap_store(struct uswap *u);

@@ -188,30 +188,41 @@ int uswap_stats(struct uswap *u, struct uswap_stats *st)
 	return 0;
 }
 
+int uswap_stats_format(const struct uswap_stats *st, const char *prefix,
+		       char *buf, size_t len)
+{
+	return snprintf(
+		buf, len,
+		"%s: faults %llu (zero %llu, minor %llu, major %llu, "
+		"repeated %llu), eexist %llu, swapins %llu, swapouts %llu, "
+		"reclaim scans %llu, sigbus %llu\n"
+		"%s: budget %llu, mapped %llu, resident %llu, cached %llu, "
+		"stored %llu, compressed %llu, held %llu bytes\n",
+		prefix, (unsigned long long)st->faults,
+		(unsigned long long)st->faults_zero,
+		(unsigned long long)st->faults_minor,
+		(unsigned long long)st->faults_major,
+		(unsigned long long)st->faults_repeat,
+		(unsigned long long)st->eexist, (unsigned long long)st->swapins,
+		(unsigned long long)st->swapouts,
+		(unsigned long long)st->reclaim_scans,
+		(unsigned long long)st->sigbus, prefix,
+		(unsigned long long)st->budget, (unsigned long long)st->mapped,
+		(unsigned long long)st->resident,
+		(unsigned long long)st->cached, (unsigned long long)st->stored,
+		(unsigned long long)st->compressed,
+		(unsigned long long)st->held);
+}
+
 /* USWAP_F_STATS: the statistics on stderr at close, one per line. */
 static void print_stats(struct uswap *u)
 {
 	struct uswap_stats st;
+	char buf[1024];
 
 	mm_get_stats(u->mm, &st);
-	fprintf(stderr,
-		"uswap: faults %llu (zero %llu, minor %llu, major %llu, "
-		"repeated %llu), eexist %llu, swapins %llu, swapouts %llu, "
-		"reclaim scans %llu, sigbus %llu\n"
-		"uswap: budget %llu, mapped %llu, resident %llu, cached %llu, "
-		"stored %llu, compressed %llu, held %llu bytes\n",
-		(unsigned long long)st.faults,
-		(unsigned long long)st.faults_zero,
-		(unsigned long long)st.faults_minor,
-		(unsigned long long)st.faults_major,
-		(unsigned long long)st.faults_repeat,
-		(unsigned long long)st.eexist, (unsigned long long)st.swapins,
-		(unsigned long long)st.swapouts,
-		(unsigned long long)st.reclaim_scans,
-		(unsigned long long)st.sigbus, (unsigned long long)st.budget,
-		(unsigned long long)st.mapped, (unsigned long long)st.resident,
-		(unsigned long long)st.cached, (unsigned long long)st.stored,
-		(unsigned long long)st.compressed, (unsigned long long)st.held);
+	uswap_stats_format(&st, "uswap", buf, sizeof(buf));
+	fputs(buf, stderr);
 }
 
 void uswap_close(struct uswap *u)

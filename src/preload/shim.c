@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "api/options.h"
+#include "api/api.h"
 #include "lib/alloc.h"
 #include "uswap.h"
 
@@ -524,7 +525,7 @@ static void shim_report(void)
 {
 	static atomic_bool done;
 	struct uswap_stats st;
-	char buf[1024], comm[32];
+	char buf[1024], comm[32], prefix[64];
 	int n;
 
 	if (stats_fd < 0 || !atomic_load(&ready) ||
@@ -532,33 +533,18 @@ static void shim_report(void)
 		return;
 	memset(&st, 0, sizeof(st));
 	uswap_stats(shim_u, &st);
-	n = snprintf(
-		buf, sizeof(buf),
-		"uswap[%d %s]: faults %llu (zero %llu, minor %llu, major %llu, "
-		"repeated %llu), eexist %llu, swapins %llu, swapouts %llu, "
-		"reclaim scans %llu, sigbus %llu\n"
-		"uswap[%d %s]: budget %llu, mapped %llu, resident %llu, "
-		"cached %llu, stored %llu, compressed %llu, held %llu bytes\n"
-		"uswap[%d %s]: mmap routed %lu, plain fallbacks %lu, too large "
-		"%lu, munmap %lu, mremap %lu, MADV_FREE as DONTNEED %lu\n",
-		(int)getpid(), prog_name(comm, sizeof(comm)),
-		(unsigned long long)st.faults,
-		(unsigned long long)st.faults_zero,
-		(unsigned long long)st.faults_minor,
-		(unsigned long long)st.faults_major,
-		(unsigned long long)st.faults_repeat,
-		(unsigned long long)st.eexist, (unsigned long long)st.swapins,
-		(unsigned long long)st.swapouts,
-		(unsigned long long)st.reclaim_scans,
-		(unsigned long long)st.sigbus, (int)getpid(), comm,
-		(unsigned long long)st.budget, (unsigned long long)st.mapped,
-		(unsigned long long)st.resident, (unsigned long long)st.cached,
-		(unsigned long long)st.stored,
-		(unsigned long long)st.compressed, (unsigned long long)st.held,
-		(int)getpid(), comm, atomic_load(&n_routed),
-		atomic_load(&n_fallback), atomic_load(&n_large),
-		atomic_load(&n_unmapped), atomic_load(&n_remapped),
-		atomic_load(&n_freed));
+	snprintf(prefix, sizeof(prefix), "uswap[%d %s]", (int)getpid(),
+		 prog_name(comm, sizeof(comm)));
+	n = uswap_stats_format(&st, prefix, buf, sizeof(buf));
+	if (n > 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+			      "%s: mmap routed %lu, plain fallbacks %lu, too "
+			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
+			      "DONTNEED %lu\n",
+			      prefix, atomic_load(&n_routed),
+			      atomic_load(&n_fallback), atomic_load(&n_large),
+			      atomic_load(&n_unmapped),
+			      atomic_load(&n_remapped), atomic_load(&n_freed));
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
