@@ -11,17 +11,16 @@
  *                    parent/child; park_lock is a leaf)
  *   mm->map_lock    (region layout changes: region.c; a handler applying
  *                    an unmap event takes it after dropping read_lock)
- *   mm->read_lock   (a handler reading events and applying remove/unmap
- *                    events: fault.c handler_main)
+ *   mm->read_lock   (a handler reading events and applying the remove
+ *                    events of its batch: fault.c handler_main)
  *     mm->install_lock (write: the same handler, from before its read(2)
- *                    until the batch's events are applied)
- *   ...
- *   pte lock -> mm->install_lock (read, TRY only: swapin_install)
+ *                    until the batch's remove events are applied)
  *   mm->region_lock (rwlock; held only to look a region up or to change the
  *                    region array, never while taking the others)
  *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
  *                    cached folio being stored)
  *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
+ *       install_lock read side: TRY only (swapin_install), never waited
  *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
  *       cluster lock (inside swap_* calls)
  *         folio pool lock (inside folio_alloc/folio_put)
@@ -227,7 +226,8 @@ struct mm {
 	unsigned nhandlers;
 	/*
 	 * read_lock: one handler at a time reads events, and applies the
-	 * remove/unmap events of its batch before letting the next one read,
+	 * remove events of its batch before letting the next one read (its
+	 * unmap events after, under map_lock: handler_main),
 	 * so that a fault read after an event (the application thread that
 	 * called madvise touching the range again) sees its effect.
 	 */
