@@ -8,6 +8,9 @@
 #
 #   zc_setup DISKSIZE_BYTES LIMIT_BYTES LOCK_WAIT_SECONDS
 #   -> $zc_cg (the cgroup directory), $zc_sys (/sys/block/zram0)
+#   zc_swap_on DISKSIZE_BYTES LOCK_WAIT_SECONDS
+#   -> the swap device alone, no cgroup (tests/mm/kernel_swap.sh)
+# zc_die exits with $zc_fail_code (default 1; a test sets 77, "skipped").
 
 zc_name=${zc_name:-zram-cgroup}
 zc_dev=zram0
@@ -18,7 +21,7 @@ zc_alg_orig=
 
 zc_die() {
 	echo "$zc_name: $*" >&2
-	exit 1
+	exit "${zc_fail_code:-1}"
 }
 
 zc_cleanup() {
@@ -42,11 +45,9 @@ zc_cleanup() {
 	# The lock (fd 9) goes with the process.
 }
 
-zc_setup() {
-	local disksize=$1 limit=$2 lock_wait=$3 memcg waited=0
+zc_swap_on() {
+	local disksize=$1 lock_wait=$2 waited=0
 
-	memcg=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
-	[ -n "$memcg" ] || zc_die "no cgroup v1 memory controller in /proc/mounts"
 	[ -e "$zc_sys" ] || modprobe zram 2>/dev/null || true
 	[ -e "$zc_sys" ] || zc_die "no $zc_sys (zram module missing?)"
 
@@ -75,6 +76,14 @@ zc_setup() {
 	mkswap "/dev/$zc_dev" >/dev/null
 	swapon -p 100 "/dev/$zc_dev"
 	zc_on=2
+}
+
+zc_setup() {
+	local disksize=$1 limit=$2 lock_wait=$3 memcg
+
+	memcg=$(awk '$3 == "cgroup" && $4 ~ /(^|,)memory(,|$)/ { print $2; exit }' /proc/mounts)
+	[ -n "$memcg" ] || zc_die "no cgroup v1 memory controller in /proc/mounts"
+	zc_swap_on "$disksize" "$lock_wait"
 
 	zc_cg=$memcg/uswap-bench.$$
 	mkdir "$zc_cg"

@@ -159,6 +159,7 @@ struct mm_stats {
 	_Atomic uint64_t reclaim_scans, sigbus, evictions, readahead;
 	_Atomic uint64_t loser_waits, loser_wakes, errors;
 	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
+	_Atomic uint64_t moves_misreported; /* EEXIST after a move: mm.c */
 };
 
 #define STAT_INC(mm, field) \
@@ -289,6 +290,10 @@ struct mm {
 
 /* ---- mm.c ---- */
 int mm_uffds_open(struct mm *mm);
+enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
+enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
+long mm_move_page(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
+		  unsigned flags);
 
 /* ---- region.c ---- */
 struct mm_region *region_get(struct mm *mm, uint64_t addr);

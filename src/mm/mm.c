@@ -99,6 +99,71 @@ int mm_uffds_open(struct mm *mm)
 	return ret;
 }
 
+/*
+ * pagemap_state - what the kernel maps at @addr in this process, from
+ * /proc/self/pagemap (bit 63 present, bit 62 in the kernel's own swap).
+ * Context: any thread; one pread(2), no lock.
+ */
+enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
+{
+	uint64_t ent;
+
+	if (mm->pagemap_fd < 0 ||
+	    pread(mm->pagemap_fd, &ent, sizeof(ent),
+		  (off_t)(addr / PAGE_SIZE * sizeof(ent))) != sizeof(ent))
+		return PM_UNKNOWN;
+	if (ent & (UINT64_C(1) << 63))
+		return PM_PRESENT;
+	if (ent & (UINT64_C(1) << 62))
+		return PM_SWAPPED;
+	return PM_NONE;
+}
+
+/*
+ * mm_move_page - UFFDIO_MOVE one page from @src to the hole @dst, on @u
+ * (the uffd @dst is registered with), and believe only what happened.
+ *
+ * The kernel can report EEXIST for a move it has done.  Linux 6.18,
+ * mm/userfaultfd.c, move_pages(): when a pass of move_pages_ptes() returns
+ * -EAGAIN (the source folio was locked by someone else and its pte changed
+ * meanwhile, or its swap-cache entry was busy: kernel reclaim, the kernel's
+ * swap-in of it), the loop tries the same address again without clearing
+ * err.  The second pass moves the page; err is still -EAGAIN, so the loop
+ * goes round once more, finds the destination it has just filled, and the
+ * ioctl fails with EEXIST.  It happens when the kernel's own swap or
+ * reclaim works on our pages (this machine's DAMON pageout scheme does as
+ * soon as swap exists).  Taken at its word, a swap-out kept a pte present
+ * for a page that had left the region, and the next touch read zeros
+ * (tests/mm/stress.c --pageout catches it: mm_params.move_unverified).
+ *
+ * So after EEXIST we look: a source that is now a hole and a destination
+ * that now holds a page (present or in kernel swap) is a move.  The
+ * caller's locks keep both from changing by our own hand meanwhile (the
+ * pte lock for a region page, the folio lock for a staging page); the
+ * process discarding the source at the same moment would also leave a
+ * hole, and then what moved does not matter: its remove event clears the
+ * pte behind us.
+ *
+ * Return: as uffd_move() for one page: 0 moved (also a misreported move,
+ * counted in moves_misreported, which mm_params.move_unverified counts but
+ * returns as it came); -EEXIST, -ENOENT, -EBUSY, -EAGAIN, ...
+ * Context: the caller holds the lock that owns @src's and @dst's state.
+ */
+long mm_move_page(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
+		  unsigned flags)
+{
+	long ret = uffd_move(u, dst, src, PAGE_SIZE, flags);
+	enum pm_state d;
+
+	if (ret != -EEXIST || pagemap_state(mm, src) != PM_NONE)
+		return ret;
+	d = pagemap_state(mm, dst);
+	if (d != PM_PRESENT && d != PM_SWAPPED)
+		return ret;
+	STAT_INC(mm, moves_misreported);
+	return mm->p.move_unverified ? ret : 0;
+}
+
 int mm_create(const struct mm_params *p, struct swap_info *si,
 	      struct store_dev *dev, struct mm **out)
 {

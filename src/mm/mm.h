@@ -59,6 +59,12 @@ struct mm_params {
 	 * needs it (tests/replay/dontneed.c) can show it catches its absence.
 	 */
 	bool unfenced_installs;
+	/*
+	 * Tests only: take UFFDIO_MOVE's EEXIST at its word (mm_move_page,
+	 * mm.c), as before the kernel's misreport was known, so that
+	 * tests/mm/stress.c --pageout can show it catches the loss.
+	 */
+	bool move_unverified;
 };
 
 /*

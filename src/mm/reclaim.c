@@ -246,20 +246,14 @@ static struct folio *cache_list_pop(struct mm *mm)
 
 /*
  * page_really_gone - a MOVE-out said ENOENT (source hole): confirm it with
- * /proc/self/pagemap (present bit 63, swapped bit 62) before we take the
- * page for discarded.  An answer we cannot confirm keeps the page (a wrong
- * "gone" would silently replace its data with zeros).
+ * /proc/self/pagemap before we take the page for discarded.  An answer we
+ * cannot confirm keeps the page (a wrong "gone" would silently replace its
+ * data with zeros; a page the process did discard is cleared anyway when
+ * its remove event is applied).
  */
 static bool page_really_gone(struct mm *mm, uint64_t addr)
 {
-	uint64_t ent;
-
-	if (mm->pagemap_fd < 0)
-		return true;
-	if (pread(mm->pagemap_fd, &ent, sizeof(ent),
-		  (off_t)(addr / PAGE_SIZE * sizeof(ent))) != sizeof(ent))
-		return true;
-	return !(ent & (UINT64_C(3) << 62));
+	return pagemap_state(mm, addr) == PM_NONE;
 }
 
 /*
@@ -326,8 +320,9 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 		ret = 0;
 		goto undo;
 	}
-	ret = uffd_move(&mm->stage_uffd, (uint64_t)(uintptr_t)folio->data, addr,
-			PAGE_SIZE, UFFD_DONTWAKE);
+	ret = mm_move_page(mm, &mm->stage_uffd,
+			   (uint64_t)(uintptr_t)folio->data, addr,
+			   UFFD_DONTWAKE);
 	if (ret < 0) {
 		if (ret == -ENOENT && page_really_gone(mm, addr)) {
 			/* the application discarded it: it reads zero */

@@ -157,8 +157,8 @@ static enum install_result swapin_install_locked(struct mm *mm, uint64_t addr,
 		return POISONED;
 	}
 	if (mm->p.swapin_move) {
-		ret = uffd_move(&mm->uffd, addr,
-				(uint64_t)(uintptr_t)folio->data, PAGE_SIZE, 0);
+		ret = mm_move_page(mm, &mm->uffd, addr,
+				   (uint64_t)(uintptr_t)folio->data, 0);
 		if (ret >= 0)
 			*moved = true;
 	} else {

@@ -28,6 +28,7 @@ struct mt_conf {
 	bool sigbus;
 	bool swapin_move;
 	bool unfenced_installs;
+	bool move_unverified;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -52,6 +53,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.sigbus = c->sigbus;
 	mp.swapin_move = c->swapin_move;
 	mp.unfenced_installs = c->unfenced_installs;
+	mp.move_unverified = c->move_unverified;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",

@@ -3,6 +3,7 @@
  * of the seed thread's reproducer (kernel-swap-history.md section 2.7).
  *
  * usage: mm_stress POLICY [SEED] [MILLISECONDS] [--expect-loss] [--sigbus]
+ *                  [--pageout [--move-unverified]]
  *
  * A region of NPAGES pages, each stamped with its own index (word 1) and
  * holding a counter (word 0).  WORKERS threads atomically increment the
@@ -22,9 +23,15 @@
  * stress-unsafe-caught) the verdict is inverted: the run passes only if it
  * caught a loss, a corruption or a leaked slot, so that the test fails the
  * day it stops telling a broken protocol from a correct one.
+ *
+ * --pageout adds what a kernel that swaps does to a process (pager_out
+ * below); with kernel swap on it must pass too (tests/mm/kernel_swap.sh).
+ * --move-unverified puts back the old trust in UFFDIO_MOVE's EEXIST
+ * (mm_move_page), which that run must catch losing pages.
  */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -184,6 +191,60 @@ static void *evictor(void *arg)
 	return NULL;
 }
 
+/*
+ * --pageout: what a kernel that swaps does to uswap's memory (this
+ * machine's DAMON pageout scheme, docs/pager.md): push every private
+ * writable mapping of the process (regions, staging, store, heaps) out to
+ * the kernel's own swap, over and over.  Needs kernel swap to be on;
+ * without it MADV_PAGEOUT does nothing to anonymous memory.
+ */
+static _Atomic long pageouts, vmswap_max_kb;
+
+/* The process's VmSwap (kB): proof that kernel swap took something. */
+static long vmswap_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSwap: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static void *pager_out(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		FILE *f = fopen("/proc/self/maps", "r");
+		char line[512];
+
+		if (!f)
+			break;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long lo, hi;
+			char perms[8];
+
+			if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+			    perms[0] != 'r' || perms[1] != 'w' ||
+			    perms[3] != 'p')
+				continue;
+			if (strstr(line, "[stack") || strstr(line, "[vvar"))
+				continue;
+			if (madvise((void *)lo, hi - lo, MADV_PAGEOUT) == 0)
+				atomic_fetch_add(&pageouts, 1);
+		}
+		fclose(f);
+		if (vmswap_kb() > atomic_load(&vmswap_max_kb))
+			atomic_store(&vmswap_max_kb, vmswap_kb());
+		sleep_us(200);
+	}
+	return NULL;
+}
+
 static _Atomic uint64_t hook_state = 1;
 
 /* After a device read: now and then sleep 50..550 us (widen the window). */
@@ -224,8 +285,9 @@ int main(int argc, char **argv)
 			    .threads = HANDLERS,
 			    .cache_pages = 4,
 			    .read_batch = 1}; /* spread storms over handlers */
-	pthread_t w[WORKERS], st_threads[STORMERS], ev;
-	bool expect_loss = false;
+	pthread_t w[WORKERS], st_threads[STORMERS], ev, po;
+	bool expect_loss = false, pageout = false;
+	uint64_t misreports = 0;
 	long ms = 3000, lost = 0, bad_stamps = 0;
 	struct uswap_stats st;
 	uint64_t inuse;
@@ -236,6 +298,10 @@ int main(int argc, char **argv)
 			expect_loss = true;
 		} else if (!strcmp(argv[i], "--sigbus")) {
 			c.sigbus = true; /* faults served in the workers */
+		} else if (!strcmp(argv[i], "--pageout")) {
+			pageout = true;
+		} else if (!strcmp(argv[i], "--move-unverified")) {
+			c.move_unverified = true; /* the old code */
 		} else if (nargs == 0) {
 			if (parse_policy(argv[i], &c.policy))
 				FAIL("unknown policy %s", argv[i]);
@@ -270,6 +336,8 @@ int main(int argc, char **argv)
 		pthread_create(&st_threads[i], NULL, stormer,
 			       (void *)(WORKERS + i));
 	pthread_create(&ev, NULL, evictor, NULL);
+	if (pageout)
+		pthread_create(&po, NULL, pager_out, NULL);
 	{
 		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -281,6 +349,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < STORMERS; i++)
 		pthread_join(st_threads[i], NULL);
 	pthread_join(ev, NULL);
+	if (pageout) {
+		pthread_join(po, NULL);
+		misreports = atomic_load(&uswap_mm(u)->stats.moves_misreported);
+		printf("kernel pageouts: %ld madvise calls, VmSwap up to %ld "
+		       "kB; UFFDIO_MOVE misreports seen %llu\n",
+		       (long)atomic_load(&pageouts),
+		       (long)atomic_load(&vmswap_max_kb),
+		       (unsigned long long)misreports);
+	}
 	mm_set_hook(NULL);
 
 	for (size_t i = 0; i < NPAGES; i++) {
@@ -330,6 +407,17 @@ int main(int argc, char **argv)
 			atomic_fetch_add(&errors, 1);
 	}
 	uswap_close(u);
+	if (pageout && atomic_load(&vmswap_max_kb) <= 0 &&
+	    !atomic_load(&errors)) {
+		printf("SKIP: nothing went to kernel swap (is it on?)\n");
+		return 77;
+	}
+	if (expect_loss && c.move_unverified && !misreports &&
+	    !atomic_load(&errors)) {
+		printf("SKIP: the kernel misreported no UFFDIO_MOVE this "
+		       "run\n");
+		return 77;
+	}
 	if (expect_loss) {
 		if (atomic_load(&errors)) {
 			printf("PASS: the %s policy was caught losing data\n",
