@@ -182,8 +182,8 @@ static void fork_restart(struct mm *mm)
 		fork_child_fail("userfaultfd", ret);
 	for (size_t i = 0; i < mm->nregions;)
 		register_region(mm, mm->regions[i], &i);
-	ret = uffd_register(&mm->stage_uffd, mm->staging,
-			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
+	ret = uffd_register(&mm->stage_uffd, mm->staging, mm->staging_len,
+			    UFFD_REG_WP);
 	if (ret < 0)
 		fork_child_fail("registering the staging area", ret);
 	ret = mm_bells_register(mm);

@@ -46,6 +46,8 @@
 #include "uffd/uffd.h"
 
 #define PTRS_PER_TABLE 512 /* pages per pte table (one split pte lock) */
+#define EVICT_RUN      16  /* pages per MOVE-out (reclaim.c, evict_run) */
+#define SCRATCH_PAGES  64  /* pages per scratch window (evict_run) */
 
 /*
  * The pte: one atomic word per page.  Written only under the table's lock;
@@ -160,6 +162,7 @@ struct mm_stats {
 	_Atomic uint64_t loser_waits, loser_wakes, errors;
 	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
 	_Atomic uint64_t moves_misreported; /* EEXIST after a move: mm.c */
+	_Atomic uint64_t run_evictions;	    /* pages evict_run moved */
 };
 
 #define STAT_INC(mm, field) \
@@ -180,8 +183,28 @@ struct mm {
 	struct swap_info *si;	 /* set at creation */
 	struct store_dev *dev;	 /* set at creation */
 	struct folio_pool *pool; /* set at creation */
-	void *staging;		 /* the folios' data pages */
+	void *staging;		 /* the folios' data pages, then scratch */
 	size_t nfolios;
+	size_t staging_len; /* bytes: nfolios pages + the scratch windows */
+	/*
+	 * Scratch windows (reclaim.c, evict_run): SCRATCH_PAGES pages each,
+	 * at the end of the staging area, where a swap-out MOVEs a run of
+	 * pages in one ioctl before copying them into their folios.  A window
+	 * is claimed with its bit in scratch_busy (atomic); its pages from
+	 * scratch_used[w] on are holes, and it is emptied (one madvise) only
+	 * when a run no longer fits.  scratch, nscratch: set at creation;
+	 * scratch_used[w]: the window's claimer.
+	 */
+	char *scratch;
+	unsigned nscratch;
+	_Atomic uint64_t scratch_busy;
+	unsigned scratch_used[64];
+	/*
+	 * Where the last run evicted ended (relaxed, a hint): a run is
+	 * extended past its first page only when that page continues it, a
+	 * sequential sweep, so that random access keeps its aging.
+	 */
+	_Atomic uint64_t evict_next;
 	struct mm_folio_meta *fmeta; /* nfolios entries */
 	void *zero_page;	     /* 64 zero pages, read-only use */
 	int pidfd; /* ours, for process_madvise; -1 = none; set at creation */
@@ -292,8 +315,8 @@ struct mm {
 int mm_uffds_open(struct mm *mm);
 enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
 enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
-long mm_move_page(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
-		  unsigned flags);
+long mm_move(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
+	     size_t npages, unsigned flags);
 
 /* ---- region.c ---- */
 struct mm_region *region_get(struct mm *mm, uint64_t addr);

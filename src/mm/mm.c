@@ -40,9 +40,8 @@ static void mm_free(struct mm *mm)
 	if (mm->pool)
 		folio_pool_destroy(mm->pool);
 	if (mm->staging) {
-		uffd_unregister(&mm->stage_uffd, mm->staging,
-				mm->nfolios * PAGE_SIZE);
-		munmap(mm->staging, mm->nfolios * PAGE_SIZE);
+		uffd_unregister(&mm->stage_uffd, mm->staging, mm->staging_len);
+		munmap(mm->staging, mm->staging_len);
 	}
 	if (mm->zero_page)
 		munmap(mm->zero_page, 64 * PAGE_SIZE);
@@ -120,7 +119,7 @@ enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
 }
 
 /*
- * mm_move_page - UFFDIO_MOVE one page from @src to the hole @dst, on @u
+ * mm_move - UFFDIO_MOVE @npages pages from @src to the holes at @dst, on @u
  * (the uffd @dst is registered with), and believe only what happened.
  *
  * The kernel can report EEXIST for a move it has done.  Linux 6.18,
@@ -130,38 +129,57 @@ enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
  * swap-in of it), the loop tries the same address again without clearing
  * err.  The second pass moves the page; err is still -EAGAIN, so the loop
  * goes round once more, finds the destination it has just filled, and the
- * ioctl fails with EEXIST.  It happens when the kernel's own swap or
- * reclaim works on our pages (this machine's DAMON pageout scheme does as
- * soon as swap exists).  Taken at its word, a swap-out kept a pte present
- * for a page that had left the region, and the next touch read zeros
- * (tests/mm/stress.c --pageout catches it: mm_params.move_unverified).
+ * ioctl fails with EEXIST (or stops short, if pages before it moved).  It
+ * happens when the kernel's own swap or reclaim works on our pages (this
+ * machine's DAMON pageout scheme does as soon as swap exists).  Taken at
+ * its word, a swap-out kept a pte present for a page that had left the
+ * region, and the next touch read zeros (tests/mm/stress.c --pageout
+ * catches it: mm_params.move_unverified).
  *
- * So after EEXIST we look: a source that is now a hole and a destination
- * that now holds a page (present or in kernel swap) is a move.  The
- * caller's locks keep both from changing by our own hand meanwhile (the
- * pte lock for a region page, the folio lock for a staging page); the
+ * So where a move stopped with EEXIST we look: a source that is now a hole
+ * and a destination that now holds a page (present or in kernel swap) is a
+ * move, and we go on with the next page.  The caller's locks keep both
+ * from changing by our own hand meanwhile (the pte lock for region pages,
+ * the folio lock or a claimed scratch window for staging pages); the
  * process discarding the source at the same moment would also leave a
  * hole, and then what moved does not matter: its remove event clears the
- * pte behind us.
+ * pte behind us.  A short move (the kernel's EAGAIN with a count) goes on
+ * from where it stopped, so the page that stopped it reports its own error.
  *
- * Return: as uffd_move() for one page: 0 moved (also a misreported move,
- * counted in moves_misreported, which mm_params.move_unverified counts but
- * returns as it came); -EEXIST, -ENOENT, -EBUSY, -EAGAIN, ...
- * Context: the caller holds the lock that owns @src's and @dst's state.
+ * Return: the number of pages moved from the start, >= 1; or -errno when
+ * not even the first moved (-EEXIST, -ENOENT, -EBUSY, -EAGAIN, -EINVAL...).
+ * A misreported move counts as moved (and in moves_misreported, which
+ * mm_params.move_unverified counts but returns as it came).
+ * Context: the caller holds the locks that own the pages at @src and @dst.
  */
-long mm_move_page(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
-		  unsigned flags)
+long mm_move(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
+	     size_t npages, unsigned flags)
 {
-	long ret = uffd_move(u, dst, src, PAGE_SIZE, flags);
-	enum pm_state d;
+	size_t done = 0;
 
-	if (ret != -EEXIST || pagemap_state(mm, src) != PM_NONE)
-		return ret;
-	d = pagemap_state(mm, dst);
-	if (d != PM_PRESENT && d != PM_SWAPPED)
-		return ret;
-	STAT_INC(mm, moves_misreported);
-	return mm->p.move_unverified ? ret : 0;
+	while (done < npages) {
+		uint64_t off = done * PAGE_SIZE;
+		long ret = uffd_move(u, dst + off, src + off,
+				     (npages - done) * PAGE_SIZE, flags);
+		enum pm_state d;
+
+		if (ret == 0)
+			return (long)npages;
+		if (ret > 0) {
+			done += (size_t)ret / PAGE_SIZE;
+			continue;
+		}
+		if (ret != -EEXIST || pagemap_state(mm, src + off) != PM_NONE)
+			return done ? (long)done : ret;
+		d = pagemap_state(mm, dst + off);
+		if (d != PM_PRESENT && d != PM_SWAPPED)
+			return done ? (long)done : ret;
+		STAT_INC(mm, moves_misreported);
+		if (mm->p.move_unverified)
+			return done ? (long)done : ret;
+		done++;
+	}
+	return (long)npages;
 }
 
 int mm_create(const struct mm_params *p, struct swap_info *si,
@@ -241,17 +259,21 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	 */
 	mm->nfolios = mm->cache_target +
 		      (size_t)p->threads * (p->readahead_pages + 2) + 64;
-	mm->staging =
-		mmap(NULL, mm->nfolios * PAGE_SIZE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* a scratch window for each handler, the reclaimer and one more */
+	mm->nscratch = p->threads + 2 < 64 ? p->threads + 2 : 64;
+	mm->staging_len = (mm->nfolios + (size_t)mm->nscratch * SCRATCH_PAGES) *
+			  PAGE_SIZE;
+	mm->staging = mmap(NULL, mm->staging_len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (mm->staging == MAP_FAILED) {
 		mm->staging = NULL;
 		ret = -ENOMEM;
 		goto fail;
 	}
-	madvise(mm->staging, mm->nfolios * PAGE_SIZE, MADV_NOHUGEPAGE);
-	ret = uffd_register(&mm->stage_uffd, mm->staging,
-			    mm->nfolios * PAGE_SIZE, UFFD_REG_WP);
+	mm->scratch = (char *)mm->staging + mm->nfolios * PAGE_SIZE;
+	madvise(mm->staging, mm->staging_len, MADV_NOHUGEPAGE);
+	ret = uffd_register(&mm->stage_uffd, mm->staging, mm->staging_len,
+			    UFFD_REG_WP);
 	if (ret < 0)
 		goto fail;
 	ret = folio_pool_create(mm->staging, mm->nfolios, &mm->pool);

@@ -60,7 +60,7 @@ struct mm_params {
 	 */
 	bool unfenced_installs;
 	/*
-	 * Tests only: take UFFDIO_MOVE's EEXIST at its word (mm_move_page,
+	 * Tests only: take UFFDIO_MOVE's EEXIST at its word (mm_move,
 	 * mm.c), as before the kernel's misreport was known, so that
 	 * tests/mm/stress.c --pageout can show it catches the loss.
 	 */

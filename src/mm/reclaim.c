@@ -155,6 +155,38 @@ static struct mm_page *lru_isolate(struct mm *mm, struct pte_table **tp)
 	return page;
 }
 
+/*
+ * lru_isolate_run - extend the run that starts at the isolated run[0]
+ * with the pages after it in its pte table, as long as they are on the
+ * inactive list (no active page is taken early: aging stands), up to
+ * @max pages in all (at most EVICT_RUN).  A sequential sweep leaves its
+ * oldest pages next to each other; evict_run moves such a run with one
+ * ioctl.  Only called when run[0] continues the last run (mm->evict_next):
+ * under random access the neighbours of the oldest page may be young, and
+ * taking them would cost aging what it saves in ioctls.
+ * Return: the run's length (>= 1).
+ * Context: takes lru_lock; the caller holds a reference on the table.
+ */
+static size_t lru_isolate_run(struct mm *mm, struct mm_page **run, size_t max)
+{
+	struct pte_table *tbl = page_table(run[0]);
+	size_t idx = (size_t)(run[0] - tbl->pages), n = 1;
+
+	if (max > EVICT_RUN)
+		max = EVICT_RUN;
+	pthread_mutex_lock(&mm->lru_lock);
+	while (n < max && idx + n < PTRS_PER_TABLE) {
+		struct mm_page *page = &tbl->pages[idx + n];
+
+		if (!page->lru_next || page->active)
+			break;
+		lru_del_locked(mm, page);
+		run[n++] = page;
+	}
+	pthread_mutex_unlock(&mm->lru_lock);
+	return n;
+}
+
 /* lru_putback - a page isolated for eviction stays: back to the young end. */
 static void lru_putback(struct mm *mm, struct mm_page *page)
 {
@@ -258,7 +290,9 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
 
 /*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
- * the LRU by the caller, which holds a reference on its table or region):
+ * the LRU by the caller, which holds a reference on its table or region),
+ * straight into the data page of its folio, which must be a hole (a run
+ * of several pages goes through evict_run):
  *   folio := new folio (data page a hole), locked
  *   entry := swap_alloc (pinned, count 0); swap_cache_add_folio(entry)
  *   pte lock; pte still present?  UFFDIO_MOVE page -> folio data;
@@ -320,9 +354,8 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 		ret = 0;
 		goto undo;
 	}
-	ret = mm_move_page(mm, &mm->stage_uffd,
-			   (uint64_t)(uintptr_t)folio->data, addr,
-			   UFFD_DONTWAKE);
+	ret = mm_move(mm, &mm->stage_uffd, (uint64_t)(uintptr_t)folio->data,
+		      addr, 1, UFFD_DONTWAKE);
 	if (ret < 0) {
 		if (ret == -ENOENT && page_really_gone(mm, addr)) {
 			/* the application discarded it: it reads zero */
@@ -365,6 +398,191 @@ undo:
 	folio_unlock(folio);
 	folio_put(folio); /* data page still a hole */
 	return (int)ret;
+}
+
+/* ---- scratch windows ---- */
+
+/*
+ * scratch_claim - a free scratch window (internal.h) with room for @n
+ * pages: returns the window and sets *@slot to its first hole.  A full
+ * window is emptied first: one madvise for up to SCRATCH_PAGES pages moved
+ * out one run at a time.  Windows are held for one run only, never while
+ * waiting on anything but a folio lock of our own, so a thread that finds
+ * all of them taken just yields.
+ */
+static unsigned scratch_claim(struct mm *mm, size_t n, size_t *slot)
+{
+	for (;;) {
+		uint64_t busy = atomic_load(&mm->scratch_busy);
+
+		for (unsigned w = 0; w < mm->nscratch; w++) {
+			uint64_t bit = UINT64_C(1) << w;
+
+			if (busy & bit ||
+			    !atomic_compare_exchange_weak(&mm->scratch_busy,
+							  &busy, busy | bit))
+				continue;
+			if (mm->scratch_used[w] + n > SCRATCH_PAGES) {
+				madvise(mm->scratch + (size_t)w *
+							      SCRATCH_PAGES *
+							      PAGE_SIZE,
+					mm->scratch_used[w] * PAGE_SIZE,
+					MADV_DONTNEED);
+				mm->scratch_used[w] = 0;
+			}
+			*slot = mm->scratch_used[w];
+			return w;
+		}
+		sched_yield();
+	}
+}
+
+/* scratch_release - @used more pages of window @w hold data; free it. */
+static void scratch_release(struct mm *mm, unsigned w, size_t used)
+{
+	mm->scratch_used[w] += (unsigned)used;
+	atomic_fetch_and(&mm->scratch_busy, ~(UINT64_C(1) << w));
+}
+
+/*
+ * evict_run - swap out @n resident pages at consecutive addresses of one
+ * pte table (isolated from the LRU by the caller, which holds a reference
+ * on the table), the kernel's shrink_folio_list + add_to_swap for a batch:
+ *   for each page: folio := new folio, locked; entry := swap_alloc
+ *     (pinned, count 0); swap_cache_add_folio(entry)
+ *   pte lock; the run cut at the first page no longer present;
+ *   UFFDIO_MOVE the run -> a scratch window, ONE ioctl (one TLB flush
+ *     instead of one per page; mm_move puts the kernel's misreports right)
+ *   for each page moved: swap_duplicate(entry) (count 1); pte := entry
+ *   pte unlock; copy each page from the window into its folio, which then
+ *   joins the cached list (compressed later, or never if touched again
+ *   first) and is unlocked.  The window is emptied (one madvise) once
+ *   runs have filled it.
+ * Copying through the window, rather than moving into the folios' own
+ * pages, leaves folio pages populated for good: they never need emptying
+ * (a TLB shootdown each, or per batch of scattered pages) and a
+ * decompression never first-touches them (a page fault).
+ * Return: pages evicted (>= 0; pages that changed or were discarded are
+ * skipped, and the rest of a run that stopped short goes back on the
+ * LRU); -EBUSY when the first page is COW-shared with a forked child, or
+ * pinned (UFFDIO_MOVE refuses it until it is written; it went back to
+ * the young end of the list); -ENOSPC (swap full); -ENOMEM (no folio).
+ * Context: the reclaimer, a handler in direct reclaim, or a test thread;
+ * no locks held on entry; takes the new folios' locks, then the pte lock.
+ * Race: a thread touching one of the pages during the MOVE takes a
+ * missing fault; its handler waits on the pte lock, then finds the entry
+ * and the folio in the swap cache, locked until its data is copied in: a
+ * minor fault.  The write made before the MOVE is inside the moved page.
+ */
+static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
+{
+	struct pte_table *tbl = page_table(pages[0]);
+	uint64_t addr = page_addr(pages[0]);
+	struct folio *folios[EVICT_RUN];
+	swp_entry_t entries[EVICT_RUN];
+	size_t ready = 0, moved = 0, slot, i;
+	unsigned w;
+	char *win;
+	long ret = 0;
+
+	for (; ready < n; ready++) {
+		struct folio *folio = folio_alloc(mm->pool);
+
+		if (!folio) {
+			ret = -ENOMEM;
+			break;
+		}
+		ret = swap_alloc(mm->si, 0, &entries[ready]);
+		if (ret < 0) {
+			folio_put(folio);
+			break;
+		}
+		folio_lock(folio);
+		ret = swap_cache_add_folio(entries[ready], folio, NULL);
+		if (ret < 0) {
+			fprintf(stderr,
+				"uswap: swap_cache_add_folio(%#llx): %ld\n",
+				(unsigned long long)entries[ready].val, ret);
+			STAT_INC(mm, errors);
+			swapcache_clear(entries[ready]);
+			folio_unlock(folio);
+			folio_put(folio);
+			break;
+		}
+		folios[ready] = folio;
+	}
+	w = scratch_claim(mm, ready, &slot);
+	win = mm->scratch + ((size_t)w * SCRATCH_PAGES + slot) * PAGE_SIZE;
+
+	pthread_mutex_lock(&tbl->lock);
+	while (moved < ready && atomic_load(&pages[moved]->pte) == PTE_PRESENT)
+		moved++; /* here: the run still present */
+	if (moved && !atomic_load(&mm->closing)) {
+		long got =
+			mm_move(mm, &mm->stage_uffd, (uint64_t)(uintptr_t)win,
+				addr, moved, UFFD_DONTWAKE);
+
+		if (got == -EINVAL && moved > 1) /* the run spans two VMAs */
+			got = mm_move(mm, &mm->stage_uffd,
+				      (uint64_t)(uintptr_t)win, addr, 1,
+				      UFFD_DONTWAKE);
+		if (got < 0) {
+			if (got == -ENOENT && page_really_gone(mm, addr)) {
+				/* the application discarded it: it reads zero */
+				atomic_store(&pages[0]->pte, PTE_NONE);
+			} else if (got == -ENOENT) {
+				fprintf(stderr,
+					"uswap: MOVE-out of %#llx: ENOENT, "
+					"but the page is there: kept\n",
+					(unsigned long long)addr);
+				STAT_INC(mm, errors);
+			}
+			/* busy: COW-shared with a fork's child, or pinned */
+			ret = got == -EBUSY ? -EBUSY : 0;
+			got = 0;
+		}
+		moved = (size_t)got;
+	} else {
+		moved = 0;
+	}
+	for (i = 0; i < moved; i++) {
+		ret = swap_duplicate(entries[i]);
+		if (ret < 0) {
+			fprintf(stderr, "uswap: swap_duplicate(%#llx): %ld\n",
+				(unsigned long long)entries[i].val, ret);
+			STAT_INC(mm, errors);
+		}
+		atomic_store(&pages[i]->pte, swp_entry_to_pte(entries[i]));
+	}
+	/* the rest stay resident: back to the young end */
+	for (i = moved; i < n; i++)
+		if (atomic_load(&pages[i]->pte) == PTE_PRESENT)
+			lru_add(mm, pages[i]);
+	pthread_mutex_unlock(&tbl->lock);
+
+	for (i = 0; i < moved; i++) {
+		struct folio *folio = folios[i];
+
+		memcpy(folio->data, win + i * PAGE_SIZE, PAGE_SIZE);
+		mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entries[i]);
+		folio_set_populated(mm, folio, true);
+		folio_set_flag(folio, PG_uptodate);
+		folio_set_flag(folio, PG_dirty);
+		cache_list_add(mm, folio); /* our reference is the list's now */
+		folio_unlock(folio);
+		STAT_INC(mm, evictions);
+	}
+	STAT_ADD(mm, run_evictions, moved);
+	scratch_release(mm, w, moved);
+	for (i = moved; i < ready; i++) {
+		/* unpins: count 0, slot freed; the folio's page is untouched */
+		swap_cache_del_folio(folios[i], NULL);
+		folio_unlock(folios[i]);
+		folio_put(folios[i]);
+	}
+	if (moved)
+		return (int)moved;
+	return ret == -EBUSY || ret == -ENOSPC || ret == -ENOMEM ? (int)ret : 0;
 }
 
 /*
@@ -425,13 +643,6 @@ static size_t mm_total(struct mm *mm)
 }
 
 /*
- * mm_reclaim - evict and compress until resident + cached <= @target.
- * Return: pages compressed or dropped (>= 0); -ENOSPC when nothing more can
- * be evicted (swap or device full).
- * Context: the reclaimer, a handler (direct reclaim) or a test thread; no
- * locks held.
- */
-/*
  * A stash of folios whose data pages were emptied together: one
  * process_madvise(MADV_DONTNEED) over all of them costs one TLB shootdown
  * instead of one per page (+5 us each on this VM while application threads
@@ -485,6 +696,13 @@ static void stash_drain(struct hole_stash *st)
 		folio_put(st->f[--st->n]);
 }
 
+/*
+ * mm_reclaim - evict and compress until resident + cached <= @target.
+ * Return: pages compressed or dropped (>= 0); -ENOSPC when nothing more can
+ * be evicted (swap or device full).
+ * Context: the reclaimer, a handler (direct reclaim) or a test thread; no
+ * locks held.
+ */
 long mm_reclaim(struct mm *mm, size_t target)
 {
 	struct hole_stash stash = {.n = 0};
@@ -496,8 +714,9 @@ long mm_reclaim(struct mm *mm, size_t target)
 	       !atomic_load(&mm->park)) {
 		size_t cached = atomic_load_explicit(&mm->nr_cached,
 						     memory_order_relaxed);
+		size_t total = mm_total(mm), n;
+		struct mm_page *run[EVICT_RUN];
 		struct pte_table *tbl;
-		struct mm_page *page;
 		int ret;
 
 		if (cached > mm->cache_target ||
@@ -512,15 +731,26 @@ long mm_reclaim(struct mm *mm, size_t target)
 				return done ? done : -ENOSPC;
 			}
 		}
-		page = lru_isolate(mm, &tbl);
-		if (!page) {
+		run[0] = lru_isolate(mm, &tbl);
+		if (!run[0]) {
 			if (!atomic_load(&mm->nr_cached) || ++fails > 8)
 				break;
 			sched_yield();
 			continue;
 		}
-		STAT_INC(mm, reclaim_scans);
-		ret = evict_page(mm, page, stash_get(mm, &stash));
+		n = 1;
+		if (page_addr(run[0]) ==
+		    atomic_load_explicit(&mm->evict_next, memory_order_relaxed))
+			n = lru_isolate_run(
+				mm, run, total > target ? total - target : 1);
+		atomic_store_explicit(&mm->evict_next,
+				      page_addr(run[n - 1]) + PAGE_SIZE,
+				      memory_order_relaxed);
+		STAT_ADD(mm, reclaim_scans, n);
+		if (n > 1)
+			ret = evict_run(mm, run, n);
+		else
+			ret = evict_page(mm, run[0], stash_get(mm, &stash));
 		table_put(tbl);
 		/*
 		 * Every resident page busy (shared with a child since a
@@ -529,11 +759,9 @@ long mm_reclaim(struct mm *mm, size_t target)
 		 */
 		if (ret == -EBUSY && ++busy > busy_max)
 			break;
-		if (ret == -ENOSPC || ret == -ENOMEM) {
-			if (++fails > 8) {
-				stash_drain(&stash);
-				return done ? done : ret;
-			}
+		if ((ret == -ENOSPC || ret == -ENOMEM) && ++fails > 8) {
+			stash_drain(&stash);
+			return done ? done : ret;
 		}
 	}
 	stash_drain(&stash);
@@ -662,6 +890,20 @@ void mm_reclaimer_stop(struct mm *mm)
 	mm->reclaimer_started = false;
 }
 
+/* mm_evict_range's run so far, if any, evicted: pages evicted. */
+static long evict_pending(struct mm *mm, struct mm_page **run, size_t *n)
+{
+	int ret = 0;
+
+	if (*n > 1)
+		ret = evict_run(mm, run, *n);
+	else if (*n == 1)
+		ret = evict_page(mm, run[0], NULL);
+
+	*n = 0;
+	return ret > 0 ? ret : 0;
+}
+
 long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 {
 	uint64_t a = (uint64_t)(uintptr_t)addr & ~(PAGE_SIZE - 1);
@@ -672,16 +914,21 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 	pthread_mutex_lock(&mm->map_lock);
 	while (a < end && !atomic_load(&mm->closing)) {
 		struct mm_region *r = region_get(mm, a);
+		struct mm_page *run[EVICT_RUN];
+		size_t n = 0;
 
 		if (!r) {
 			pthread_mutex_unlock(&mm->map_lock);
 			return done ? done : -EINVAL;
 		}
+		/* runs of consecutive resident pages in one table */
 		for (; a < end && a < r->end; a += PAGE_SIZE) {
 			struct pte_table *tbl;
 			struct mm_page *page = region_page(r, a, &tbl);
 			bool mine;
 
+			if (n && (n == EVICT_RUN || page_table(run[0]) != tbl))
+				done += evict_pending(mm, run, &n);
 			/*
 			 * Under the pte lock: a fault handler may still be
 			 * between its install (the faulting thread already
@@ -694,12 +941,14 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 				lru_del_locked(mm, page);
 			pthread_mutex_unlock(&mm->lru_lock);
 			pthread_mutex_unlock(&tbl->lock);
-			if (!mine)
+			if (!mine) {
+				done += evict_pending(mm, run, &n);
 				continue;
+			}
 			STAT_INC(mm, reclaim_scans);
-			if (evict_page(mm, page, NULL) > 0)
-				done++;
+			run[n++] = page;
 		}
+		done += evict_pending(mm, run, &n);
 		region_put(r);
 	}
 	if (store) {

@@ -157,10 +157,12 @@ static enum install_result swapin_install_locked(struct mm *mm, uint64_t addr,
 		return POISONED;
 	}
 	if (mm->p.swapin_move) {
-		ret = mm_move_page(mm, &mm->uffd, addr,
-				   (uint64_t)(uintptr_t)folio->data, 0);
-		if (ret >= 0)
+		ret = mm_move(mm, &mm->uffd, addr,
+			      (uint64_t)(uintptr_t)folio->data, 1, 0);
+		if (ret >= 0) {
 			*moved = true;
+			ret = 0;
+		}
 	} else {
 		ret = -EINVAL; /* copy below */
 	}

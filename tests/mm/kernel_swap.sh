@@ -7,7 +7,7 @@
 # A kernel that swaps pages out uswap's memory behind its back (this
 # machine's DAMON pageout scheme does, as soon as any swap exists), and
 # Linux 6.18's UFFDIO_MOVE then reports EEXIST for moves it has done
-# (src/mm/mm.c, mm_move_page).  Here mm_stress --pageout pushes every
+# (src/mm/mm.c, mm_move).  Here mm_stress --pageout pushes every
 # private mapping of the process to kernel swap all the time:
 #   1. it must pass (every policy's protocol, unified here);
 #   2. with --move-unverified (the old trust in that EEXIST) it must be

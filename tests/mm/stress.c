@@ -27,7 +27,7 @@
  * --pageout adds what a kernel that swaps does to a process (pager_out
  * below); with kernel swap on it must pass too (tests/mm/kernel_swap.sh).
  * --move-unverified puts back the old trust in UFFDIO_MOVE's EEXIST
- * (mm_move_page), which that run must catch losing pages.
+ * (mm_move), which that run must catch losing pages.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -382,14 +382,17 @@ int main(int argc, char **argv)
 	mm_quiesce(uswap_mm(u));
 	uswap_stats(u, &st);
 	printf("faults %llu zero %llu minor %llu major %llu repeat %llu "
-	       "eexist %llu swapins %llu swapouts %llu\n",
+	       "eexist %llu swapins %llu swapouts %llu (evicted in runs "
+	       "%llu)\n",
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.faults_zero,
 	       (unsigned long long)st.faults_minor,
 	       (unsigned long long)st.faults_major,
 	       (unsigned long long)st.faults_repeat,
 	       (unsigned long long)st.eexist, (unsigned long long)st.swapins,
-	       (unsigned long long)st.swapouts);
+	       (unsigned long long)st.swapouts,
+	       (unsigned long long)atomic_load(
+		       &uswap_mm(u)->stats.run_evictions));
 	CHECK(uswap_unmap(u, region, NPAGES * PAGE_SIZE) == 0, "unmap");
 	inuse = mt_slots_inuse(u);
 	{
