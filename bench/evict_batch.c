@@ -1,0 +1,221 @@
+/*
+ * evict_batch: what taking scattered pages out of a process costs, per
+ * page, by three methods (docs/pager.md, "Left / known"; issue 4's gap):
+ *
+ *   move    one UFFDIO_MOVE per page into a hole (uswap's single-page
+ *           eviction today): a TLB flush per page
+ *   run     one UFFDIO_MOVE over a run of consecutive pages (evict_run):
+ *           a flush per run; shown for scale, random pages are not runs
+ *   wp      the write-protect window: one UFFDIO_WRITEPROTECT over a
+ *           window holding the victims, a copy of each, one
+ *           process_madvise(MADV_DONTNEED) over all of them: two flushes
+ *           per window, and a writer would be held by the WP fault
+ *
+ * usage: evict_batch [ROUNDS] [--busy]
+ *   A region of 4096 pages at 25% density (3 of every 4 pages a hole, as at
+ *   4x the budget), victims = every resident page of a 256-page window (64
+ *   pages).  Each round refills the window, then evicts it by each method
+ *   in turn.  --busy: a second thread keeps touching other memory of the
+ *   process on the other CPU, so that every flush is an IPI, as when the
+ *   program runs.  Prints, per method, the median and min-max over the
+ *   rounds of the microseconds per evicted page, and the ratio to `move`.
+ * Root is not needed; userfaultfd must be allowed (vm.unprivileged_userfaultfd
+ * or CAP_SYS_PTRACE).  Not a test: timings only.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uffd/uffd.h"
+
+#define PAGE	4096UL
+#define NPAGES	4096
+#define WINDOW	256
+#define DENSITY 4 /* one page in DENSITY resident */
+#define VICTIMS (WINDOW / DENSITY)
+
+static char *region, *staging, *busy_mem;
+static struct uffd ru, su; /* region's (WP), staging's (MOVE dst) */
+static _Atomic int stop;
+static int pidfd = -1;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void *busy_main(void *arg)
+{
+	(void)arg;
+	while (!atomic_load_explicit(&stop, memory_order_relaxed))
+		for (size_t i = 0; i < 64 * PAGE; i += PAGE)
+			((volatile char *)busy_mem)[i]++;
+	return NULL;
+}
+
+static void die(const char *what, long err)
+{
+	fprintf(stderr, "evict_batch: %s: %s\n", what, strerror((int)-err));
+	exit(1);
+}
+
+/* The window at @w: every DENSITY-th page resident (written), the rest holes. */
+static void refill(size_t w)
+{
+	char *base = region + w * PAGE;
+
+	madvise(base, WINDOW * PAGE, MADV_DONTNEED);
+	for (size_t i = 0; i < WINDOW; i += DENSITY)
+		base[i * PAGE] = (char)(i + 1);
+	madvise(staging, WINDOW * PAGE, MADV_DONTNEED);
+}
+
+static double by_move(size_t w)
+{
+	double t0 = now_us();
+
+	for (size_t i = 0; i < WINDOW; i += DENSITY) {
+		long ret = uffd_move(
+			&su, (uint64_t)(uintptr_t)(staging + i * PAGE),
+			(uint64_t)(uintptr_t)(region + (w + i) * PAGE), PAGE,
+			UFFD_DONTWAKE);
+
+		if (ret < 0)
+			die("UFFDIO_MOVE", ret);
+	}
+	return (now_us() - t0) / VICTIMS;
+}
+
+static double by_run(size_t w)
+{
+	double t0;
+	long ret;
+
+	/* the same number of pages, consecutive this time */
+	madvise(region + w * PAGE, WINDOW * PAGE, MADV_DONTNEED);
+	for (size_t i = 0; i < VICTIMS; i++)
+		region[(w + i) * PAGE] = 1;
+	t0 = now_us();
+	ret = uffd_move(&su, (uint64_t)(uintptr_t)staging,
+			(uint64_t)(uintptr_t)(region + w * PAGE),
+			VICTIMS * PAGE, UFFD_DONTWAKE);
+	if (ret < 0 || (ret > 0 && (size_t)ret != VICTIMS * PAGE))
+		die("UFFDIO_MOVE (run)", ret < 0 ? ret : -EAGAIN);
+	return (now_us() - t0) / VICTIMS;
+}
+
+static double by_wp(size_t w)
+{
+	static char copy[VICTIMS][PAGE];
+	struct iovec iov[VICTIMS];
+	double t0 = now_us();
+	int ret, n = 0;
+
+	ret = uffd_writeprotect(&ru, (uint64_t)(uintptr_t)(region + w * PAGE),
+				WINDOW * PAGE, true, 0);
+	if (ret < 0)
+		die("UFFDIO_WRITEPROTECT", ret);
+	for (size_t i = 0; i < WINDOW; i += DENSITY, n++) {
+		memcpy(copy[n], region + (w + i) * PAGE, PAGE);
+		iov[n] = (struct iovec){region + (w + i) * PAGE, PAGE};
+	}
+	if (syscall(SYS_process_madvise, pidfd, iov, (size_t)n, MADV_DONTNEED,
+		    0) != (long)n * (long)PAGE)
+		die("process_madvise", -errno);
+	t0 = (now_us() - t0) / VICTIMS;
+	/* off the clock: the window's holes lose their WP markers */
+	uffd_writeprotect(&ru, (uint64_t)(uintptr_t)(region + w * PAGE),
+			  WINDOW * PAGE, false, 0);
+	return t0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 && argv[1][0] != '-' ? atoi(argv[1]) : 200;
+	bool busy = argc > 1 && !strcmp(argv[argc - 1], "--busy");
+	const char *names[3] = {"move", "run", "wp"};
+	double (*fn[3])(size_t) = {by_move, by_run, by_wp};
+	double *t[3], med[3];
+	pthread_t th;
+	long ret;
+
+	if (rounds < 1) {
+		fprintf(stderr, "evict_batch: bad ROUNDS %s\n", argv[1]);
+		return 2;
+	}
+	region = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	staging = mmap(NULL, WINDOW * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	busy_mem = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED || staging == MAP_FAILED ||
+	    busy_mem == MAP_FAILED)
+		die("mmap", -errno);
+	madvise(region, NPAGES * PAGE, MADV_NOHUGEPAGE);
+	madvise(staging, WINDOW * PAGE, MADV_NOHUGEPAGE);
+	ret = uffd_open(&ru, UFFD_FEATURE_MOVE, 0);
+	if (ret < 0)
+		die("userfaultfd", ret);
+	ret = uffd_open(&su, UFFD_FEATURE_MOVE, 0);
+	if (ret < 0)
+		die("userfaultfd", ret);
+	ret = uffd_register(&ru, region, NPAGES * PAGE, UFFD_REG_WP);
+	if (ret < 0)
+		die("register region (WP)", ret);
+	ret = uffd_register(&su, staging, WINDOW * PAGE, UFFD_REG_WP);
+	if (ret < 0)
+		die("register staging", ret);
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		die("pidfd_open", -errno);
+	if (busy)
+		pthread_create(&th, NULL, busy_main, NULL);
+	for (int m = 0; m < 3; m++)
+		t[m] = calloc((size_t)rounds, sizeof(double));
+	for (int r = 0; r < rounds; r++) {
+		size_t w = (size_t)(r % (NPAGES / WINDOW)) * WINDOW;
+
+		for (int m = 0; m < 3; m++) {
+			int k = (m + r) % 3; /* interleaved, rotating order */
+
+			refill(w);
+			t[k][r] = fn[k](w);
+		}
+	}
+	atomic_store(&stop, 1);
+	if (busy)
+		pthread_join(th, NULL);
+	printf("evict_batch: %d rounds, %d victims per round (a %d-page window "
+	       "at 1/%d density)%s\n",
+	       rounds, VICTIMS, WINDOW, DENSITY,
+	       busy ? ", a second thread running" : "");
+	printf("%-5s %10s %22s %8s\n", "how", "us/page", "(min-max)",
+	       "vs move");
+	for (int m = 0; m < 3; m++) {
+		qsort(t[m], (size_t)rounds, sizeof(double), cmp);
+		med[m] = t[m][rounds / 2];
+	}
+	for (int m = 0; m < 3; m++)
+		printf("%-5s %10.2f   (%7.2f - %8.2f) %7.2fx\n", names[m],
+		       med[m], t[m][0], t[m][rounds - 1], med[m] / med[0]);
+	return 0;
+}
