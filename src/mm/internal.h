@@ -18,7 +18,11 @@
  *   mm->region_lock (rwlock; held only to look a region up or to change the
  *                    region array, never while taking the others)
  *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
- *                    cached folio being stored)
+ *                    cached folio being stored; evict_run: up to
+ *                    EVICT_RUN new folios, all uncontended)
+ *     scratch window (evict_run: a claimed bit, spun for with
+ *                    sched_yield; its holder waits only for the pte lock,
+ *                    whose holders never wait for a window)
  *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
  *       install_lock read side: TRY only (swapin_install), never waited
  *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
