@@ -289,6 +289,42 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
 }
 
 /*
+ * pte_set_swapped - the pte of a page that has just been moved out: its
+ * slot's count goes to 1 and the pte holds the entry.
+ * Context: the page's pte lock held; the folio of @entry locked.
+ */
+static void pte_set_swapped(struct mm *mm, struct mm_page *page,
+			    swp_entry_t entry)
+{
+	long ret = swap_duplicate(entry);
+
+	if (ret < 0) {
+		fprintf(stderr, "uswap: swap_duplicate(%#llx): %ld\n",
+			(unsigned long long)entry.val, ret);
+		STAT_INC(mm, errors);
+	}
+	atomic_store(&page->pte, swp_entry_to_pte(entry));
+}
+
+/*
+ * evicted_folio_publish - @folio (locked, in the swap cache as @entry)
+ * now holds the data of a page moved out: mark it, put it on the cached
+ * list (our reference becomes the list's) and unlock it.
+ * Context: after the pte lock is dropped.
+ */
+static void evicted_folio_publish(struct mm *mm, struct folio *folio,
+				  swp_entry_t entry)
+{
+	mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entry);
+	folio_set_populated(mm, folio, true);
+	folio_set_flag(folio, PG_uptodate);
+	folio_set_flag(folio, PG_dirty);
+	cache_list_add(mm, folio);
+	folio_unlock(folio);
+	STAT_INC(mm, evictions);
+}
+
+/*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
  * the LRU by the caller, which holds a reference on its table or region),
  * straight into the data page of its folio, which must be a hole (a run
@@ -376,21 +412,9 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 		ret = ret == -EBUSY ? -EBUSY : 0;
 		goto undo;
 	}
-	ret = swap_duplicate(entry);
-	if (ret < 0) {
-		fprintf(stderr, "uswap: swap_duplicate(%#llx): %ld\n",
-			(unsigned long long)entry.val, ret);
-		STAT_INC(mm, errors);
-	}
-	atomic_store(&page->pte, swp_entry_to_pte(entry));
+	pte_set_swapped(mm, page, entry);
 	pthread_mutex_unlock(&tbl->lock);
-	mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entry);
-	folio_set_populated(mm, folio, true);
-	folio_set_flag(folio, PG_uptodate);
-	folio_set_flag(folio, PG_dirty);
-	cache_list_add(mm, folio); /* our reference is the list's now */
-	folio_unlock(folio);
-	STAT_INC(mm, evictions);
+	evicted_folio_publish(mm, folio, entry);
 	return 1;
 undo:
 	pthread_mutex_unlock(&tbl->lock);
@@ -545,15 +569,8 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 	} else {
 		moved = 0;
 	}
-	for (i = 0; i < moved; i++) {
-		ret = swap_duplicate(entries[i]);
-		if (ret < 0) {
-			fprintf(stderr, "uswap: swap_duplicate(%#llx): %ld\n",
-				(unsigned long long)entries[i].val, ret);
-			STAT_INC(mm, errors);
-		}
-		atomic_store(&pages[i]->pte, swp_entry_to_pte(entries[i]));
-	}
+	for (i = 0; i < moved; i++)
+		pte_set_swapped(mm, pages[i], entries[i]);
 	/* the rest stay resident: back to the young end */
 	for (i = moved; i < n; i++)
 		if (atomic_load(&pages[i]->pte) == PTE_PRESENT)
@@ -561,16 +578,8 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 	pthread_mutex_unlock(&tbl->lock);
 
 	for (i = 0; i < moved; i++) {
-		struct folio *folio = folios[i];
-
-		memcpy(folio->data, win + i * PAGE_SIZE, PAGE_SIZE);
-		mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entries[i]);
-		folio_set_populated(mm, folio, true);
-		folio_set_flag(folio, PG_uptodate);
-		folio_set_flag(folio, PG_dirty);
-		cache_list_add(mm, folio); /* our reference is the list's now */
-		folio_unlock(folio);
-		STAT_INC(mm, evictions);
+		memcpy(folios[i]->data, win + i * PAGE_SIZE, PAGE_SIZE);
+		evicted_folio_publish(mm, folios[i], entries[i]);
 	}
 	STAT_ADD(mm, run_evictions, moved);
 	scratch_release(mm, w, moved);
