@@ -9,7 +9,13 @@
  *   wp      the write-protect window: one UFFDIO_WRITEPROTECT over a
  *           window holding the victims, a copy of each, one
  *           process_madvise(MADV_DONTNEED) over all of them: two flushes
- *           per window, and a writer would be held by the WP fault
+ *           per window, and a writer would be held by the WP fault; on a
+ *           region whose uffd has no EVENT_REMOVE
+ *   wp-ev   the same on a region whose uffd has EVENT_REMOVE, as uswap's
+ *           regions must (the program's own MADV_DONTNEED): every page the
+ *           madvise drops raises a remove event, and the madvise waits
+ *           until a reader (a thread here, uswap's handlers there) has
+ *           read it
  *
  * usage: evict_batch [ROUNDS] [--busy]
  *   A region of 4096 pages at 25% density (3 of every 4 pages a hole, as at
@@ -41,9 +47,11 @@
 #define WINDOW	256
 #define DENSITY 4 /* one page in DENSITY resident */
 #define VICTIMS (WINDOW / DENSITY)
+#define NM	4 /* methods */
 
-static char *region, *staging, *busy_mem;
-static struct uffd ru, su; /* region's (WP), staging's (MOVE dst) */
+static char *region, *region_ev, *staging, *busy_mem;
+static struct uffd ru, rev, su; /* region's (WP), the same with
+				   EVENT_REMOVE, staging's (MOVE dst) */
 static _Atomic int stop;
 static int pidfd = -1;
 
@@ -64,6 +72,21 @@ static void *busy_main(void *arg)
 	return NULL;
 }
 
+/* wp-ev's event reader: reads and drops the remove events. */
+static void *reader_main(void *arg)
+{
+	struct uffd_event ev[64];
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		int n = uffd_read_events(&rev, ev, 64);
+
+		if (n < 0 && n != -EAGAIN && n != -EINTR)
+			break;
+	}
+	return NULL;
+}
+
 static void die(const char *what, long err)
 {
 	fprintf(stderr, "evict_batch: %s: %s\n", what, strerror((int)-err));
@@ -71,13 +94,19 @@ static void die(const char *what, long err)
 }
 
 /* The window at @w: every DENSITY-th page resident (written), the rest holes. */
-static void refill(size_t w)
+static void refill_in(char *r, size_t w)
 {
-	char *base = region + w * PAGE;
+	char *base = r + w * PAGE;
 
 	madvise(base, WINDOW * PAGE, MADV_DONTNEED);
 	for (size_t i = 0; i < WINDOW; i += DENSITY)
 		base[i * PAGE] = (char)(i + 1);
+}
+
+static void refill(size_t w)
+{
+	refill_in(region, w);
+	refill_in(region_ev, w);
 	madvise(staging, WINDOW * PAGE, MADV_DONTNEED);
 }
 
@@ -115,29 +144,39 @@ static double by_run(size_t w)
 	return (now_us() - t0) / VICTIMS;
 }
 
-static double by_wp(size_t w)
+static double wp_window(struct uffd *u, char *r, size_t w)
 {
 	static char copy[VICTIMS][PAGE];
 	struct iovec iov[VICTIMS];
 	double t0 = now_us();
 	int ret, n = 0;
 
-	ret = uffd_writeprotect(&ru, (uint64_t)(uintptr_t)(region + w * PAGE),
+	ret = uffd_writeprotect(u, (uint64_t)(uintptr_t)(r + w * PAGE),
 				WINDOW * PAGE, true, 0);
 	if (ret < 0)
 		die("UFFDIO_WRITEPROTECT", ret);
 	for (size_t i = 0; i < WINDOW; i += DENSITY, n++) {
-		memcpy(copy[n], region + (w + i) * PAGE, PAGE);
-		iov[n] = (struct iovec){region + (w + i) * PAGE, PAGE};
+		memcpy(copy[n], r + (w + i) * PAGE, PAGE);
+		iov[n] = (struct iovec){r + (w + i) * PAGE, PAGE};
 	}
 	if (syscall(SYS_process_madvise, pidfd, iov, (size_t)n, MADV_DONTNEED,
 		    0) != (long)n * (long)PAGE)
 		die("process_madvise", -errno);
 	t0 = (now_us() - t0) / VICTIMS;
 	/* off the clock: the window's holes lose their WP markers */
-	uffd_writeprotect(&ru, (uint64_t)(uintptr_t)(region + w * PAGE),
-			  WINDOW * PAGE, false, 0);
+	uffd_writeprotect(u, (uint64_t)(uintptr_t)(r + w * PAGE), WINDOW * PAGE,
+			  false, 0);
 	return t0;
+}
+
+static double by_wp(size_t w)
+{
+	return wp_window(&ru, region, w);
+}
+
+static double by_wp_ev(size_t w)
+{
+	return wp_window(&rev, region_ev, w);
 }
 
 static int cmp(const void *a, const void *b)
@@ -151,10 +190,10 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 && argv[1][0] != '-' ? atoi(argv[1]) : 200;
 	bool busy = argc > 1 && !strcmp(argv[argc - 1], "--busy");
-	const char *names[3] = {"move", "run", "wp"};
-	double (*fn[3])(size_t) = {by_move, by_run, by_wp};
-	double *t[3], med[3];
-	pthread_t th;
+	const char *names[NM] = {"move", "run", "wp", "wp-ev"};
+	double (*fn[NM])(size_t) = {by_move, by_run, by_wp, by_wp_ev};
+	double *t[NM], med[NM];
+	pthread_t th, rd;
 	long ret;
 
 	if (rounds < 1) {
@@ -163,18 +202,27 @@ int main(int argc, char **argv)
 	}
 	region = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	region_ev = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	staging = mmap(NULL, WINDOW * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	busy_mem = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED || staging == MAP_FAILED ||
-	    busy_mem == MAP_FAILED)
+	if (region == MAP_FAILED || region_ev == MAP_FAILED ||
+	    staging == MAP_FAILED || busy_mem == MAP_FAILED)
 		die("mmap", -errno);
 	madvise(region, NPAGES * PAGE, MADV_NOHUGEPAGE);
+	madvise(region_ev, NPAGES * PAGE, MADV_NOHUGEPAGE);
 	madvise(staging, WINDOW * PAGE, MADV_NOHUGEPAGE);
 	ret = uffd_open(&ru, UFFD_FEATURE_MOVE, 0);
 	if (ret < 0)
 		die("userfaultfd", ret);
+	ret = uffd_open(&rev, UFFD_FEATURE_EVENT_REMOVE, 0);
+	if (ret < 0)
+		die("userfaultfd", ret);
+	ret = uffd_register(&rev, region_ev, NPAGES * PAGE, UFFD_REG_WP);
+	if (ret < 0)
+		die("register region (WP, EVENT_REMOVE)", ret);
 	ret = uffd_open(&su, UFFD_FEATURE_MOVE, 0);
 	if (ret < 0)
 		die("userfaultfd", ret);
@@ -189,13 +237,14 @@ int main(int argc, char **argv)
 		die("pidfd_open", -errno);
 	if (busy)
 		pthread_create(&th, NULL, busy_main, NULL);
-	for (int m = 0; m < 3; m++)
+	pthread_create(&rd, NULL, reader_main, NULL);
+	for (int m = 0; m < NM; m++)
 		t[m] = calloc((size_t)rounds, sizeof(double));
 	for (int r = 0; r < rounds; r++) {
 		size_t w = (size_t)(r % (NPAGES / WINDOW)) * WINDOW;
 
-		for (int m = 0; m < 3; m++) {
-			int k = (m + r) % 3; /* interleaved, rotating order */
+		for (int m = 0; m < NM; m++) {
+			int k = (m + r) % NM; /* interleaved, rotating order */
 
 			refill(w);
 			t[k][r] = fn[k](w);
@@ -204,17 +253,20 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	if (busy)
 		pthread_join(th, NULL);
+	/* wake the reader with one last remove event */
+	madvise(region_ev, PAGE, MADV_DONTNEED);
+	pthread_join(rd, NULL);
 	printf("evict_batch: %d rounds, %d victims per round (a %d-page window "
 	       "at 1/%d density)%s\n",
 	       rounds, VICTIMS, WINDOW, DENSITY,
 	       busy ? ", a second thread running" : "");
 	printf("%-5s %10s %22s %8s\n", "how", "us/page", "(min-max)",
 	       "vs move");
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < NM; m++) {
 		qsort(t[m], (size_t)rounds, sizeof(double), cmp);
 		med[m] = t[m][rounds / 2];
 	}
-	for (int m = 0; m < 3; m++)
+	for (int m = 0; m < NM; m++)
 		printf("%-5s %10.2f   (%7.2f - %8.2f) %7.2fx\n", names[m],
 		       med[m], t[m][0], t[m][rounds - 1], med[m] / med[0]);
 	return 0;
