@@ -179,6 +179,19 @@ static double by_wp_ev(size_t w)
 	return wp_window(&rev, region_ev, w);
 }
 
+/* A uffd with @features, @addr's @len bytes registered with it (MODE_WP). */
+static void open_register(struct uffd *u, uint64_t features, char *addr,
+			  size_t len)
+{
+	long ret = uffd_open(u, features, 0);
+
+	if (ret < 0)
+		die("userfaultfd", ret);
+	ret = uffd_register(u, addr, len, UFFD_REG_WP);
+	if (ret < 0)
+		die("UFFDIO_REGISTER (MODE_WP)", ret);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -194,7 +207,6 @@ int main(int argc, char **argv)
 	double (*fn[NM])(size_t) = {by_move, by_run, by_wp, by_wp_ev};
 	double *t[NM], med[NM];
 	pthread_t th, rd;
-	long ret;
 
 	if (rounds < 1) {
 		fprintf(stderr, "evict_batch: bad ROUNDS %s\n", argv[1]);
@@ -214,24 +226,10 @@ int main(int argc, char **argv)
 	madvise(region, NPAGES * PAGE, MADV_NOHUGEPAGE);
 	madvise(region_ev, NPAGES * PAGE, MADV_NOHUGEPAGE);
 	madvise(staging, WINDOW * PAGE, MADV_NOHUGEPAGE);
-	ret = uffd_open(&ru, UFFD_FEATURE_MOVE, 0);
-	if (ret < 0)
-		die("userfaultfd", ret);
-	ret = uffd_open(&rev, UFFD_FEATURE_EVENT_REMOVE, 0);
-	if (ret < 0)
-		die("userfaultfd", ret);
-	ret = uffd_register(&rev, region_ev, NPAGES * PAGE, UFFD_REG_WP);
-	if (ret < 0)
-		die("register region (WP, EVENT_REMOVE)", ret);
-	ret = uffd_open(&su, UFFD_FEATURE_MOVE, 0);
-	if (ret < 0)
-		die("userfaultfd", ret);
-	ret = uffd_register(&ru, region, NPAGES * PAGE, UFFD_REG_WP);
-	if (ret < 0)
-		die("register region (WP)", ret);
-	ret = uffd_register(&su, staging, WINDOW * PAGE, UFFD_REG_WP);
-	if (ret < 0)
-		die("register staging", ret);
+	open_register(&ru, UFFD_FEATURE_MOVE, region, NPAGES * PAGE);
+	open_register(&rev, UFFD_FEATURE_EVENT_REMOVE, region_ev,
+		      NPAGES * PAGE);
+	open_register(&su, UFFD_FEATURE_MOVE, staging, WINDOW * PAGE);
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0)
 		die("pidfd_open", -errno);
