@@ -69,8 +69,9 @@ static const struct opt opts[] = {
 	 false,
 	 0},
 	{{"threads", "USWAP_THREADS", "count", "0",
-	  "Fault handler threads; 0 chooses min(online CPUs, 2).  At most "
-	  "64.",
+	  "Fault handler threads; 0 chooses min(online CPUs, 2), the "
+	  "second serving only while faults come from more than one "
+	  "thread.  At most 64.",
 	  false},
 	 OPT_COUNT,
 	 1,
@@ -604,8 +605,10 @@ int uswap_options_resolve(const struct uswap_config *cfg,
 			break;
 		}
 	}
-	if (!out->threads)
+	if (!out->threads) {
 		out->threads = choose_threads();
+		out->threads_auto = true;
+	}
 	if (!out->swap_size)
 		out->swap_size =
 			out->budget * 8; /* budget <= 1P: no overflow */

@@ -19,6 +19,7 @@ struct uswap_options {
 	char device[64]; /* store spec, validated: "zram", ... */
 	enum swapin_policy policy;
 	unsigned threads;   /* handler threads, >= 1 after resolve */
+	bool threads_auto;  /* threads was 0 and was chosen: adaptive */
 	size_t swap_size;   /* bytes of slots */
 	size_t store_limit; /* bytes, 0 = none */
 	unsigned flags;	    /* USWAP_F_* */
@@ -30,7 +31,9 @@ struct uswap_options {
  * Precedence per option: a non-zero cfg field, else a non-empty USWAP_NAME,
  * else the default.  A flag bit set in cfg->flags wins; a clear bit is
  * taken from USWAP_NAME (so cfg cannot turn off a flag the environment
- * sets).  threads 0 becomes min(online CPUs, 2); swap_size 0 becomes
+ * sets).  threads 0 becomes min(online CPUs, 2) with threads_auto set
+ * (handlers beyond the first serve only while faults come from more than
+ * one thread: mm_params.adaptive_handlers); swap_size 0 becomes
  * 8 x budget.
  * Context: any thread; reads the environment (getenv).
  * Return: 0; -EINVAL with a message in @err naming the option and the bad

@@ -31,6 +31,7 @@ void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 	mp->cache_pages = (size_t)-1;
 	mp->policy = opt->policy;
 	mp->threads = opt->threads ? opt->threads : 2;
+	mp->adaptive_handlers = opt->threads_auto;
 	mp->fault_around_pages = 16;
 	mp->readahead_pages = 8;
 	mp->sigbus = (opt->flags & USWAP_F_SIGBUS) != 0;

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mm/internal.h"
@@ -340,9 +341,82 @@ void mm_park(struct mm *mm, bool reclaimer)
  * ptes cleared and reads zero.  A swap-in already in flight for the range
  * finds its pte changed at step 4 and drops out.
  */
+/*
+ * mm_handlers_wake_all - every handler reads events again (before a
+ * doorbell must reach each of them: stop, fork).
+ */
+void mm_handlers_wake_all(struct mm *mm)
+{
+	pthread_mutex_lock(&mm->active_lock);
+	atomic_store(&mm->handlers_active, mm->p.threads);
+	pthread_cond_broadcast(&mm->active_cond);
+	pthread_mutex_unlock(&mm->active_lock);
+}
+
+/*
+ * handler_wait_active - a handler whose index is not below handlers_active
+ * waits until it is (or a doorbell is coming: stop, fork park).  Timed
+ * (10 ms): a wake-up lost between the check and the wait costs a tick.
+ */
+static void handler_wait_active(struct mm *mm, unsigned idx)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&mm->active_lock);
+	while (idx >= atomic_load(&mm->handlers_active) &&
+	       !atomic_load(&mm->handlers_stop) && !atomic_load(&mm->park)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&mm->active_cond, &mm->active_lock, &ts);
+	}
+	pthread_mutex_unlock(&mm->active_lock);
+}
+
+/*
+ * handlers_adapt - with adaptive_handlers, after a batch is read: a batch
+ * whose faults come from another thread than the last fault did calls in
+ * every handler for the next 100 ms; a quiet 100 ms sends all but the
+ * first back to waiting.  One program thread faulting keeps one handler,
+ * so no second handler is woken to take over the read at every fault.
+ * Context: read_lock held (last_fault_tid, multi_ns).
+ */
+static void handlers_adapt(struct mm *mm, const struct uffd_event *ev, int n)
+{
+	bool multi = false;
+	struct timespec ts;
+	int64_t now;
+
+	if (!mm->p.adaptive_handlers || mm->p.threads < 2)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (ev[i].kind != UFFD_EV_FAULT || !ev[i].fault.tid)
+			continue;
+		if (mm->last_fault_tid && ev[i].fault.tid != mm->last_fault_tid)
+			multi = true;
+		mm->last_fault_tid = ev[i].fault.tid;
+	}
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (multi) {
+		mm->multi_ns = now;
+		if (atomic_load(&mm->handlers_active) < mm->p.threads)
+			mm_handlers_wake_all(mm);
+	} else if (atomic_load(&mm->handlers_active) > 1 &&
+		   now - mm->multi_ns > 100 * 1000 * 1000 &&
+		   !atomic_load(&mm->handlers_stop) &&
+		   !atomic_load(&mm->park)) {
+		atomic_store(&mm->handlers_active, 1);
+	}
+}
+
 static void *handler_main(void *arg)
 {
 	struct mm *mm = arg;
+	unsigned idx = atomic_fetch_add(&mm->handler_seq, 1);
 	struct uffd_event ev[16];
 	bool stop = false;
 
@@ -350,6 +424,8 @@ static void *handler_main(void *arg)
 		bool park = false;
 		int n;
 
+		if (idx >= atomic_load(&mm->handlers_active))
+			handler_wait_active(mm, idx);
 		pthread_mutex_lock(&mm->read_lock);
 		n = uffd_wait(&mm->uffd);
 		if (n == 0) {
@@ -358,8 +434,10 @@ static void *handler_main(void *arg)
 			n = uffd_read_events(
 				&mm->uffd, ev,
 				mm->p.read_batch ? (int)mm->p.read_batch : 16);
-			if (n > 0)
+			if (n > 0) {
 				mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
+				handlers_adapt(mm, ev, n);
+			}
 			for (int i = 0; i < n; i++) {
 				int act = ev[i].kind == UFFD_EV_FAULT
 						  ? EV_NONE
@@ -428,6 +506,7 @@ int mm_handlers_spawn(struct mm *mm)
 {
 	int ret;
 
+	atomic_store(&mm->handler_seq, 0);
 	for (unsigned i = 0; i < mm->p.threads; i++) {
 		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
 		if (ret)
@@ -449,6 +528,7 @@ int mm_handlers_spawn(struct mm *mm)
 void mm_handlers_stop(struct mm *mm)
 {
 	atomic_store(&mm->handlers_stop, true);
+	mm_handlers_wake_all(mm);
 	for (unsigned i = 0; i < mm->nhandlers; i++)
 		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
 			MADV_DONTNEED);

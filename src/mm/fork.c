@@ -59,6 +59,7 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void fork_park(struct mm *mm)
 {
 	atomic_store(&mm->park, true);
+	mm_handlers_wake_all(mm);
 	for (unsigned i = 0; i < mm->nhandlers; i++)
 		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
 			MADV_DONTNEED);

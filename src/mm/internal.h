@@ -252,6 +252,20 @@ struct mm {
 	/* handler threads */
 	pthread_t *handlers;
 	unsigned nhandlers;
+	_Atomic unsigned handler_seq; /* a new handler's index (spawn) */
+	/*
+	 * handlers_active: handlers with an index below it read events; the
+	 * others wait on active_cond (with active_lock; timed, so a missed
+	 * signal costs at most a tick).  With adaptive_handlers it is 1 while
+	 * every fault comes from one thread and all of them for 100 ms after
+	 * a batch shows two (last_fault_tid, multi_ns: read_lock).  Raised to
+	 * all by mm_handlers_wake_all before a doorbell must reach each.
+	 */
+	_Atomic unsigned handlers_active;
+	pthread_mutex_t active_lock;
+	pthread_cond_t active_cond;
+	pid_t last_fault_tid; /* read_lock */
+	int64_t multi_ns;     /* read_lock */
 	/*
 	 * read_lock: one handler at a time reads events, and applies the
 	 * remove events of its batch before letting the next one read (its
@@ -343,6 +357,7 @@ void mm_regions_destroy(struct mm *mm);
 
 /* ---- fault.c ---- */
 int mm_handlers_start(struct mm *mm);
+void mm_handlers_wake_all(struct mm *mm);
 int mm_handlers_spawn(struct mm *mm);
 int mm_bells_register(struct mm *mm);
 void mm_park(struct mm *mm, bool reclaimer);

@@ -66,6 +66,8 @@ static void mm_free(struct mm *mm)
 	pthread_cond_destroy(&mm->wq_cond);
 	pthread_mutex_destroy(&mm->inflight_lock);
 	pthread_mutex_destroy(&mm->read_lock);
+	pthread_mutex_destroy(&mm->active_lock);
+	pthread_cond_destroy(&mm->active_cond);
 	pthread_rwlock_destroy(&mm->install_lock);
 	pthread_mutex_destroy(&mm->quiesce_lock);
 	priv_free(mm);
@@ -219,6 +221,9 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_cond_init(&mm->wq_cond, NULL);
 	pthread_mutex_init(&mm->inflight_lock, NULL);
 	pthread_mutex_init(&mm->read_lock, NULL);
+	pthread_mutex_init(&mm->active_lock, NULL);
+	pthread_cond_init(&mm->active_cond, NULL);
+	mm->handlers_active = p->adaptive_handlers ? 1 : p->threads;
 	{
 		pthread_rwlockattr_t ra;
 

@@ -43,6 +43,13 @@ struct mm_params {
 	 */
 	bool sigbus;
 	/*
+	 * Handlers beyond the first wait (fault.c, handlers_active) while
+	 * every fault comes from one thread: a second handler then only costs
+	 * a wake-up per fault (it takes over the read while the first one
+	 * serves).  Set when the user left the count to uswap.
+	 */
+	bool adaptive_handlers;
+	/*
 	 * Swap-in installs with UFFDIO_MOVE (the folio's page itself) instead
 	 * of UFFDIO_COPY.  MOVE recycles the page but removes a pte from the
 	 * staging area: a TLB shootdown on the fault path (docs/pager.md).

@@ -29,6 +29,7 @@ struct mt_conf {
 	bool swapin_move;
 	bool unfenced_installs;
 	bool move_unverified;
+	bool adaptive_handlers;
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -54,6 +55,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.swapin_move = c->swapin_move;
 	mp.unfenced_installs = c->unfenced_installs;
 	mp.move_unverified = c->move_unverified;
+	mp.adaptive_handlers = c->adaptive_handlers;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",
