@@ -15,6 +15,8 @@
  *                    events of its batch: fault.c handler_main)
  *     mm->install_lock (write: the same handler, from before its read(2)
  *                    until the batch's remove events are applied)
+ *       mm->active_lock (leaf: handlers_active's waiters; also taken
+ *                    alone, and under fork_lock by fork_park)
  *   mm->region_lock (rwlock; held only to look a region up or to change the
  *                    region array, never while taking the others)
  *   folio lock      (swapin_*: the swap-in folio; reclaim: the new or the
