@@ -326,22 +326,6 @@ void mm_park(struct mm *mm, bool reclaimer)
 }
 
 /*
- * handler_main - a fault handler thread.  Reads a batch of events under
- * read_lock and applies its remove events before releasing it (see
- * read_lock in internal.h), then its unmap events (under map_lock, not
- * waited for under read_lock: events go on being read while a layout
- * change holds map_lock, which can take a while as it waits for the
- * regions' users), then serves its faults.
- * An unmap event needs no read_lock ordering: the range is unmapped, so
- * no later fault can be for it until a new region is created there, and
- * region.c creates none over a range whose event is not applied.
- * Race (remove): the application thread in madvise(MADV_DONTNEED) is
- * released as soon as the event is read, then zaps the range.  A fault it
- * raises afterwards is read after we released read_lock, so it finds the
- * ptes cleared and reads zero.  A swap-in already in flight for the range
- * finds its pte changed at step 4 and drops out.
- */
-/*
  * mm_handlers_wake_all - every handler reads events again (before a
  * doorbell must reach each of them: stop, fork).
  */
@@ -413,6 +397,24 @@ static void handlers_adapt(struct mm *mm, const struct uffd_event *ev, int n)
 	}
 }
 
+/*
+ * handler_main - a fault handler thread.  Reads a batch of events under
+ * read_lock and applies its remove events before releasing it (see
+ * read_lock in internal.h), then its unmap events (under map_lock, not
+ * waited for under read_lock: events go on being read while a layout
+ * change holds map_lock, which can take a while as it waits for the
+ * regions' users), then serves its faults.
+ * An unmap event needs no read_lock ordering: the range is unmapped, so
+ * no later fault can be for it until a new region is created there, and
+ * region.c creates none over a range whose event is not applied.
+ * Race (remove): the application thread in madvise(MADV_DONTNEED) is
+ * released as soon as the event is read, then zaps the range.  A fault it
+ * raises afterwards is read after we released read_lock, so it finds the
+ * ptes cleared and reads zero.  A swap-in already in flight for the range
+ * finds its pte changed at step 4 and drops out.
+ * A handler whose index is not below handlers_active waits first
+ * (handler_wait_active; adaptive handlers, see handlers_adapt).
+ */
 static void *handler_main(void *arg)
 {
 	struct mm *mm = arg;
