@@ -366,6 +366,11 @@ static void handler_wait_active(struct mm *mm, unsigned idx)
  * every handler for the next 100 ms; a quiet 100 ms sends all but the
  * first back to waiting.  One program thread faulting keeps one handler,
  * so no second handler is woken to take over the read at every fault.
+ * Race (lowering vs a doorbell): we read park/handlers_stop false; fork
+ * prepare (or stop) sets park, then mm_handlers_wake_all sets every
+ * handler active; we store 1.  Harmless: handler_wait_active's loop also
+ * ends on park and handlers_stop, so every handler still goes on to read
+ * its doorbell.
  * Context: read_lock held (last_fault_tid, multi_ns).
  */
 static void handlers_adapt(struct mm *mm, const struct uffd_event *ev, int n)
