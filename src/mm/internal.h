@@ -23,8 +23,9 @@
  *                    cached folio being stored; evict_run: up to
  *                    EVICT_RUN new folios, all uncontended)
  *     scratch window (evict_run: a claimed bit, spun for with
- *                    sched_yield; its holder waits only for the pte lock,
- *                    whose holders never wait for a window)
+ *                    sched_yield; its holder waits only for the pte lock
+ *                    and the locks under it, whose holders never wait for
+ *                    a window)
  *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
  *       install_lock read side: TRY only (swapin_install), never waited
  *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
