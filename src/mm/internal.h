@@ -380,7 +380,6 @@ int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		 swp_entry_t entry);
 void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr);
 struct folio *mm_folio_alloc(struct mm *mm);
-void mm_folio_release(struct mm *mm, struct folio *folio);
 static inline size_t folio_index(struct mm *mm, struct folio *folio)
 {
 	return ((char *)folio->data - (char *)mm->staging) >> PAGE_SHIFT;

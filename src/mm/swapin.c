@@ -91,14 +91,6 @@ struct folio *mm_folio_alloc(struct mm *mm)
 	}
 }
 
-/* mm_folio_release - drop a folio whose data page may hold data. */
-void mm_folio_release(struct mm *mm, struct folio *folio)
-{
-	madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
-	folio_set_populated(mm, folio, false);
-	folio_put(folio);
-}
-
 static bool pte_holds(struct mm_region *r, uint64_t addr, swp_entry_t entry)
 {
 	struct pte_table *tbl;
