@@ -325,6 +325,35 @@ static void evicted_folio_publish(struct mm *mm, struct folio *folio,
 }
 
 /*
+ * swapout_folio_prepare - give @folio (ours, unlocked) a new swap entry:
+ * swap_alloc (pinned, count 0), lock the folio, add it to the swap cache.
+ * On failure the folio is put and nothing is left allocated.
+ * Return: 0 and *@entry; -ENOSPC (swap full); another -errno (the swap
+ * cache refused it: counted in errors).
+ */
+static long swapout_folio_prepare(struct mm *mm, struct folio *folio,
+				  swp_entry_t *entry)
+{
+	long ret = swap_alloc(mm->si, 0, entry);
+
+	if (ret < 0) {
+		folio_put(folio);
+		return ret;
+	}
+	folio_lock(folio);
+	ret = swap_cache_add_folio(*entry, folio, NULL);
+	if (ret < 0) {
+		fprintf(stderr, "uswap: swap_cache_add_folio(%#llx): %ld\n",
+			(unsigned long long)entry->val, ret);
+		STAT_INC(mm, errors);
+		swapcache_clear(*entry);
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return ret;
+}
+
+/*
  * evict_page - the reclaimer's swap-out of one resident page (isolated from
  * the LRU by the caller, which holds a reference on its table or region),
  * straight into the data page of its folio, which must be a hole (a run
@@ -364,23 +393,10 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 		madvise(folio->data, PAGE_SIZE, MADV_DONTNEED);
 		folio_set_populated(mm, folio, false);
 	}
-	ret = swap_alloc(mm->si, 0, &entry);
+	ret = swapout_folio_prepare(mm, folio, &entry);
 	if (ret < 0) {
-		folio_put(folio);
 		lru_putback(mm, page);
-		return (int)ret;
-	}
-	folio_lock(folio);
-	ret = swap_cache_add_folio(entry, folio, NULL);
-	if (ret < 0) {
-		fprintf(stderr, "uswap: swap_cache_add_folio(%#llx): %ld\n",
-			(unsigned long long)entry.val, ret);
-		STAT_INC(mm, errors);
-		swapcache_clear(entry);
-		folio_unlock(folio);
-		folio_put(folio);
-		lru_putback(mm, page);
-		return 0;
+		return ret == -ENOSPC ? -ENOSPC : 0; /* swap full, or skipped */
 	}
 	pthread_mutex_lock(&tbl->lock);
 	if (atomic_load(&page->pte) != PTE_PRESENT ||
@@ -516,23 +532,9 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 			ret = -ENOMEM;
 			break;
 		}
-		ret = swap_alloc(mm->si, 0, &entries[ready]);
-		if (ret < 0) {
-			folio_put(folio);
+		ret = swapout_folio_prepare(mm, folio, &entries[ready]);
+		if (ret < 0)
 			break;
-		}
-		folio_lock(folio);
-		ret = swap_cache_add_folio(entries[ready], folio, NULL);
-		if (ret < 0) {
-			fprintf(stderr,
-				"uswap: swap_cache_add_folio(%#llx): %ld\n",
-				(unsigned long long)entries[ready].val, ret);
-			STAT_INC(mm, errors);
-			swapcache_clear(entries[ready]);
-			folio_unlock(folio);
-			folio_put(folio);
-			break;
-		}
 		folios[ready] = folio;
 	}
 	w = scratch_claim(mm, ready, &slot);
