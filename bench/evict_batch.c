@@ -6,6 +6,8 @@
  *           eviction today): a TLB flush per page
  *   run     one UFFDIO_MOVE over a run of consecutive pages (evict_run):
  *           a flush per run; shown for scale, random pages are not runs
+ *   holes   one UFFDIO_MOVE with ALLOW_SRC_HOLES over the whole window:
+ *           the scattered victims and the holes between them (evict_block)
  *   wp      the write-protect window: one UFFDIO_WRITEPROTECT over a
  *           window holding the victims, a copy of each, one
  *           process_madvise(MADV_DONTNEED) over all of them: two flushes
@@ -29,6 +31,7 @@
  * or CAP_SYS_PTRACE).  Not a test: timings only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -47,7 +50,8 @@
 #define WINDOW	256
 #define DENSITY 4 /* one page in DENSITY resident */
 #define VICTIMS (WINDOW / DENSITY)
-#define NM	4 /* methods */
+#define NM	6 /* methods */
+static int memfd = -1;
 
 static char *region, *region_ev, *staging, *busy_mem;
 static struct uffd ru, rev, su; /* region's (WP), the same with
@@ -144,6 +148,19 @@ static double by_run(size_t w)
 	return (now_us() - t0) / VICTIMS;
 }
 
+static double by_holes(size_t w)
+{
+	double t0 = now_us();
+	long ret =
+		uffd_move(&su, (uint64_t)(uintptr_t)staging,
+			  (uint64_t)(uintptr_t)(region + w * PAGE),
+			  WINDOW * PAGE, UFFD_DONTWAKE | UFFD_ALLOW_SRC_HOLES);
+
+	if (ret < 0 || (ret > 0 && (size_t)ret != WINDOW * PAGE))
+		die("UFFDIO_MOVE (holes)", ret < 0 ? ret : -EAGAIN);
+	return (now_us() - t0) / VICTIMS;
+}
+
 static double wp_window(struct uffd *u, char *r, size_t w)
 {
 	static char copy[VICTIMS][PAGE];
@@ -167,6 +184,27 @@ static double wp_window(struct uffd *u, char *r, size_t w)
 	uffd_writeprotect(u, (uint64_t)(uintptr_t)(r + w * PAGE), WINDOW * PAGE,
 			  false, 0);
 	return t0;
+}
+
+/* wp-ev1: WP the window, pread each victim, one madvise (one event) */
+static double by_wp_ev1(size_t w)
+{
+	static char copy[VICTIMS][PAGE];
+	char *r = region_ev;
+	double t0 = now_us();
+	int ret, n = 0;
+
+	ret = uffd_writeprotect(&rev, (uint64_t)(uintptr_t)(r + w * PAGE),
+				WINDOW * PAGE, true, 0);
+	if (ret < 0)
+		die("UFFDIO_WRITEPROTECT", ret);
+	for (size_t i = 0; i < WINDOW; i += DENSITY, n++)
+		if (pread(memfd, copy[n], PAGE,
+			  (off_t)(uintptr_t)(r + (w + i) * PAGE)) != PAGE)
+			die("pread", -errno);
+	if (madvise(r + w * PAGE, WINDOW * PAGE, MADV_DONTNEED))
+		die("madvise", -errno);
+	return (now_us() - t0) / VICTIMS;
 }
 
 static double by_wp(size_t w)
@@ -203,8 +241,10 @@ int main(int argc, char **argv)
 {
 	int rounds = argc > 1 && argv[1][0] != '-' ? atoi(argv[1]) : 200;
 	bool busy = argc > 1 && !strcmp(argv[argc - 1], "--busy");
-	const char *names[NM] = {"move", "run", "wp", "wp-ev"};
-	double (*fn[NM])(size_t) = {by_move, by_run, by_wp, by_wp_ev};
+	const char *names[NM] = {"move", "run",	  "holes",
+				 "wp",	 "wp-ev", "wp-ev1"};
+	double (*fn[NM])(size_t) = {by_move, by_run,   by_holes,
+				    by_wp,   by_wp_ev, by_wp_ev1};
 	double *t[NM], med[NM];
 	pthread_t th, rd;
 
@@ -231,6 +271,7 @@ int main(int argc, char **argv)
 		      NPAGES * PAGE);
 	open_register(&su, UFFD_FEATURE_MOVE, staging, WINDOW * PAGE);
 	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	memfd = open("/proc/self/mem", O_RDONLY);
 	if (pidfd < 0)
 		die("pidfd_open", -errno);
 	if (busy)
