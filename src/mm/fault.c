@@ -67,6 +67,63 @@ static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
 }
 
 /*
+ * wake_later - an install for @addr failed with EAGAIN: an event (remove,
+ * unmap) is queued, or was read and its sender has not run yet (the
+ * kernel's mmap_changing, which the sender drops when it wakes).  Waking
+ * the faulter now makes it fault again at once; the uffd hands out faults
+ * before events, so with enough faulters the event would starve behind
+ * their retries (a window eviction's drop does this to every fault in
+ * flight).  So the faulter sleeps until wake_deferred: after a batch with
+ * an event was applied, after a window eviction's drop returned, or when
+ * the reader's poll times out (1 ms while anyone waits here).  A full list
+ * wakes at once, as before.
+ * Context: a handler thread; no locks held.
+ */
+void wake_later(struct mm *mm, uint64_t addr)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&mm->later_lock);
+	n = atomic_load(&mm->nlater);
+	if (n < sizeof(mm->later) / sizeof(mm->later[0])) {
+		mm->later[n] = addr;
+		atomic_store(&mm->nlater, n + 1);
+		addr = 0;
+	}
+	pthread_mutex_unlock(&mm->later_lock);
+	if (addr) {
+		wake_faulter(mm, addr);
+	} else if (n == 0) {
+		/*
+		 * The first one: the reader may be in a poll without a
+		 * timeout, begun before we added it (and the event we met
+		 * read already): kick it, so that it polls again with one.
+		 */
+		uint64_t one = 1;
+
+		if (write(mm->later_fd, &one, sizeof(one)) < 0)
+			wake_deferred(mm);
+	}
+}
+
+/* wake_deferred - wake the faulters wake_later left asleep. */
+void wake_deferred(struct mm *mm)
+{
+	uint64_t addr[sizeof(mm->later) / sizeof(mm->later[0])];
+	unsigned n;
+
+	if (!atomic_load(&mm->nlater))
+		return;
+	pthread_mutex_lock(&mm->later_lock);
+	n = atomic_load(&mm->nlater);
+	memcpy(addr, mm->later, n * sizeof(addr[0]));
+	atomic_store(&mm->nlater, 0);
+	pthread_mutex_unlock(&mm->later_lock);
+	for (unsigned i = 0; i < n; i++)
+		wake_faulter(mm, addr[i]);
+}
+
+/*
  * install_zero - zero fill.  EAGAIN means an event (remove, unmap) is
  * queued and not read yet (the kernel's mmap_changing): retry a little,
  * then give up (the caller wakes the faulter, which faults again).  Never
@@ -133,6 +190,7 @@ static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 
 			for (size_t j = lo; j < lo + done; j++) {
 				atomic_store(&tbl->pages[j].pte, PTE_PRESENT);
+				tbl->pages[j].discarded = false;
 				lru_add(mm, &tbl->pages[j]);
 			}
 			if (i < lo + done)
@@ -144,11 +202,15 @@ static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 	}
 	if (ret < 0 && ret != -EEXIST) {
 		pthread_mutex_unlock(&tbl->lock);
-		wake_faulter(mm, addr);
+		if (ret == -EAGAIN)
+			wake_later(mm, addr);
+		else
+			wake_faulter(mm, addr);
 		return 0;
 	}
 	for (size_t j = lo; j < hi; j++) {
 		atomic_store(&tbl->pages[j].pte, PTE_PRESENT);
+		tbl->pages[j].discarded = false;
 		lru_add(mm, &tbl->pages[j]);
 	}
 out:
@@ -166,7 +228,7 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 	long ret;
 
 	pthread_mutex_lock(&tbl->lock);
-	if (atomic_load(&page->pte) != pte) {
+	if (atomic_load(&page->pte) != pte || pte_zapping(pte)) {
 		pthread_mutex_unlock(&tbl->lock);
 		return -EAGAIN;
 	}
@@ -174,10 +236,45 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		ret = uffd_poison(&mm->uffd, addr, PAGE_SIZE, 0);
 	else
 		ret = install_zero(mm, addr, PAGE_SIZE, write);
+	if (ret >= 0)
+		page->discarded = false; /* a new page, after the zap */
 	pthread_mutex_unlock(&tbl->lock);
-	if (ret < 0 && ret != -EEXIST)
+	if (ret == -EAGAIN)
+		wake_later(mm, addr);
+	else if (ret < 0 && ret != -EEXIST)
 		wake_faulter(mm, addr);
 	return 0;
+}
+
+/*
+ * do_wp_page - a write to a write-protected page of a region.  Only a
+ * window eviction write-protects region pages (zap.c), from before its
+ * copy until the page is marked PTE_ZAP under the same pte lock, then
+ * dropped.  So under the pte lock:
+ *   PTE_ZAP: the page is on its way out; the writer stays asleep until
+ *     the evictor wakes its ranges (then it faults again, missing, and
+ *     swaps the copy in from the swap cache);
+ *   present: an eviction that backed off, or one in another table
+ *     between its write-protect and its marks (we waited for its pte
+ *     lock): un-protect, which wakes the writer;
+ *   else: a stale message: wake the writer.
+ * Context: a handler thread; takes the pte lock.
+ */
+static void do_wp_page(struct mm *mm, struct mm_region *r, uint64_t addr)
+{
+	struct pte_table *tbl;
+	struct mm_page *page = region_page(r, addr, &tbl);
+	uint64_t pte;
+
+	pthread_mutex_lock(&tbl->lock);
+	pte = atomic_load(&page->pte);
+	if (pte == PTE_PRESENT)
+		uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0);
+	pthread_mutex_unlock(&tbl->lock);
+	if (pte_zapping(pte))
+		STAT_INC(mm, zap_waits);
+	else if (pte != PTE_PRESENT)
+		wake_faulter(mm, addr);
 }
 
 /*
@@ -190,6 +287,10 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 {
 	uint64_t addr = ev->fault.addr & ~(PAGE_SIZE - 1);
 
+	if (ev->fault.wp) {
+		do_wp_page(mm, r, addr);
+		return;
+	}
 	STAT_INC(mm, faults);
 	atomic_fetch_add(&mm->faults_inflight, 1);
 	for (int tries = 0;; tries++) {
@@ -198,6 +299,19 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 		uint64_t pte = atomic_load(&page->pte);
 		int ret;
 
+		if (pte_zapping(pte)) {
+			/*
+			 * Being dropped by a window eviction: nothing may be
+			 * installed until it is done (internal.h, PTE_ZAP).
+			 * The faulter stays asleep: the evictor wakes every
+			 * fault in its ranges once it cleared the marks
+			 * (zap.c).  Waking it now would make it fault again
+			 * at once, and the uffd hands out faults before
+			 * events: the drop's own events would starve.
+			 */
+			STAT_INC(mm, zap_waits);
+			break;
+		}
 		if (pte == PTE_NONE) {
 			ret = do_anonymous_page(mm, r, addr, ev->fault.write);
 		} else if (pte_is_swap(pte)) {
@@ -262,6 +376,33 @@ void mm_quiesce(struct mm *mm)
 enum { EV_NONE, EV_STOP, EV_PARK };
 
 /*
+ * zap_event_ours - whether the remove event of [start, end) is a window
+ * eviction's own drop (reclaim.c, evict_window): a range it registered,
+ * exactly, not seen yet.  Each range raises one event: evict_window drops
+ * only ranges inside one vma (vma_covers).  The program's own discard of
+ * exactly the same range at the same moment may be taken for ours; then
+ * ours is taken for the program's, marks the pages PTE_DISCARD, and they
+ * read zero: what the program asked for.  Any other event over a page
+ * being dropped marks it too (discard_table).
+ * Context: the event reader (read_lock); takes zap_lock.
+ */
+bool zap_event_ours(struct mm *mm, uint64_t start, uint64_t end)
+{
+	bool ours = false;
+
+	pthread_mutex_lock(&mm->zap_lock);
+	for (int i = 0; i < ZAP_RANGES && !ours; i++) {
+		struct zap_range *z = &mm->zap_ranges[i];
+
+		if (z->start == start && z->end == end && !z->seen &&
+		    start != end)
+			ours = z->seen = true;
+	}
+	pthread_mutex_unlock(&mm->zap_lock);
+	return ours;
+}
+
+/*
  * handle_event - a remove, unmap, remap or fork event.  Return: EV_STOP
  * when it was a doorbell (a remove event on a doorbell page) and the
  * handler must stop, EV_PARK when it must park for a fork (fork.c).
@@ -279,6 +420,8 @@ static int handle_event(struct mm *mm, const struct uffd_event *ev)
 				return EV_STOP;
 			return atomic_load(&mm->park) ? EV_PARK : EV_NONE;
 		}
+		if (zap_event_ours(mm, ev->range.start, ev->range.end))
+			break; /* a window eviction's own drop */
 		mm_discard_range(mm, ev->range.start, ev->range.end, false);
 		break;
 	case UFFD_EV_UNMAP:
@@ -428,16 +571,33 @@ static void *handler_main(void *arg)
 	bool stop = false;
 
 	while (!stop) {
-		bool park = false;
+		bool park = false, events = false;
 		int n;
 
 		if (idx >= atomic_load(&mm->handlers_active))
 			handler_wait_active(mm, idx);
 		pthread_mutex_lock(&mm->read_lock);
-		n = uffd_wait(&mm->uffd);
+		/* a faulter waits in wake_later: look again within 1 ms */
+		n = uffd_wait(&mm->uffd, mm->later_fd,
+			      atomic_load(&mm->nlater) ? 1 : -1);
+		if (n == 1) {
+			/* wake_later's kick: poll again, with the timeout */
+			uint64_t v;
+
+			if (read(mm->later_fd, &v, sizeof(v)) < 0)
+				v = 0;
+			pthread_mutex_unlock(&mm->read_lock);
+			continue;
+		}
+		if (n == -ETIMEDOUT) {
+			pthread_mutex_unlock(&mm->read_lock);
+			wake_deferred(mm);
+			continue;
+		}
 		if (n == 0) {
 			/* the remove fence: see install_lock in internal.h */
 			pthread_rwlock_wrlock(&mm->install_lock);
+			atomic_fetch_add(&mm->reads_started, 1);
 			n = uffd_read_events(
 				&mm->uffd, ev,
 				mm->p.read_batch ? (int)mm->p.read_batch : 16);
@@ -452,12 +612,16 @@ static void *handler_main(void *arg)
 
 				stop |= act == EV_STOP;
 				park |= act == EV_PARK;
+				events |= ev[i].kind != UFFD_EV_FAULT;
 			}
+			atomic_fetch_add(&mm->reads_done, 1);
 			pthread_rwlock_unlock(&mm->install_lock);
 		}
 		if (n > 0)
 			atomic_fetch_add(&mm->batches_done, 1);
 		pthread_mutex_unlock(&mm->read_lock);
+		if (events || stop)
+			wake_deferred(mm); /* their installs may work now */
 		if (n == -EINTR || n == -EAGAIN)
 			continue;
 		if (n < 0) {

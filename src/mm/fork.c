@@ -14,11 +14,12 @@
  * userfaultfd_reset_ctx), so its missing pages would read as zeros.
  *
  * So, with pthread_atfork handlers registered at the first mm_create:
- *   prepare  for each instance: park its handler threads (a doorbell each:
- *            the handler that reads it parks after its batch, holding no
+ *   prepare  for each instance: park the reclaimer between batches (a
+ *            window eviction in flight needs the handlers to read its
+ *            events), park its handler threads (a doorbell each: the
+ *            handler that reads it parks after its batch, holding no
  *            lock), take map_lock (no layout change, no forced eviction in
- *            flight), park the reclaimer between batches, wait for SIGBUS-
- *            mode faults in flight.  Now no pager lock is held by anyone but
+ *            flight), wait for SIGBUS-mode faults in flight.  Now no pager lock is held by anyone but
  *            read_lock (by a handler blocked in read(2), which guards no
  *            data) and map_lock (ours).
  *   parent   unpark, unlock.
@@ -45,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -59,6 +61,18 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void fork_park(struct mm *mm)
 {
 	atomic_store(&mm->park, true);
+	/*
+	 * The reclaimer first: a window eviction in flight waits for a
+	 * handler to read the remove events of its drop (reclaim.c,
+	 * evict_window), so the handlers must still be reading.
+	 */
+	if (mm->reclaimer_started) {
+		mm_kick_reclaimer(mm);
+		pthread_mutex_lock(&mm->park_lock);
+		while (!mm->reclaimer_parked)
+			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+		pthread_mutex_unlock(&mm->park_lock);
+	}
 	mm_handlers_wake_all(mm);
 	for (unsigned i = 0; i < mm->nhandlers; i++)
 		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
@@ -68,13 +82,6 @@ static void fork_park(struct mm *mm)
 		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
 	pthread_mutex_unlock(&mm->park_lock);
 	pthread_mutex_lock(&mm->map_lock);
-	if (mm->reclaimer_started) {
-		mm_kick_reclaimer(mm);
-		pthread_mutex_lock(&mm->park_lock);
-		while (!mm->reclaimer_parked)
-			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
-		pthread_mutex_unlock(&mm->park_lock);
-	}
 	while (atomic_load(&mm->sig_inflight) > 0)
 		sched_yield();
 }
@@ -112,7 +119,7 @@ static void register_region(struct mm *mm, struct mm_region *r, size_t *i)
 	unsigned char vec;
 
 	if (uffd_register(&mm->uffd, (void *)(uintptr_t)a, e - a,
-			  UFFD_REG_MISSING) == 0) {
+			  mm_uffd_reg_modes(mm)) == 0) {
 		(*i)++;
 		return;
 	}
@@ -169,6 +176,19 @@ static void fork_restart(struct mm *mm)
 	atomic_store(&mm->faults_inflight, 0);
 	atomic_store(&mm->unmaps_pending, 0);
 	atomic_store(&mm->sig_inflight, 0);
+	/* the reclaimer was parked outside a window eviction */
+	pthread_mutex_init(&mm->zap_lock, NULL);
+	/* the parent's sleeping faulters are the parent's */
+	pthread_mutex_init(&mm->later_lock, NULL);
+	atomic_store(&mm->nlater, 0);
+	if (mm->later_fd >= 0)
+		close(mm->later_fd);
+	mm->later_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	memset(mm->zap_ranges, 0, sizeof(mm->zap_ranges));
+	atomic_store(&mm->zap_inflight, 0);
+	atomic_store(&mm->layout_busy, 0);
+	/* a read the parent had begun ends in the parent */
+	atomic_store(&mm->reads_done, atomic_load(&mm->reads_started));
 
 	uffd_close(&mm->uffd);
 	uffd_close(&mm->stage_uffd);
@@ -176,8 +196,12 @@ static void fork_restart(struct mm *mm)
 		close(mm->pidfd);
 	if (mm->pagemap_fd >= 0)
 		close(mm->pagemap_fd);
+	if (mm->mem_fd >= 0)
+		close(mm->mem_fd);
+	if (mm->maps_fd >= 0)
+		close(mm->maps_fd);
 	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	mm_proc_open(mm);
 	ret = mm_uffds_open(mm);
 	if (ret < 0)
 		fork_child_fail("userfaultfd", ret);

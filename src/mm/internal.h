@@ -29,12 +29,18 @@
  *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
  *       install_lock read side: TRY only (swapin_install), never waited
  *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
+ *       zap_lock    (leaf: evict_window's dropped ranges; also taken by
+ *                    the event reader under read_lock, zap_event_ours)
+ *   later_lock      (leaf: faulters to wake after an event; taken alone)
  *       cluster lock (inside swap_* calls)
  *         folio pool lock (inside folio_alloc/folio_put)
  *
  * Under a pte lock a folio is only ever try-locked (free_swap_and_cache),
- * never waited for.  The uffd ioctls (COPY, MOVE, ZEROPAGE, POISON) are
- * issued under the pte lock: they do not block on anything of ours.
+ * never waited for.  The uffd ioctls (COPY, MOVE, ZEROPAGE, POISON,
+ * WRITEPROTECT) are issued under the pte lock: they do not block on
+ * anything of ours.  Nothing is held across a madvise that raises a
+ * remove event, which waits until a handler has read it: evict_window's
+ * drop holds no lock, no folio, no region or table reference.
  */
 #ifndef USWAP_MM_INTERNAL_H
 #define USWAP_MM_INTERNAL_H
@@ -55,6 +61,9 @@
 #define PTRS_PER_TABLE 512 /* pages per pte table (one split pte lock) */
 #define EVICT_RUN      16  /* pages per MOVE-out (reclaim.c, evict_run) */
 #define SCRATCH_PAGES  64  /* pages per scratch window (evict_run) */
+#define ZAP_WINDOW     64  /* pages per window eviction (evict_window) */
+#define ZAP_VICTIMS    32  /* pages evicted at most per window */
+#define ZAP_RANGES     4   /* ranges dropped at most per window */
 
 /*
  * The pte: one atomic word per page.  Written only under the table's lock;
@@ -68,15 +77,36 @@
 #define PTE_PRESENT UINT64_C(1)
 #define PTE_POISON  UINT64_C(2)
 #define PTE_SWAP    (UINT64_C(1) << 63) /* entries never use bit 63 */
+/*
+ * PTE_ZAP: the page lies in a range a window eviction (reclaim.c,
+ * evict_window) is dropping from the process: the kernel may still map
+ * it (write-protected) until the drop is done.  With PTE_SWAP|e: the data
+ * is in e's slot or folio; alone: none.  Nothing installs into such a pte
+ * (a fault is woken to fault again); the evictor clears the bit once its
+ * drop is done (PTE_ZAP alone becomes PTE_NONE).  A discard of the range
+ * meanwhile releases e and leaves PTE_ZAP.  Entries never use bit 62.
+ */
+#define PTE_ZAP (UINT64_C(1) << 62)
+/*
+ * PTE_DISCARD, only with PTE_ZAP: a remove event that was not the
+ * evictor's own drop covered the page meanwhile; the evictor applies it
+ * when its drop is done (reclaim.c, zap_finish).  Entries never use bit 61.
+ */
+#define PTE_DISCARD (UINT64_C(1) << 61)
 
 static inline bool pte_is_swap(uint64_t pte)
 {
 	return pte & PTE_SWAP;
 }
 
+static inline bool pte_zapping(uint64_t pte)
+{
+	return pte & PTE_ZAP;
+}
+
 static inline swp_entry_t pte_to_swp_entry(uint64_t pte)
 {
-	return (swp_entry_t){pte & ~PTE_SWAP};
+	return (swp_entry_t){pte & ~(PTE_SWAP | PTE_ZAP | PTE_DISCARD)};
 }
 
 static inline uint64_t swp_entry_to_pte(swp_entry_t entry)
@@ -91,6 +121,14 @@ struct mm_page {
 	/* resident LRU list links: mm->lru_lock.  NULL = not on the list */
 	struct mm_page *lru_prev, *lru_next;
 	bool active; /* mm->lru_lock: on the active list (else inactive) */
+	/*
+	 * tbl->lock: a remove event (the program's MADV_DONTNEED) covered the
+	 * page while present.  The kernel zaps it only after the event was
+	 * read, so until the next install its data may still be mapped but
+	 * is discarded: an eviction drops the page (pte := none) instead of
+	 * keeping that data, which would come back on the next touch.
+	 */
+	bool discarded;
 	/* installs of a swapped page so far: tbl->lock for writes (relaxed) */
 	_Atomic uint32_t gen;
 };
@@ -170,6 +208,10 @@ struct mm_stats {
 	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
 	_Atomic uint64_t moves_misreported; /* EEXIST after a move: mm.c */
 	_Atomic uint64_t run_evictions;	    /* pages evict_run moved */
+	_Atomic uint64_t window_evictions;  /* pages evict_window dropped */
+	_Atomic uint64_t zap_windows;	    /* evict_window's drops */
+	_Atomic uint64_t zap_waits;	    /* faults left asleep for one */
+	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 };
 
 #define STAT_INC(mm, field) \
@@ -212,6 +254,25 @@ struct mm {
 	 * sequential sweep, so that random access keeps its aging.
 	 */
 	_Atomic uint64_t evict_next;
+	/*
+	 * Window eviction (reclaim.c, evict_window; only the reclaimer
+	 * thread, one window at a time).  zap_ranges: the ranges its
+	 * process_madvise is dropping, so that the handler reading their
+	 * remove events knows them for ours (zap_event_ours, fault.c);
+	 * zap_lock (a leaf).  zap_inflight / layout_busy: the handshake with
+	 * uswap's own layout changes (region.c, layout_begin): a change never
+	 * unmaps or moves a range whose drop is still to come.
+	 */
+	pthread_mutex_t zap_lock;
+	struct zap_range {
+		uint64_t start, end;
+		bool seen;	  /* its remove event was read and recognised */
+	} zap_ranges[ZAP_RANGES]; /* zap_lock; start == end: none */
+	_Atomic int zap_inflight;
+	_Atomic int layout_busy;
+	int64_t zap_pause_ns; /* reclaimer: no windows before (a failed drop) */
+	int mem_fd;	      /* /proc/self/mem, -1 = none; set at creation */
+	int maps_fd; /* /proc/self/maps (PROCMAP_QUERY), -1 = none; ditto */
 	struct mm_folio_meta *fmeta; /* nfolios entries */
 	void *zero_page;	     /* 64 zero pages, read-only use */
 	int pidfd; /* ours, for process_madvise; -1 = none; set at creation */
@@ -296,6 +357,22 @@ struct mm {
 	_Atomic bool handlers_stop;    /* handlers: exit after a doorbell */
 	_Atomic int faults_inflight;   /* faults being handled (mm_quiesce) */
 	_Atomic uint64_t batches_done; /* event batches applied (read_lock) */
+	/*
+	 * Reads begun and reads whose remove events are applied (read_lock):
+	 * reads_done >= a value of reads_started means every event read up
+	 * to then is applied (evict_window, before it forgets its ranges).
+	 */
+	_Atomic uint64_t reads_started, reads_done;
+	/*
+	 * Faulters whose install failed with EAGAIN (an event queued or just
+	 * read: the kernel's mmap_changing), left asleep until wake_deferred
+	 * (fault.c, wake_later).  later_lock (a leaf); nlater also read
+	 * locklessly as a hint by the reader's poll.
+	 */
+	pthread_mutex_t later_lock;
+	uint64_t later[64];
+	_Atomic unsigned nlater;
+	int later_fd; /* eventfd: wake_later's kick to the reader's poll */
 
 	/*
 	 * fork (fork.c): the pager's threads park where they hold no lock.
@@ -336,6 +413,8 @@ struct mm {
 int mm_uffds_open(struct mm *mm);
 enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
 enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
+bool vma_covers(struct mm *mm, uint64_t start, uint64_t end);
+void mm_proc_open(struct mm *mm);
 long mm_move(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
 	     size_t npages, unsigned flags);
 
@@ -353,6 +432,7 @@ static inline struct mm_page *region_page(struct mm_region *r, uint64_t addr,
 }
 void mm_discard_range(struct mm *mm, uint64_t start, uint64_t end,
 		      bool unmapped);
+unsigned mm_uffd_reg_modes(struct mm *mm);
 void mm_apply_unmap(struct mm *mm, uint64_t start, uint64_t end);
 void table_put(struct pte_table *tbl);
 void release_swap_entry(struct mm *mm, swp_entry_t entry);
@@ -366,6 +446,9 @@ int mm_bells_register(struct mm *mm);
 void mm_park(struct mm *mm, bool reclaimer);
 void mm_handlers_stop(struct mm *mm);
 void wake_faulter(struct mm *mm, uint64_t addr);
+bool zap_event_ours(struct mm *mm, uint64_t start, uint64_t end);
+void wake_later(struct mm *mm, uint64_t addr);
+void wake_deferred(struct mm *mm);
 int mm_sigbus_register(struct mm *mm);
 void mm_sigbus_unregister(struct mm *mm);
 
@@ -409,12 +492,22 @@ void lru_del_locked(struct mm *mm, struct mm_page *page);
 void lru_add(struct mm *mm, struct mm_page *page);
 void lru_add_active(struct mm *mm, struct mm_page *page);
 void lru_del(struct mm *mm, struct mm_page *page);
+void page_keep_locked(struct mm *mm, struct mm_page *page);
 bool cache_list_del(struct mm *mm, struct folio *folio);
 void mm_charge(struct mm *mm, size_t npages);
 void mm_kick_reclaimer(struct mm *mm);
 int mm_reclaimer_start(struct mm *mm);
 void mm_reclaimer_stop(struct mm *mm);
 bool shrink_cache_one(struct mm *mm);
+/* swap-out steps shared by reclaim.c's evictions and zap.c's */
+long swapout_folio_prepare(struct mm *mm, struct folio *folio,
+			   swp_entry_t *entry);
+void pte_set_swapped(struct mm *mm, struct mm_page *page, swp_entry_t entry);
+void evicted_folio_publish(struct mm *mm, struct folio *folio,
+			   swp_entry_t entry);
+
+/* ---- zap.c ---- */
+int zap_window(struct mm *mm, struct mm_page *anchor, size_t max);
 
 /* ---- fork.c ---- */
 void mm_fork_register(struct mm *mm);

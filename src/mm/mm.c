@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -53,6 +55,12 @@ static void mm_free(struct mm *mm)
 		close(mm->pidfd);
 	if (mm->pagemap_fd >= 0)
 		close(mm->pagemap_fd);
+	if (mm->mem_fd >= 0)
+		close(mm->mem_fd);
+	if (mm->maps_fd >= 0)
+		close(mm->maps_fd);
+	if (mm->later_fd >= 0)
+		close(mm->later_fd);
 	priv_free(mm->fmeta);
 	priv_free(mm->regions);
 	pthread_rwlock_destroy(&mm->region_lock);
@@ -67,6 +75,8 @@ static void mm_free(struct mm *mm)
 	pthread_mutex_destroy(&mm->inflight_lock);
 	pthread_mutex_destroy(&mm->read_lock);
 	pthread_mutex_destroy(&mm->active_lock);
+	pthread_mutex_destroy(&mm->zap_lock);
+	pthread_mutex_destroy(&mm->later_lock);
 	pthread_cond_destroy(&mm->active_cond);
 	pthread_rwlock_destroy(&mm->install_lock);
 	pthread_mutex_destroy(&mm->quiesce_lock);
@@ -118,6 +128,59 @@ enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
 	if (ent & (UINT64_C(1) << 62))
 		return PM_SWAPPED;
 	return PM_NONE;
+}
+
+/*
+ * PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h): the vma covering
+ * an address, from an ioctl on /proc/self/maps.  Defined here: the
+ * installed headers are older.
+ */
+struct procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	uint32_t vma_name_size, build_id_size;
+	uint64_t vma_name_addr, build_id_addr;
+};
+_Static_assert(sizeof(struct procmap_query) == 104, "procmap_query");
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+
+/*
+ * vma_covers - whether [start, end) lies inside one vma of this process.
+ * False when it cannot be told (no PROCMAP_QUERY: before Linux 6.11).
+ * Context: any thread; one ioctl, no lock of ours.
+ */
+bool vma_covers(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct procmap_query q = {.size = sizeof(q), .query_addr = start};
+
+	if (mm->maps_fd < 0 || ioctl(mm->maps_fd, PROCMAP_QUERY, &q) < 0)
+		return false;
+	return q.vma_start <= start && end <= q.vma_end;
+}
+
+/*
+ * mm_uffd_reg_modes - how regions are registered: MODE_MISSING, and
+ * MODE_WP for window eviction (reclaim.c, evict_window).
+ */
+unsigned mm_uffd_reg_modes(struct mm *mm)
+{
+	return UFFD_REG_MISSING | (mm->p.wp_evict ? UFFD_REG_WP : 0);
+}
+
+/*
+ * mm_proc_open - the /proc/self files the pager reads (pagemap for
+ * mm_move, mem and maps for evict_window), at creation and in a forked
+ * child (the inherited ones are the parent's).
+ */
+void mm_proc_open(struct mm *mm)
+{
+	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	mm->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	mm->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 }
 
 /*
@@ -204,11 +267,13 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	if (!mm)
 		return -ENOMEM;
 	mm->p = *p;
+	if (p->sigbus) /* a WP fault would be a SIGBUS of its own */
+		mm->p.wp_evict = false;
 	mm->si = si;
 	mm->dev = dev;
 	mm->uffd.fd = -1;
 	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	mm_proc_open(mm);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
 	pthread_mutex_init(&mm->map_lock, NULL);
@@ -223,6 +288,9 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_mutex_init(&mm->read_lock, NULL);
 	pthread_mutex_init(&mm->active_lock, NULL);
 	pthread_cond_init(&mm->active_cond, NULL);
+	pthread_mutex_init(&mm->zap_lock, NULL);
+	pthread_mutex_init(&mm->later_lock, NULL);
+	mm->later_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	mm->handlers_active = p->adaptive_handlers ? 1 : p->threads;
 	{
 		pthread_rwlockattr_t ra;
@@ -276,6 +344,11 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		goto fail;
 	}
 	mm->scratch = (char *)mm->staging + mm->nfolios * PAGE_SIZE;
+	/* window eviction needs /proc/self/mem and PROCMAP_QUERY (6.11) */
+	if (mm->mem_fd < 0 || mm->pidfd < 0 ||
+	    !vma_covers(mm, (uint64_t)(uintptr_t)mm->staging,
+			(uint64_t)(uintptr_t)mm->staging + PAGE_SIZE))
+		mm->p.wp_evict = false;
 	madvise(mm->staging, mm->staging_len, MADV_NOHUGEPAGE);
 	ret = uffd_register(&mm->stage_uffd, mm->staging, mm->staging_len,
 			    UFFD_REG_WP);

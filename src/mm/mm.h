@@ -72,6 +72,31 @@ struct mm_params {
 	 * tests/mm/stress.c --pageout can show it catches the loss.
 	 */
 	bool move_unverified;
+	/*
+	 * Window eviction (reclaim.c, evict_window): the reclaimer takes
+	 * the inactive pages around the oldest one out of the process
+	 * together: write-protect, copy, one drop (process_madvise), so
+	 * that scattered pages share the TLB shootdowns a MOVE per page
+	 * pays each.  Regions are then registered MODE_WP too.  Ignored
+	 * with sigbus.  Off: every page leaves by its own UFFDIO_MOVE.
+	 */
+	bool wp_evict;
+	/*
+	 * Tests only: window eviction without the write-protect step, so
+	 * that tests/mm/stress.c can show it catches the writes lost
+	 * between the copy and the drop.
+	 */
+	bool zap_unprotected;
+	/*
+	 * Tests only: every window eviction's drop fails, as on a range the
+	 * program mlocked (madvise refuses it): its pages must stay.
+	 */
+	bool zap_drop_fails;
+	/*
+	 * Fewest pages a window eviction takes (0 = 4); fewer go one MOVE
+	 * each.  Tests lower it so that tiny budgets exercise windows.
+	 */
+	unsigned zap_min;
 };
 
 /*

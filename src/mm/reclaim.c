@@ -40,6 +40,12 @@
 
 #include "mm/internal.h"
 
+/*
+ * The reclaimer thread: only it evicts by windows (zap.c), which wait for
+ * a handler to read their events; a handler in direct reclaim must not.
+ */
+static _Thread_local bool in_reclaimer;
+
 /* ---- the resident list ---- */
 
 /*
@@ -187,14 +193,32 @@ static size_t lru_isolate_run(struct mm *mm, struct mm_page **run, size_t max)
 	return n;
 }
 
+/*
+ * page_keep_locked - a page isolated for eviction and not evicted: still
+ * present, back to the young end of the list; but a page the program
+ * discarded (page->discarded) is dropped instead: its data must not come
+ * back, and the kernel zaps it (or did).
+ * Context: the page's pte lock held.
+ */
+void page_keep_locked(struct mm *mm, struct mm_page *page)
+{
+	if (atomic_load(&page->pte) != PTE_PRESENT)
+		return;
+	if (page->discarded) {
+		page->discarded = false;
+		atomic_store(&page->pte, PTE_NONE);
+		return;
+	}
+	lru_add(mm, page);
+}
+
 /* lru_putback - a page isolated for eviction stays: back to the young end. */
 static void lru_putback(struct mm *mm, struct mm_page *page)
 {
 	struct pte_table *tbl = page_table(page);
 
 	pthread_mutex_lock(&tbl->lock);
-	if (atomic_load(&page->pte) == PTE_PRESENT)
-		lru_add(mm, page);
+	page_keep_locked(mm, page);
 	pthread_mutex_unlock(&tbl->lock);
 }
 
@@ -293,8 +317,7 @@ static bool page_really_gone(struct mm *mm, uint64_t addr)
  * slot's count goes to 1 and the pte holds the entry.
  * Context: the page's pte lock held; the folio of @entry locked.
  */
-static void pte_set_swapped(struct mm *mm, struct mm_page *page,
-			    swp_entry_t entry)
+void pte_set_swapped(struct mm *mm, struct mm_page *page, swp_entry_t entry)
 {
 	long ret = swap_duplicate(entry);
 
@@ -312,8 +335,8 @@ static void pte_set_swapped(struct mm *mm, struct mm_page *page,
  * list (our reference becomes the list's) and unlock it.
  * Context: after the pte lock is dropped.
  */
-static void evicted_folio_publish(struct mm *mm, struct folio *folio,
-				  swp_entry_t entry)
+void evicted_folio_publish(struct mm *mm, struct folio *folio,
+			   swp_entry_t entry)
 {
 	mm_hook(MM_HOOK_RECLAIM_AFTER_UNMAP, entry);
 	folio_set_populated(mm, folio, true);
@@ -331,8 +354,8 @@ static void evicted_folio_publish(struct mm *mm, struct folio *folio,
  * Return: 0 and *@entry; -ENOSPC (swap full); another -errno (the swap
  * cache refused it: counted in errors).
  */
-static long swapout_folio_prepare(struct mm *mm, struct folio *folio,
-				  swp_entry_t *entry)
+long swapout_folio_prepare(struct mm *mm, struct folio *folio,
+			   swp_entry_t *entry)
 {
 	long ret = swap_alloc(mm->si, 0, entry);
 
@@ -399,10 +422,9 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 		return ret == -ENOSPC ? -ENOSPC : 0; /* swap full, or skipped */
 	}
 	pthread_mutex_lock(&tbl->lock);
-	if (atomic_load(&page->pte) != PTE_PRESENT ||
+	if (atomic_load(&page->pte) != PTE_PRESENT || page->discarded ||
 	    atomic_load(&mm->closing)) {
-		if (atomic_load(&page->pte) == PTE_PRESENT)
-			lru_add(mm, page);
+		page_keep_locked(mm, page);
 		ret = 0;
 		goto undo;
 	}
@@ -541,8 +563,10 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 	win = mm->scratch + ((size_t)w * SCRATCH_PAGES + slot) * PAGE_SIZE;
 
 	pthread_mutex_lock(&tbl->lock);
-	while (moved < ready && atomic_load(&pages[moved]->pte) == PTE_PRESENT)
-		moved++; /* here: the run still present */
+	while (moved < ready &&
+	       atomic_load(&pages[moved]->pte) == PTE_PRESENT &&
+	       !pages[moved]->discarded)
+		moved++; /* here: the run still present, and its data wanted */
 	if (moved && !atomic_load(&mm->closing)) {
 		long got =
 			mm_move(mm, &mm->stage_uffd, (uint64_t)(uintptr_t)win,
@@ -575,8 +599,7 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 		pte_set_swapped(mm, pages[i], entries[i]);
 	/* the rest stay resident: back to the young end */
 	for (i = moved; i < n; i++)
-		if (atomic_load(&pages[i]->pte) == PTE_PRESENT)
-			lru_add(mm, pages[i]);
+		page_keep_locked(mm, pages[i]);
 	pthread_mutex_unlock(&tbl->lock);
 
 	for (i = 0; i < moved; i++) {
@@ -760,6 +783,10 @@ long mm_reclaim(struct mm *mm, size_t target)
 		STAT_ADD(mm, reclaim_scans, n);
 		if (n > 1)
 			ret = evict_run(mm, run, n);
+		else if (in_reclaimer && mm->p.wp_evict &&
+			 zap_window(mm, run[0],
+				    total > target ? total - target : 1) >= 0)
+			continue; /* zap_window dropped the table reference */
 		else
 			ret = evict_page(mm, run[0], stash_get(mm, &stash));
 		table_put(tbl);
@@ -843,6 +870,8 @@ void mm_charge(struct mm *mm, size_t npages)
 static void *reclaimer_main(void *arg)
 {
 	struct mm *mm = arg;
+
+	in_reclaimer = true;
 
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;

@@ -282,7 +282,9 @@ void release_swap_entry(struct mm *mm, swp_entry_t entry)
  * region going away) present pages also leave the LRU; for a remove event
  * (MADV_DONTNEED) they stay present: the kernel zaps them, a later fault on
  * a present pte is served as a zero fill, and reclaim drops a page whose
- * move-out finds a hole.
+ * move-out finds a hole.  A page a window eviction is dropping (PTE_ZAP)
+ * is only marked PTE_DISCARD, for the evictor to apply; when unmapped it
+ * is cleared like any other (the evictor then finds no mark left).
  */
 static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 			  size_t to, bool unmapped)
@@ -295,7 +297,15 @@ static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 		struct mm_page *page = &tbl->pages[i];
 		uint64_t pte = atomic_load(&page->pte);
 
-		if (pte_is_swap(pte)) {
+		if (pte_zapping(pte) && !unmapped) {
+			/*
+			 * A window eviction is dropping the page: the
+			 * evictor applies this discard once its drop is
+			 * done (reclaim.c, zap_finish), so that no fault
+			 * installs anything here meanwhile.
+			 */
+			atomic_store(&page->pte, pte | PTE_DISCARD);
+		} else if (pte_is_swap(pte)) {
 			entries[n++] = pte_to_swp_entry(pte);
 			atomic_store(&page->pte, PTE_NONE);
 		} else if (pte == PTE_POISON) {
@@ -304,6 +314,9 @@ static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 		} else if (unmapped && pte == PTE_PRESENT) {
 			lru_del(mm, page);
 			atomic_store(&page->pte, PTE_NONE);
+		} else if (pte == PTE_PRESENT) {
+			/* the kernel zaps it once the event was read */
+			page->discarded = true;
 		} else if (unmapped) {
 			atomic_store(&page->pte, PTE_NONE);
 		}
@@ -483,6 +496,35 @@ static void layout_wait(struct mm *mm)
 #define LAYOUT_WAIT_MAX 25000 /* x 200 us: 5 s, then -EAGAIN */
 
 /*
+ * layout_lock - map_lock for one of uswap's own layout changes (unmap,
+ * mmap, mremap: they unregister and unmap or move ranges), once no window
+ * eviction is between marking its ranges and its drop (reclaim.c,
+ * evict_window), and with none starting until layout_unlock: a drop that
+ * came after the range was unmapped and mapped again would discard
+ * someone else's pages.  The handshake, both sides sequentially
+ * consistent:
+ *   here:     layout_busy++;  wait until zap_inflight == 0
+ *   evictor:  zap_inflight = 1;  layout_busy?  back off (zap_inflight = 0)
+ * Either we see its zap_inflight and wait, or it sees our layout_busy.
+ * The wait needs no lock of ours and no handler of ours waits for us
+ * here (we do not hold map_lock yet), so the drop's events get read.
+ * Context: a program thread, never a handler.
+ */
+static void layout_lock(struct mm *mm)
+{
+	atomic_fetch_add(&mm->layout_busy, 1);
+	while (atomic_load(&mm->zap_inflight))
+		sched_yield();
+	pthread_mutex_lock(&mm->map_lock);
+}
+
+static void layout_unlock(struct mm *mm)
+{
+	pthread_mutex_unlock(&mm->map_lock);
+	atomic_fetch_sub(&mm->layout_busy, 1);
+}
+
+/*
  * detach_locked - take [s, e) out of region @r (at index @pos): publish
  * its pieces outside the range (sharing its tables), mark it dead, wait
  * for its users.  The caller owns @r then (discards, moves, releases).
@@ -570,7 +612,7 @@ int mm_unmap(struct mm *mm, void *addr, size_t len)
 
 	if (ret < 0)
 		return ret;
-	pthread_mutex_lock(&mm->map_lock);
+	layout_lock(mm);
 	for (int tries = 0;; tries++) {
 		if (!regions_overlapping(mm, s, e, &pos)) {
 			ret = -EINVAL;
@@ -587,7 +629,7 @@ int mm_unmap(struct mm *mm, void *addr, size_t len)
 		}
 		layout_wait(mm);
 	}
-	pthread_mutex_unlock(&mm->map_lock);
+	layout_unlock(mm);
 	return ret;
 }
 
@@ -626,7 +668,7 @@ static struct mm_region *new_region_locked(struct mm *mm, uint64_t p,
 	}
 	madvise((void *)(uintptr_t)p, len, MADV_NOHUGEPAGE);
 	ret = uffd_register(&mm->uffd, (void *)(uintptr_t)p, len,
-			    UFFD_REG_MISSING);
+			    mm_uffd_reg_modes(mm));
 	if (ret == 0) {
 		ret = region_insert(mm, r);
 		if (ret < 0)
@@ -667,7 +709,7 @@ void *mm_mmap(struct mm *mm, void *hint, size_t len, int flags, int *err)
 		return NULL;
 	}
 	len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	pthread_mutex_lock(&mm->map_lock);
+	layout_lock(mm);
 	for (tries = 0;; tries++) {
 		if (tries > LAYOUT_WAIT_MAX) {
 			*err = -EAGAIN;
@@ -719,12 +761,12 @@ void *mm_mmap(struct mm *mm, void *hint, size_t len, int flags, int *err)
 		p = MAP_FAILED;
 		goto fail;
 	}
-	pthread_mutex_unlock(&mm->map_lock);
+	layout_unlock(mm);
 	return p;
 fail:
 	if (p != MAP_FAILED && !fixed)
 		munmap(p, len);
-	pthread_mutex_unlock(&mm->map_lock);
+	layout_unlock(mm);
 	return NULL;
 }
 
@@ -780,6 +822,8 @@ static void move_ptes(struct mm *mm, struct mm_region *r, uint64_t from,
 		uint64_t pte = atomic_load(&op->pte);
 
 		atomic_store(&np->pte, pte);
+		np->discarded = op->discarded;
+		op->discarded = false;
 		atomic_store_explicit(
 			&np->gen,
 			atomic_load_explicit(&op->gen, memory_order_relaxed),
@@ -848,7 +892,7 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 			return NULL;
 		}
 	}
-	pthread_mutex_lock(&mm->map_lock);
+	layout_lock(mm);
 	for (tries = 0;; tries++) {
 		r = region_find_locked(mm, o, &pos);
 		if (!r || r->end < oe) {
@@ -880,7 +924,7 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 		r = region_find_locked(mm, o, &pos);
 	}
 	if (!(flags & MREMAP_FIXED) && new_len == oe - o) {
-		pthread_mutex_unlock(&mm->map_lock);
+		layout_unlock(mm);
 		return old_addr;
 	}
 	nr = region_alloc(0, new_len);
@@ -893,7 +937,8 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 	p = mremap(old_addr, oe - o, new_len, flags, new_addr);
 	if (p == MAP_FAILED) {
 		*err = -errno;
-		uffd_register(&mm->uffd, old_addr, oe - o, UFFD_REG_MISSING);
+		uffd_register(&mm->uffd, old_addr, oe - o,
+			      mm_uffd_reg_modes(mm));
 		tables_lock(r, o, oe, false);
 		restore_locked(mm, r);
 		region_release(r);
@@ -905,7 +950,7 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 	tables_lock(r, o, oe, false);
 	region_release(r);
 	madvise(p, new_len, MADV_NOHUGEPAGE);
-	*err = uffd_register(&mm->uffd, p, new_len, UFFD_REG_MISSING);
+	*err = uffd_register(&mm->uffd, p, new_len, mm_uffd_reg_modes(mm));
 	if (*err < 0) {
 		fprintf(stderr, "uswap: mremap: register %p: %d\n", p, *err);
 		STAT_INC(mm, errors);
@@ -919,12 +964,12 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 		sched_yield();
 	atomic_fetch_add(&mm->mapped_pages, nr->npages);
 	atomic_fetch_sub(&mm->mapped_pages, (oe - o) >> PAGE_SHIFT);
-	pthread_mutex_unlock(&mm->map_lock);
+	layout_unlock(mm);
 	return p;
 out:
 	if (nr)
 		region_release(nr);
-	pthread_mutex_unlock(&mm->map_lock);
+	layout_unlock(mm);
 	return NULL;
 }
 

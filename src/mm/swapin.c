@@ -123,6 +123,7 @@ enum install_result {
 	POISONED,	/* read error: accesses raise SIGBUS */
 	LOST,		/* the pte no longer holds E: someone else did it */
 	INSTALL_FAILED, /* the ioctl failed (region gone): pte unchanged */
+	INSTALL_AGAIN,	/* EAGAIN: an event pending (fault.c, wake_later) */
 };
 
 /* swapin_install's work under the pte lock and the fence. */
@@ -167,9 +168,10 @@ static enum install_result swapin_install_locked(struct mm *mm, uint64_t addr,
 			(unsigned long long)addr);
 		STAT_INC(mm, errors);
 	} else if (ret < 0) {
-		return INSTALL_FAILED;
+		return ret == -EAGAIN ? INSTALL_AGAIN : INSTALL_FAILED;
 	}
 	atomic_store(&page->pte, PTE_PRESENT);
+	page->discarded = false;
 	atomic_fetch_add_explicit(&page->gen, 1, memory_order_relaxed);
 	if (active)
 		lru_add_active(mm, page);
@@ -281,6 +283,8 @@ static void swapin_finish(struct mm *mm, uint64_t addr, struct folio *folio,
 	swapin_release(mm, folio, moved);
 	if (res == INSTALLED)
 		count_kind(mm, kind);
+	else if (res == INSTALL_AGAIN)
+		wake_later(mm, addr);
 	else
 		wake_faulter(mm, addr);
 }
@@ -613,7 +617,8 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr)
 		swp_entry_t entry;
 		bool moved;
 
-		if (a == addr || !pte_is_swap(pte))
+		/* a page being dropped takes no install (PTE_ZAP) */
+		if (a == addr || !pte_is_swap(pte) || pte_zapping(pte))
 			continue;
 		entry = pte_to_swp_entry(pte);
 		folio = folio_alloc(mm->pool);

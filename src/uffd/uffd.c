@@ -305,13 +305,17 @@ int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max)
 	return out;
 }
 
-int uffd_wait(struct uffd *u)
+int uffd_wait(struct uffd *u, int also_fd, int timeout_ms)
 {
-	struct pollfd p = {.fd = u->fd, .events = POLLIN};
+	struct pollfd p[2] = {{.fd = u->fd, .events = POLLIN},
+			      {.fd = also_fd, .events = POLLIN}};
+	int n = poll(p, also_fd >= 0 ? 2 : 1, timeout_ms);
 
-	if (poll(&p, 1, -1) < 0)
+	if (n < 0)
 		return -errno;
-	return 0;
+	if (p[0].revents)
+		return 0;
+	return n ? 1 : -ETIMEDOUT;
 }
 
 long uffd_copy(struct uffd *u, uint64_t dst, const void *src, size_t len,

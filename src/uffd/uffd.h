@@ -187,13 +187,15 @@ int uffd_unregister(struct uffd *u, void *addr, size_t len);
 int uffd_read_events(struct uffd *u, struct uffd_event *ev, int max);
 
 /*
- * uffd_wait - block until an event can be read (poll(2) for POLLIN).  With
- * a nonblocking fd, uffd_read_events may still answer -EAGAIN afterwards: a
- * fault can be resolved (woken) before anyone read its message.
- * Return: 0; -EINTR; -errno of poll.
+ * uffd_wait - block until an event can be read (poll(2) for POLLIN), or
+ * @also_fd (when >= 0) is readable, for at most @timeout_ms (-1: no
+ * limit).  With a nonblocking fd, uffd_read_events may still answer
+ * -EAGAIN afterwards: a fault can be resolved (woken) before anyone read
+ * its message.
+ * Return: 0 (events); 1 (only @also_fd); -ETIMEDOUT; -EINTR; -errno.
  * Context: any thread; blocks.
  */
-int uffd_wait(struct uffd *u);
+int uffd_wait(struct uffd *u, int also_fd, int timeout_ms);
 
 /*
  * Page installation and removal; results classified as above (0, a partial

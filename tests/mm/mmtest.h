@@ -30,6 +30,10 @@ struct mt_conf {
 	bool unfenced_installs;
 	bool move_unverified;
 	bool adaptive_handlers;
+	bool evict_move;      /* no window eviction: a MOVE per page */
+	bool zap_unprotected; /* window eviction without write-protect */
+	unsigned zap_min;     /* fewest pages per window (0: the default) */
+	bool zap_drop_fails;  /* every window's drop fails */
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -56,6 +60,10 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.unfenced_installs = c->unfenced_installs;
 	mp.move_unverified = c->move_unverified;
 	mp.adaptive_handlers = c->adaptive_handlers;
+	mp.wp_evict = !c->evict_move;
+	mp.zap_unprotected = c->zap_unprotected;
+	mp.zap_min = c->zap_min;
+	mp.zap_drop_fails = c->zap_drop_fails;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",

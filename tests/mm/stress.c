@@ -3,7 +3,8 @@
  * of the seed thread's reproducer (kernel-swap-history.md section 2.7).
  *
  * usage: mm_stress POLICY [SEED] [MILLISECONDS] [--expect-loss] [--sigbus]
- *                  [--pageout [--move-unverified]]
+ *                  [--pageout [--move-unverified]] [--evict-move]
+ *                  [--zap-unprotected]
  *
  * A region of NPAGES pages, each stamped with its own index (word 1) and
  * holding a counter (word 0).  WORKERS threads atomically increment the
@@ -28,6 +29,11 @@
  * below); with kernel swap on it must pass too (tests/mm/kernel_swap.sh).
  * --move-unverified puts back the old trust in UFFDIO_MOVE's EEXIST
  * (mm_move), which that run must catch losing pages.
+ *
+ * The reclaimer evicts by windows (src/mm/zap.c), lowered to 2 pages per
+ * window for this tiny budget; --evict-move turns windows off (every page
+ * moved out alone), --zap-unprotected leaves out their write-protect
+ * step, which a run with --expect-loss must catch losing increments.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -284,7 +290,8 @@ int main(int argc, char **argv)
 			    .nslots = NPAGES + 24,
 			    .threads = HANDLERS,
 			    .cache_pages = 4,
-			    .read_batch = 1}; /* spread storms over handlers */
+			    .read_batch = 1, /* spread storms over handlers */
+			    .zap_min = 2};   /* windows under a tiny budget */
 	pthread_t w[WORKERS], st_threads[STORMERS], ev, po;
 	bool expect_loss = false, pageout = false;
 	uint64_t misreports = 0;
@@ -302,6 +309,10 @@ int main(int argc, char **argv)
 			pageout = true;
 		} else if (!strcmp(argv[i], "--move-unverified")) {
 			c.move_unverified = true; /* the old code */
+		} else if (!strcmp(argv[i], "--evict-move")) {
+			c.evict_move = true; /* no window eviction */
+		} else if (!strcmp(argv[i], "--zap-unprotected")) {
+			c.zap_unprotected = true; /* copy + drop, no WP */
 		} else if (nargs == 0) {
 			if (parse_policy(argv[i], &c.policy))
 				FAIL("unknown policy %s", argv[i]);
@@ -383,7 +394,8 @@ int main(int argc, char **argv)
 	uswap_stats(u, &st);
 	printf("faults %llu zero %llu minor %llu major %llu repeat %llu "
 	       "eexist %llu swapins %llu swapouts %llu (evicted in runs "
-	       "%llu)\n",
+	       "%llu, by windows %llu in %llu drops, faults woken to wait "
+	       "for a drop %llu)\n",
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.faults_zero,
 	       (unsigned long long)st.faults_minor,
@@ -392,7 +404,11 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.eexist, (unsigned long long)st.swapins,
 	       (unsigned long long)st.swapouts,
 	       (unsigned long long)atomic_load(
-		       &uswap_mm(u)->stats.run_evictions));
+		       &uswap_mm(u)->stats.run_evictions),
+	       (unsigned long long)atomic_load(
+		       &uswap_mm(u)->stats.window_evictions),
+	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_windows),
+	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_waits));
 	CHECK(uswap_unmap(u, region, NPAGES * PAGE_SIZE) == 0, "unmap");
 	inuse = mt_slots_inuse(u);
 	{
