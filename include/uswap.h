@@ -53,6 +53,10 @@ struct uswap_config {
 	(1u << 2) /* publish the statistics for `uswap stat
 				    PID` (a memfd "uswap-stats" refreshed
 				    every 250 ms by one more thread) */
+#define USWAP_F_EVICT_MOVE \
+	(1u << 3) /* evict every page with its own UFFDIO_MOVE,
+				    not scattered cold pages together (window
+				    eviction: write-protect, copy, one drop) */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {

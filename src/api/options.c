@@ -123,6 +123,17 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_PUBLISH},
+	{{"evict_move", "USWAP_EVICT_MOVE", "flag", "off",
+	  "Evict every page with its own UFFDIO_MOVE (a TLB shootdown "
+	  "each) instead of the cold pages around the oldest one together "
+	  "(write-protect, copy, one drop: docs/pager.md, \"Window "
+	  "eviction\").  For kernels before 6.11, which it needs anyway.",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_EVICT_MOVE},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

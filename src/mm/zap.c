@@ -406,7 +406,7 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 	struct iovec iov[ZAP_RANGES];
 	struct zap_range done[ZAP_RANGES];
 	bool dropped[ZAP_RANGES];
-	struct zap_plan pl;
+	struct zap_plan pl = {.nr = 0};
 	uint64_t reads;
 	size_t ready = 0, evicted = 0, k;
 
