@@ -61,9 +61,9 @@
 #define PTRS_PER_TABLE 512 /* pages per pte table (one split pte lock) */
 #define EVICT_RUN      16  /* pages per MOVE-out (reclaim.c, evict_run) */
 #define SCRATCH_PAGES  64  /* pages per scratch window (evict_run) */
-#define ZAP_WINDOW     64  /* pages per window eviction (evict_window) */
-#define ZAP_VICTIMS    32  /* pages evicted at most per window */
-#define ZAP_RANGES     4   /* ranges dropped at most per window */
+#define ZAP_WINDOW     128 /* pages per window eviction (zap.c) */
+#define ZAP_VICTIMS    64  /* pages evicted at most per window */
+#define ZAP_RANGES     8   /* ranges dropped at most per window */
 
 /*
  * The pte: one atomic word per page.  Written only under the table's lock;

@@ -552,7 +552,7 @@ int zap_window(struct mm *mm, struct mm_page *anchor, size_t max)
 
 	if (mm->zap_pause_ns && zap_now_ns() < mm->zap_pause_ns)
 		return -EAGAIN;
-	/* a batch, like the kernel's 32, if the budget is not tiny */
+	/* a batch (the kernel reclaims 32 at a time) unless the budget is tiny */
 	if (batch > ZAP_VICTIMS)
 		batch = ZAP_VICTIMS;
 	if (max < batch)
