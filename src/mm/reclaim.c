@@ -389,7 +389,8 @@ long swapout_folio_prepare(struct mm *mm, struct folio *folio,
  *   touched again first).
  * Return: 1 evicted; 0 skipped (page changed or discarded); -EBUSY (the
  * page is COW-shared with a forked child, or pinned: UFFDIO_MOVE refuses
- * it until it is written; it went back to the young end of the list);
+ * it until it is written; or mlocked by the program: EINVAL until it is
+ * unlocked; it went back to the young end of the list);
  * -ENOSPC (swap full); -ENOMEM (no folio).
  * Context: the reclaimer, a handler in direct reclaim, or a test thread;
  * no locks held on entry; takes the new folio's lock, then the pte lock.
@@ -446,8 +447,11 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 			}
 			lru_add(mm, page);
 		}
-		/* busy: COW-shared with a fork's child, or pinned */
-		ret = ret == -EBUSY ? -EBUSY : 0;
+		/*
+		 * busy: COW-shared with a fork's child, or pinned (EBUSY);
+		 * mlocked by the program (EINVAL): it cannot leave now
+		 */
+		ret = ret == -EBUSY || ret == -EINVAL ? -EBUSY : 0;
 		goto undo;
 	}
 	pte_set_swapped(mm, page, entry);
@@ -587,8 +591,8 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 					(unsigned long long)addr);
 				STAT_INC(mm, errors);
 			}
-			/* busy: COW-shared with a fork's child, or pinned */
-			ret = got == -EBUSY ? -EBUSY : 0;
+			/* busy: COW-shared, pinned, or mlocked (EINVAL) */
+			ret = got == -EBUSY || got == -EINVAL ? -EBUSY : 0;
 			got = 0;
 		}
 		moved = (size_t)got;
