@@ -377,8 +377,8 @@ enum { EV_NONE, EV_STOP, EV_PARK };
 
 /*
  * zap_event_ours - whether the remove event of [start, end) is a window
- * eviction's own drop (reclaim.c, evict_window): a range it registered,
- * exactly, not seen yet.  Each range raises one event: evict_window drops
+ * eviction's own drop (zap.c): a range it registered,
+ * exactly, not seen yet.  Each range raises one event: zap_evict drops
  * only ranges inside one vma (vma_covers).  The program's own discard of
  * exactly the same range at the same moment may be taken for ours; then
  * ours is taken for the program's, marks the pages PTE_DISCARD, and they

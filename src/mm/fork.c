@@ -63,8 +63,8 @@ static void fork_park(struct mm *mm)
 	atomic_store(&mm->park, true);
 	/*
 	 * The reclaimer first: a window eviction in flight waits for a
-	 * handler to read the remove events of its drop (reclaim.c,
-	 * evict_window), so the handlers must still be reading.
+	 * handler to read the remove events of its drop (zap.c), so the
+	 * handlers must still be reading.
 	 */
 	if (mm->reclaimer_started) {
 		mm_kick_reclaimer(mm);

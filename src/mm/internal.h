@@ -29,7 +29,7 @@
  *     pte lock      (tbl->lock: one mutex per pte table of 512 pages)
  *       install_lock read side: TRY only (swapin_install), never waited
  *       lru_lock    (mm->lru_lock: both LRU lists and their counters)
- *       zap_lock    (leaf: evict_window's dropped ranges; also taken by
+ *       zap_lock    (leaf: zap_evict's dropped ranges; also taken by
  *                    the event reader under read_lock, zap_event_ours)
  *   later_lock      (leaf: faulters to wake after an event; taken alone)
  *       cluster lock (inside swap_* calls)
@@ -39,7 +39,7 @@
  * never waited for.  The uffd ioctls (COPY, MOVE, ZEROPAGE, POISON,
  * WRITEPROTECT) are issued under the pte lock: they do not block on
  * anything of ours.  Nothing is held across a madvise that raises a
- * remove event, which waits until a handler has read it: evict_window's
+ * remove event, which waits until a handler has read it: zap_evict's
  * drop holds no lock, no folio, no region or table reference.
  */
 #ifndef USWAP_MM_INTERNAL_H
@@ -78,13 +78,13 @@
 #define PTE_POISON  UINT64_C(2)
 #define PTE_SWAP    (UINT64_C(1) << 63) /* entries never use bit 63 */
 /*
- * PTE_ZAP: the page lies in a range a window eviction (reclaim.c,
- * evict_window) is dropping from the process: the kernel may still map
- * it (write-protected) until the drop is done.  With PTE_SWAP|e: the data
- * is in e's slot or folio; alone: none.  Nothing installs into such a pte
- * (a fault is woken to fault again); the evictor clears the bit once its
+ * PTE_ZAP: the page lies in a range a window eviction (zap.c) is dropping
+ * from the process: the kernel may still map it (write-protected) until
+ * the drop is done.  With PTE_SWAP|e: the data is in e's slot or folio;
+ * alone: none.  Nothing installs into such a pte (a fault on it sleeps
+ * until the evictor wakes the range); the evictor clears the bit once its
  * drop is done (PTE_ZAP alone becomes PTE_NONE).  A discard of the range
- * meanwhile releases e and leaves PTE_ZAP.  Entries never use bit 62.
+ * meanwhile adds PTE_DISCARD.  Entries never use bit 62.
  */
 #define PTE_ZAP (UINT64_C(1) << 62)
 /*
@@ -208,8 +208,8 @@ struct mm_stats {
 	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
 	_Atomic uint64_t moves_misreported; /* EEXIST after a move: mm.c */
 	_Atomic uint64_t run_evictions;	    /* pages evict_run moved */
-	_Atomic uint64_t window_evictions;  /* pages evict_window dropped */
-	_Atomic uint64_t zap_windows;	    /* evict_window's drops */
+	_Atomic uint64_t window_evictions;  /* pages window evictions dropped */
+	_Atomic uint64_t zap_windows;	    /* zap_evict's drops */
 	_Atomic uint64_t zap_waits;	    /* faults left asleep for one */
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 };
@@ -255,7 +255,7 @@ struct mm {
 	 */
 	_Atomic uint64_t evict_next;
 	/*
-	 * Window eviction (reclaim.c, evict_window; only the reclaimer
+	 * Window eviction (zap.c; only the reclaimer
 	 * thread, one window at a time).  zap_ranges: the ranges its
 	 * process_madvise is dropping, so that the handler reading their
 	 * remove events knows them for ours (zap_event_ours, fault.c);
@@ -360,7 +360,7 @@ struct mm {
 	/*
 	 * Reads begun and reads whose remove events are applied (read_lock):
 	 * reads_done >= a value of reads_started means every event read up
-	 * to then is applied (evict_window, before it forgets its ranges).
+	 * to then is applied (zap_evict, before it forgets its ranges).
 	 */
 	_Atomic uint64_t reads_started, reads_done;
 	/*

@@ -164,7 +164,7 @@ bool vma_covers(struct mm *mm, uint64_t start, uint64_t end)
 
 /*
  * mm_uffd_reg_modes - how regions are registered: MODE_MISSING, and
- * MODE_WP for window eviction (reclaim.c, evict_window).
+ * MODE_WP for window eviction (zap.c).
  */
 unsigned mm_uffd_reg_modes(struct mm *mm)
 {
@@ -173,7 +173,7 @@ unsigned mm_uffd_reg_modes(struct mm *mm)
 
 /*
  * mm_proc_open - the /proc/self files the pager reads (pagemap for
- * mm_move, mem and maps for evict_window), at creation and in a forked
+ * mm_move, mem and maps for zap_evict), at creation and in a forked
  * child (the inherited ones are the parent's).
  */
 void mm_proc_open(struct mm *mm)

@@ -73,7 +73,7 @@ struct mm_params {
 	 */
 	bool move_unverified;
 	/*
-	 * Window eviction (reclaim.c, evict_window): the reclaimer takes
+	 * Window eviction (zap.c): the reclaimer takes
 	 * the inactive pages around the oldest one out of the process
 	 * together: write-protect, copy, one drop (process_madvise), so
 	 * that scattered pages share the TLB shootdowns a MOVE per page

@@ -498,10 +498,9 @@ static void layout_wait(struct mm *mm)
 /*
  * layout_lock - map_lock for one of uswap's own layout changes (unmap,
  * mmap, mremap: they unregister and unmap or move ranges), once no window
- * eviction is between marking its ranges and its drop (reclaim.c,
- * evict_window), and with none starting until layout_unlock: a drop that
- * came after the range was unmapped and mapped again would discard
- * someone else's pages.  The handshake, both sides sequentially
+ * eviction (zap.c) is between marking its ranges and its drop, and with
+ * none starting until layout_unlock: a drop that came after the range was
+ * unmapped and mapped again would discard someone else's pages.  The handshake, both sides sequentially
  * consistent:
  *   here:     layout_busy++;  wait until zap_inflight == 0
  *   evictor:  zap_inflight = 1;  layout_busy?  back off (zap_inflight = 0)
