@@ -500,8 +500,8 @@ static void layout_wait(struct mm *mm)
  * mmap, mremap: they unregister and unmap or move ranges), once no window
  * eviction (zap.c) is between marking its ranges and its drop, and with
  * none starting until layout_unlock: a drop that came after the range was
- * unmapped and mapped again would discard someone else's pages.  The handshake, both sides sequentially
- * consistent:
+ * unmapped and mapped again would discard someone else's pages.  The
+ * handshake, both sides sequentially consistent:
  *   here:     layout_busy++;  wait until zap_inflight == 0
  *   evictor:  zap_inflight = 1;  layout_busy?  back off (zap_inflight = 0)
  * Either we see its zap_inflight and wait, or it sees our layout_busy.
