@@ -49,25 +49,30 @@
  * unmap event: region_wait_unused, table_drop).  So the state in between
  * is in the ptes alone: PTE_ZAP (internal.h).  No install happens on a
  * PTE_ZAP pte (do_anonymous_page wants none, a swap-in its exact entry,
- * readahead skips it, do_lost_page refuses it, serve_fault wakes the
- * faulter to fault again), so the drop cannot take away a page installed
- * after we unlocked.  The reader must be free to read: the reclaimer is
+ * readahead skips it, do_lost_page refuses it, serve_fault and
+ * do_wp_page leave the faulter asleep until the evictor wakes its ranges
+ * after zap_finish), so the drop cannot take away a page installed after
+ * we unlocked.  The reader must be free to read: the reclaimer is
  * not a handler, handler 0 always reads (adaptive handlers), fork parks
  * the reclaimer before the handlers (fork.c), close stops it first.
  *
  * Race timelines:
  *  - A thread writes a page of V.  Before the write-protect: the write is
  *    in the copy (pread reads after the WP).  After: it waits in a WP
- *    fault; its handler (do_wp_page) finds the pte not present and wakes
- *    it; it faults again (WP while the page is still mapped, missing once
- *    dropped; serve_fault wakes it while PTE_ZAP) until zap_finish, then
- *    swaps the page in from the swap cache and writes.  Nothing written
- *    is lost: the write-protect is what makes the copy complete.
+ *    fault; its handler (do_wp_page) finds PTE_ZAP and leaves it asleep;
+ *    the evictor's wake after zap_finish sends it to fault again, now a
+ *    missing fault that swaps the page in from the swap cache; then it
+ *    writes.  Nothing written is lost: the write-protect is what makes
+ *    the copy complete (stress-zap-unprotected-caught shows the loss
+ *    without it).
  *  - A thread reads a page of V: it is mapped, with the copy's data, until
  *    the drop; then as above.
- *  - The program discards a page of V (MADV_DONTNEED) before the copy:
- *    pread gives EIO, we back off (ranges un-protected, pages back on the
- *    LRU: they stay present to us and read zero, as any discarded page).
+ *  - The program discards a page of V (MADV_DONTNEED) before the plan:
+ *    the page is marked discarded (region.c, discard_table) and is not
+ *    taken.  Between the plan and the copy (the kernel zaps after the
+ *    event was read, not under our lock): pread gives EIO, we back off
+ *    (ranges un-protected, pages back on the LRU or dropped if
+ *    discarded).
  *    After the copy: its remove event is applied under the pte lock, so
  *    after the marks: discard_table sets PTE_DISCARD, and zap_finish
  *    releases the entry: the page reads zero.  Its event for exactly one
@@ -77,6 +82,9 @@
  *    for zap_inflight, or we back off before marking anything.  The
  *    program's own munmap(2): its unmap event clears the marks
  *    (discard_table, unmapped); zap_finish finds no region or no mark.
+ *  - A drop that fails (a range the program mlocked: EINVAL): the pages
+ *    still mapped are put back as they were (zap_unzap_locked), and
+ *    windows pause for ZAP_PAUSE_NS.
  *  - The program changes the protection of part of a range (mprotect)
  *    between vma_covers and the drop: the range then spans two vmas and
  *    raises two events, neither ours: they mark the pages PTE_DISCARD and
