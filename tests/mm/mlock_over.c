@@ -8,6 +8,8 @@
  * munlock the budget holds again.
  */
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mmtest.h"
 
@@ -34,7 +36,8 @@ int main(void)
 	CHECK(a, "uswap_map: %s", strerror(errno));
 	for (size_t i = 0; i < NPAGES; i++)
 		((uint64_t *)(a + i * PAGE_SIZE))[1] = i;
-	if (mlock(a, LOCKED * PAGE_SIZE) != 0) {
+	/* the system call: ASan's mlock interceptor locks nothing */
+	if (syscall(SYS_mlock, a, LOCKED * PAGE_SIZE) != 0) {
 		printf("SKIP: mlock: %s\n", strerror(errno));
 		return 77;
 	}
@@ -45,7 +48,7 @@ int main(void)
 	printf("locked: resident %llu KiB (budget 256 KiB)\n",
 	       (unsigned long long)st.resident >> 10);
 	CHECK(st.resident >= LOCKED * PAGE_SIZE, "locked pages left");
-	CHECK(munlock(a, LOCKED * PAGE_SIZE) == 0, "munlock");
+	CHECK(syscall(SYS_munlock, a, LOCKED * PAGE_SIZE) == 0, "munlock");
 	check_all(a);
 	check_all(a);
 	mm_quiesce(uswap_mm(u));
