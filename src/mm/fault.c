@@ -319,7 +319,7 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
 			mm_hook(MM_HOOK_SWAPIN_DONE, pte_to_swp_entry(pte));
 			if (ret == 0 && !atomic_load(&mm->closing))
-				swapin_readahead(mm, r, addr);
+				swapin_readahead(mm, r, addr, ev->fault.tid);
 			ret = 0;
 		} else {
 			ret = do_lost_page(mm, r, addr, ev->fault.write, pte);

@@ -180,9 +180,8 @@ struct mm_region {
 	uint64_t base;
 	size_t npages, ntables;
 	struct pte_table **tables;
-	_Atomic int refs;	  /* users in flight (faults, reclaim) */
-	_Atomic bool dead;	  /* being unmapped: take no new refs */
-	_Atomic uint64_t ra_prev; /* page of the last swap fault (relaxed) */
+	_Atomic int refs;  /* users in flight (faults, reclaim) */
+	_Atomic bool dead; /* being unmapped: take no new refs */
 };
 
 /* Per-folio pager state, indexed by the folio's page in the staging area. */
@@ -223,6 +222,17 @@ struct mm_stats {
 #define REPEAT_SLOTS 1024
 struct repeat_slot {
 	_Atomic uint64_t tid, addr, pte, gen; /* relaxed: statistics only */
+};
+
+/*
+ * A thread's last swap fault, for sequential readahead (swapin.c): one
+ * stream per faulting thread, so that two threads sweeping the same
+ * region are each seen as sequential.  Hash on tid; relaxed, a hint.
+ */
+#define RA_SLOTS 64
+struct ra_slot {
+	_Atomic uint64_t tid, region, page; /* page: index in the region */
+	_Atomic unsigned run; /* swap faults in a row that looked sequential */
 };
 
 struct mm {
@@ -401,6 +411,7 @@ struct mm {
 	} inflight[64]; /* inflight_lock; entry 0 = free */
 
 	struct repeat_slot repeat[REPEAT_SLOTS];
+	struct ra_slot ra[RA_SLOTS];
 	struct mm_stats stats;
 };
 
@@ -461,7 +472,8 @@ void mm_sigbus_unregister(struct mm *mm);
  */
 int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		 swp_entry_t entry);
-void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr);
+void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
+		      pid_t tid);
 struct folio *mm_folio_alloc(struct mm *mm);
 static inline size_t folio_index(struct mm *mm, struct folio *folio)
 {
