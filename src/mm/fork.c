@@ -48,7 +48,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mm/internal.h"
@@ -192,15 +191,7 @@ static void fork_restart(struct mm *mm)
 
 	uffd_close(&mm->uffd);
 	uffd_close(&mm->stage_uffd);
-	if (mm->pidfd >= 0)
-		close(mm->pidfd);
-	if (mm->pagemap_fd >= 0)
-		close(mm->pagemap_fd);
-	if (mm->mem_fd >= 0)
-		close(mm->mem_fd);
-	if (mm->maps_fd >= 0)
-		close(mm->maps_fd);
-	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	mm_proc_close(mm);
 	mm_proc_open(mm);
 	ret = mm_uffds_open(mm);
 	if (ret < 0)

@@ -426,6 +426,7 @@ enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
 enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
 bool vma_covers(struct mm *mm, uint64_t start, uint64_t end);
 void mm_proc_open(struct mm *mm);
+void mm_proc_close(struct mm *mm);
 long mm_move(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,
 	     size_t npages, unsigned flags);
 

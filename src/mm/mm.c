@@ -51,14 +51,7 @@ static void mm_free(struct mm *mm)
 		uffd_close(&mm->stage_uffd);
 	if (mm->uffd.fd >= 0)
 		uffd_close(&mm->uffd);
-	if (mm->pidfd >= 0)
-		close(mm->pidfd);
-	if (mm->pagemap_fd >= 0)
-		close(mm->pagemap_fd);
-	if (mm->mem_fd >= 0)
-		close(mm->mem_fd);
-	if (mm->maps_fd >= 0)
-		close(mm->maps_fd);
+	mm_proc_close(mm);
 	if (mm->later_fd >= 0)
 		close(mm->later_fd);
 	priv_free(mm->fmeta);
@@ -172,15 +165,28 @@ unsigned mm_uffd_reg_modes(struct mm *mm)
 }
 
 /*
- * mm_proc_open - the /proc/self files the pager reads (pagemap for
- * mm_move, mem and maps for zap_evict), at creation and in a forked
- * child (the inherited ones are the parent's).
+ * mm_proc_open - our pidfd (process_madvise) and the /proc/self files the
+ * pager reads (pagemap for mm_move, mem and maps for zap_evict), at
+ * creation and in a forked child (the inherited ones are the parent's).
  */
 void mm_proc_open(struct mm *mm)
 {
+	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	mm->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	mm->mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
 	mm->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+}
+
+/* mm_proc_close - close what mm_proc_open opened (-1: not open). */
+void mm_proc_close(struct mm *mm)
+{
+	int *fds[] = {&mm->pidfd, &mm->pagemap_fd, &mm->mem_fd, &mm->maps_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 /*
@@ -272,7 +278,6 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	mm->si = si;
 	mm->dev = dev;
 	mm->uffd.fd = -1;
-	mm->pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	mm_proc_open(mm);
 	mm->stage_uffd.fd = -1;
 	pthread_rwlock_init(&mm->region_lock, NULL);
