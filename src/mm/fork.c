@@ -19,9 +19,10 @@
  *            events), park its handler threads (a doorbell each: the
  *            handler that reads it parks after its batch, holding no
  *            lock), take map_lock (no layout change, no forced eviction in
- *            flight), wait for SIGBUS-mode faults in flight.  Now no pager lock is held by anyone but
- *            read_lock (by a handler blocked in read(2), which guards no
- *            data) and map_lock (ours).
+ *            flight), wait for SIGBUS-mode faults in flight.  Now no
+ *            pager lock is held by anyone but read_lock (by a handler
+ *            blocked in read(2), which guards no data) and map_lock
+ *            (ours).
  *   parent   unpark, unlock.
  *   child    for each instance: re-initialise its locks, close the
  *            inherited fds, open new uffds (same features), pidfd and

@@ -90,7 +90,7 @@
 /*
  * PTE_DISCARD, only with PTE_ZAP: a remove event that was not the
  * evictor's own drop covered the page meanwhile; the evictor applies it
- * when its drop is done (reclaim.c, zap_finish).  Entries never use bit 61.
+ * when its drop is done (zap.c, zap_finish).  Entries never use bit 61.
  */
 #define PTE_DISCARD (UINT64_C(1) << 61)
 

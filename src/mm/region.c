@@ -301,7 +301,7 @@ static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 			/*
 			 * A window eviction is dropping the page: the
 			 * evictor applies this discard once its drop is
-			 * done (reclaim.c, zap_finish), so that no fault
+			 * done (zap.c, zap_finish), so that no fault
 			 * installs anything here meanwhile.
 			 */
 			atomic_store(&page->pte, pte | PTE_DISCARD);
