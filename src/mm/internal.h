@@ -211,6 +211,7 @@ struct mm_stats {
 	_Atomic uint64_t zap_windows;	    /* zap_evict's drops */
 	_Atomic uint64_t zap_waits;	    /* faults left asleep for one */
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
+	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
 };
 
 #define STAT_INC(mm, field) \
@@ -311,8 +312,16 @@ struct mm {
 	int32_t cache_head, cache_tail; /* cached folios, oldest first */
 	_Atomic size_t nr_resident;	/* writes under lru_lock */
 	_Atomic size_t nr_cached;	/* writes under lru_lock */
-	size_t cache_target;		/* set at creation */
-	size_t wmark_low, wmark_high;	/* set at creation */
+	/*
+	 * Pages a reclaim took off the LRU to evict and has not yet put
+	 * in the swap cache or back on the LRU: neither resident nor
+	 * cached above, but still held.  Counted in the total, or faults
+	 * go past the budget while a window is in flight and the next
+	 * one reclaims the whole window directly.  Atomic adds, no lock.
+	 */
+	_Atomic size_t nr_isolated;
+	size_t cache_target;	      /* set at creation */
+	size_t wmark_low, wmark_high; /* set at creation */
 
 	/* the reclaimer thread */
 	pthread_t reclaimer;
@@ -506,6 +515,12 @@ void lru_add(struct mm *mm, struct mm_page *page);
 void lru_add_active(struct mm *mm, struct mm_page *page);
 void lru_del(struct mm *mm, struct mm_page *page);
 void page_keep_locked(struct mm *mm, struct mm_page *page);
+/* isolated_add - @n more (or fewer, n < 0) pages isolated (nr_isolated). */
+static inline void isolated_add(struct mm *mm, long n)
+{
+	atomic_fetch_add_explicit(&mm->nr_isolated, (size_t)n,
+				  memory_order_relaxed);
+}
 bool cache_list_del(struct mm *mm, struct folio *folio);
 void mm_charge(struct mm *mm, size_t npages);
 void mm_kick_reclaimer(struct mm *mm);

@@ -452,7 +452,10 @@ void mm_get_stats(struct mm *mm, struct uswap_stats *st)
 	st->sigbus = LOAD(sigbus);
 	st->budget = (uint64_t)mm->p.budget_pages * PAGE_SIZE;
 	st->mapped = atomic_load(&mm->mapped_pages) * PAGE_SIZE;
-	st->resident = atomic_load(&mm->nr_resident) * PAGE_SIZE;
+	/* isolated pages are still mapped, or cached and not yet counted */
+	st->resident = (atomic_load(&mm->nr_resident) +
+			atomic_load(&mm->nr_isolated)) *
+		       PAGE_SIZE;
 	st->cached = atomic_load(&mm->nr_cached) * PAGE_SIZE;
 	memset(&ss, 0, sizeof(ss));
 	if (mm->dev && mm->dev->ops->get_stats)

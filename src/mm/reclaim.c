@@ -152,6 +152,7 @@ static struct mm_page *lru_isolate(struct mm *mm, struct pte_table **tp)
 			page = NULL;
 			break;
 		}
+		isolated_add(mm, 1); /* first: never under-counted */
 		lru_del_locked(mm, page);
 		*tp = page_table(page);
 		atomic_fetch_add(&(*tp)->refs, 1);
@@ -186,6 +187,7 @@ static size_t lru_isolate_run(struct mm *mm, struct mm_page **run, size_t max)
 
 		if (!page->lru_next || page->active)
 			break;
+		isolated_add(mm, 1);
 		lru_del_locked(mm, page);
 		run[n++] = page;
 	}
@@ -674,10 +676,12 @@ drop:
 	return true;
 }
 
+/* What the budget counts: resident, cached, and isolated on the way. */
 static size_t mm_total(struct mm *mm)
 {
 	return atomic_load_explicit(&mm->nr_resident, memory_order_relaxed) +
-	       atomic_load_explicit(&mm->nr_cached, memory_order_relaxed);
+	       atomic_load_explicit(&mm->nr_cached, memory_order_relaxed) +
+	       atomic_load_explicit(&mm->nr_isolated, memory_order_relaxed);
 }
 
 /*
@@ -790,9 +794,10 @@ long mm_reclaim(struct mm *mm, size_t target)
 		else if (in_reclaimer && mm->p.wp_evict &&
 			 zap_window(mm, run[0],
 				    total > target ? total - target : 1) >= 0)
-			continue; /* zap_window dropped the table reference */
+			continue; /* zap_window ended the isolation, the ref */
 		else
 			ret = evict_page(mm, run[0], stash_get(mm, &stash));
+		isolated_add(mm, -(long)n); /* cached now, or back */
 		table_put(tbl);
 		/*
 		 * Every resident page busy (shared with a child since a
@@ -865,10 +870,12 @@ void mm_charge(struct mm *mm, size_t npages)
 	if (mm->reclaimer_started)
 		reclaimer_kick(mm);
 	if (total > mm->p.budget_pages && !mm_in_signal &&
-	    mm->p.budget_pages > npages) /* direct reclaim */
+	    mm->p.budget_pages > npages) { /* direct reclaim */
+		STAT_INC(mm, direct_reclaims);
 		mm_reclaim(mm, mm->p.budget_pages - npages);
-	else if (total > mm->p.budget_pages && mm_in_signal)
+	} else if (total > mm->p.budget_pages && mm_in_signal) {
 		throttle_in_signal(mm, npages);
+	}
 }
 
 static void *reclaimer_main(void *arg)
@@ -943,7 +950,7 @@ static long evict_pending(struct mm *mm, struct mm_page **run, size_t *n)
 		ret = evict_run(mm, run, *n);
 	else if (*n == 1)
 		ret = evict_page(mm, run[0], NULL);
-
+	isolated_add(mm, -(long)*n);
 	*n = 0;
 	return ret > 0 ? ret : 0;
 }
@@ -981,8 +988,10 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store)
 			pthread_mutex_lock(&tbl->lock);
 			pthread_mutex_lock(&mm->lru_lock);
 			mine = page->lru_next != NULL;
-			if (mine)
+			if (mine) {
+				isolated_add(mm, 1);
 				lru_del_locked(mm, page);
+			}
 			pthread_mutex_unlock(&mm->lru_lock);
 			pthread_mutex_unlock(&tbl->lock);
 			if (!mine) {

@@ -162,14 +162,18 @@ static size_t window_isolate(struct mm *mm, struct mm_page *anchor,
 			v[n++] = anchor;
 		} else if (page->lru_next && !page->active &&
 			   n + (i < ai) < max) {
+			isolated_add(mm, 1); /* first: never under-counted */
 			lru_del_locked(mm, page);
 			v[n++] = page;
 		}
 	}
 	if (n < zap_min(mm)) {
-		for (size_t i = 0; i < n; i++)
-			if (v[i] != anchor)
+		for (size_t i = 0; i < n; i++) {
+			if (v[i] != anchor) {
 				lru_add_locked(mm, v[i], false);
+				isolated_add(mm, -1);
+			}
+		}
 		v[0] = anchor;
 		*a = 0;
 		n = 1;
@@ -383,9 +387,12 @@ static void zap_back_off(struct mm *mm, struct pte_table *tbl,
 {
 	if (wp)
 		zap_protect(mm, tbl, pl, wp, false);
-	for (size_t i = 0; i < n; i++)
-		if (i != keep)
+	for (size_t i = 0; i < n; i++) {
+		if (i != keep) {
 			page_keep_locked(mm, v[i]);
+			isolated_add(mm, -1);
+		}
+	}
 	pthread_mutex_unlock(&tbl->lock);
 	atomic_store(&mm->zap_inflight, 0);
 	for (size_t i = 0; i < ready; i++) {
@@ -485,14 +492,18 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 			false};
 	pthread_mutex_unlock(&mm->zap_lock);
 	/* victims not taken: back to the LRU if still present */
-	for (k = 0; k < n; k++)
-		if (!pl.take[k])
+	for (k = 0; k < n; k++) {
+		if (!pl.take[k]) {
 			page_keep_locked(mm, v[k]);
+			isolated_add(mm, -1);
+		}
+	}
 	pthread_mutex_unlock(&tbl->lock);
 
 	for (k = 0; k < n; k++) {
 		if (pl.take[k]) {
 			evicted_folio_publish(mm, folios[k], entries[k]);
+			isolated_add(mm, -1); /* cached now */
 			evicted++;
 		} else {
 			swap_cache_del_folio(folios[k], NULL);
@@ -548,7 +559,8 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
  * if there are enough (window_isolate): @max of them, or a batch of up to
  * ZAP_VICTIMS (a quarter of the budget at most) if that is more.
  * Return: pages evicted (>= 0: the window was tried, the table reference
- * dropped; 0 when its drop failed and the pages stayed); -EAGAIN when
+ * dropped, every victim's isolation ended (nr_isolated); 0 when its drop
+ * failed and the pages stayed); -EAGAIN when
  * the window was not worth it, paused or backed off: only @anchor is
  * still isolated, the reference still held: evict it alone.
  * Context: the reclaimer thread; no locks held.
