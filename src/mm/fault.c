@@ -258,7 +258,9 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
  *     between its write-protect and its marks (we waited for its pte
  *     lock): un-protect, which wakes the writer;
  *   else: a stale message: wake the writer.
- * Context: a handler thread; takes the pte lock.
+ * Context: a handler thread, or the writer's own SIGBUS handler (there
+ * the wake-ups are no-ops: the access is retried on return); takes the
+ * pte lock.
  */
 static void do_wp_page(struct mm *mm, struct mm_region *r, uint64_t addr)
 {
@@ -310,6 +312,12 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			 * events: the drop's own events would starve.
 			 */
 			STAT_INC(mm, zap_waits);
+			if (mm_in_signal) {
+				/* no wake-up will come: retry in a while */
+				const struct timespec nap = {.tv_nsec = 20000};
+
+				nanosleep(&nap, NULL);
+			}
 			break;
 		}
 		if (pte == PTE_NONE) {
@@ -322,6 +330,16 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 				swapin_readahead(mm, r, addr, ev->fault.tid);
 			ret = 0;
 		} else {
+			/*
+			 * Present, or poisoned.  In the SIGBUS mode also a
+			 * write to a page a window eviction write-protected
+			 * (a SIGBUS does not say which): a region page is
+			 * write-protected only while the evictor holds its
+			 * pte lock (zap.c: it marks PTE_ZAP, or un-protects,
+			 * before unlocking), so do_lost_page waits for it
+			 * and finds the pte changed (-EAGAIN: PTE_ZAP, wait
+			 * above) or the page there (EEXIST: retried).
+			 */
 			ret = do_lost_page(mm, r, addr, ev->fault.write, pte);
 		}
 		if (ret != -EAGAIN)
@@ -721,7 +739,9 @@ void mm_handlers_stop(struct mm *mm)
 
 /*
  * With UFFD_FEATURE_SIGBUS a missing fault raises SIGBUS (si_code
- * BUS_ADRERR) in the faulting thread instead of queueing a message; our
+ * BUS_ADRERR) in the faulting thread instead of queueing a message (so
+ * does a write to a page a window eviction write-protected: serve_fault
+ * serves both); our
  * handler serves it right there (no cross-thread wake-ups: about 2x faster
  * on this VM, research notes Q2/Q7) and returns, and the access is
  * retried.  The price: an access from the kernel (read(2) into a swapped

@@ -273,8 +273,6 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	if (!mm)
 		return -ENOMEM;
 	mm->p = *p;
-	if (p->sigbus) /* a WP fault would be a SIGBUS of its own */
-		mm->p.wp_evict = false;
 	mm->si = si;
 	mm->dev = dev;
 	mm->uffd.fd = -1;

@@ -77,8 +77,9 @@ struct mm_params {
 	 * the inactive pages around the oldest one out of the process
 	 * together: write-protect, copy, one drop (process_madvise), so
 	 * that scattered pages share the TLB shootdowns a MOVE per page
-	 * pays each.  Regions are then registered MODE_WP too.  Ignored
-	 * with sigbus.  Off: every page leaves by its own UFFDIO_MOVE.
+	 * pays each.  Regions are then registered MODE_WP too (with sigbus
+	 * a write to a protected page is a SIGBUS too: fault.c serves it).
+	 * Off: every page leaves by its own UFFDIO_MOVE.
 	 */
 	bool wp_evict;
 	/*
