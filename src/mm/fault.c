@@ -67,6 +67,33 @@ static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
 }
 
 /*
+ * signal_backoff - in the SIGBUS mode, a fault that cannot be served yet
+ * (an install refused while an event is pending: EAGAIN; a page being
+ * dropped: PTE_ZAP) returns and is retried at once: there is no sleeping
+ * faulter to wake later.  Each retry is another SIGBUS, and a thread that
+ * retries without a pause keeps the CPU from the handler thread that must
+ * read the event first (measured: 100-300 ms stalls with 2 program
+ * threads, 4-5x the repeated faults).  So: give the CPU away (sched_yield)
+ * the first few times at one address, then sleep 20 us each time.
+ * Context: the faulting thread's SIGBUS handler; async-signal-safe.
+ */
+static void signal_backoff(uint64_t addr)
+{
+	static _Thread_local uint64_t last;
+	static _Thread_local unsigned tries;
+	const struct timespec nap = {.tv_nsec = 20000};
+
+	if (addr != last) {
+		last = addr;
+		tries = 0;
+	}
+	if (tries++ < 8)
+		sched_yield();
+	else
+		nanosleep(&nap, NULL);
+}
+
+/*
  * wake_later - an install for @addr failed with EAGAIN: an event (remove,
  * unmap) is queued, or was read and its sender has not run yet (the
  * kernel's mmap_changing, which the sender drops when it wakes).  Waking
@@ -76,12 +103,18 @@ static void note_swap_fault(struct mm *mm, pid_t tid, uint64_t addr,
  * flight).  So the faulter sleeps until wake_deferred: after a batch with
  * an event was applied, after a window eviction's drop returned, or when
  * the reader's poll times out (1 ms while anyone waits here).  A full list
- * wakes at once, as before.
- * Context: a handler thread; no locks held.
+ * wakes at once, as before.  In the SIGBUS mode the faulter is this
+ * thread: it backs off and retries (signal_backoff).
+ * Context: a handler thread, or a SIGBUS handler; no locks held.
  */
 void wake_later(struct mm *mm, uint64_t addr)
 {
 	unsigned n;
+
+	if (mm_in_signal) {
+		signal_backoff(addr);
+		return;
+	}
 
 	pthread_mutex_lock(&mm->later_lock);
 	n = atomic_load(&mm->nlater);
@@ -312,12 +345,8 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			 * events: the drop's own events would starve.
 			 */
 			STAT_INC(mm, zap_waits);
-			if (mm_in_signal) {
-				/* no wake-up will come: retry in a while */
-				const struct timespec nap = {.tv_nsec = 20000};
-
-				nanosleep(&nap, NULL);
-			}
+			if (mm_in_signal) /* no wake-up will come */
+				signal_backoff(addr);
 			break;
 		}
 		if (pte == PTE_NONE) {
