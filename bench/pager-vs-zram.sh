@@ -34,6 +34,7 @@ workload=
 outdir="$here/results"
 lock_wait=600
 nice_level=0
+cpus=
 join=self
 extra=()
 table_only=
@@ -64,6 +65,8 @@ usage: sudo $0 [options] [-- extra workload options]
                         (bookkeeping charged too)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   --nice N              run the workload under nice -n N (default 0)
+  --cpus LIST           run every workload under taskset -c LIST (all its
+                        threads, uswap's too; default: not pinned)
   -o, --outdir DIR      default bench/results
   --table RAW           only print the tables again from a .raw file
 EOF
@@ -89,6 +92,7 @@ while [ $# -gt 0 ]; do
 	--join) join=$2; shift 2 ;;
 	--lock-wait) lock_wait=$2; shift 2 ;;
 	--nice) nice_level=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
 	-o | --outdir) outdir=$2; shift 2 ;;
 	--table) table_only=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
@@ -234,6 +238,11 @@ fi
 workload=${workload:-$root/build/bench/workload}
 [ -x "$workload" ] || die "no workload at $workload: build first (meson setup build && meson compile -C build)"
 case "$join" in self | shell) ;; *) die "bad --join '$join' (self or shell)" ;; esac
+pin=()
+if [ -n "$cpus" ]; then
+	taskset -c "$cpus" true 2>/dev/null || die "bad --cpus '$cpus' (taskset -c refuses it)"
+	pin=(taskset -c "$cpus")
+fi
 budget_b=$(numfmt --from=iec "${budget%B}") || die "bad budget '$budget'"
 if [ -n "$size" ]; then
 	size_b=$(numfmt --from=iec "${size%B}") || die "bad size '$size'"
@@ -309,25 +318,25 @@ run_one() { # config pattern threads rep
 	out=$(mktemp) err=$(mktemp)
 	case "$c" in
 	uswap)
-		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+		timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	uswap-sigbus)
-		USWAP_SIGBUS=1 timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+		USWAP_SIGBUS=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	zram)
 		echo 0 >"$cg/memory.max_usage_in_bytes"
 		echo 0 >"$zsys/mem_used_max" 2>/dev/null || true
 		if [ "$join" = self ]; then
-			timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --cgroup "$cg" --zram "$zdev" "${args[@]}" >"$out" 2>"$err" 9>&- &
+			timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem plain --cgroup "$cg" --zram "$zdev" "${args[@]}" >"$out" 2>"$err" 9>&- &
 		else
 			(
 				echo $BASHPID >"$cg/cgroup.procs"
-				exec timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain --cgroup-report "$cg" --zram "$zdev" "${args[@]}"
+				exec timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem plain --cgroup-report "$cg" --zram "$zdev" "${args[@]}"
 			) >"$out" 2>"$err" 9>&- &
 		fi
 		;;
 	plain)
-		timeout -k 10 "$tmo" nice -n "$nice_level" "$workload" --mem plain "${args[@]}" >"$out" 2>"$err" 9>&- &
+		timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem plain "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	esac
 	child=$!
@@ -368,7 +377,7 @@ t_end=$(date +%s)
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "Command: \`sudo bench/pager-vs-zram.sh -B $budget -S $size_b -t $seconds -W $warm -r $reps -p \"$patterns\" -T \"$threads_list\" -c \"$configs\" -w $write_ratio --join $join\`"
+	echo "Command: \`sudo bench/pager-vs-zram.sh -B $budget -S $size_b -t $seconds -W $warm -r $reps -p \"$patterns\" -T \"$threads_list\" -c \"$configs\" -w $write_ratio --join $join${cpus:+ --cpus $cpus}\`"
 	echo
 	echo "Run $(date -u -d @"$t_begin" '+%Y-%m-%d %H:%M') to $(date -u -d @"$t_end" '+%H:%M') UTC at commit $commit; $(uname -r), $(nproc) vCPU ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average before $load_before, after $load_after."
 	echo "B = $((budget_b >> 20)) MiB, S = $((size_b >> 20)) MiB, write ratio $write_ratio, ${seconds}s measured after the first touch and ${warm}s unmeasured, $reps interleaved repetitions per cell."
