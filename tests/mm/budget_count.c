@@ -96,7 +96,7 @@ int main(void)
 	for (size_t i = 0; i < NPAGES; i++)
 		((uint64_t *)(region + i * PAGE_SIZE))[1] = i;
 	mm_set_hook(hook);
-	for (int round = 0; round < 300 && atomic_load(&samples) < 2000;
+	for (int round = 0; round < 1500 && atomic_load(&samples) < 30;
 	     round++) {
 		for (int k = 0; k < 64; k++) {
 			size_t i = (size_t)rand_r(&seed) % NPAGES;
