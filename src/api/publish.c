@@ -61,6 +61,7 @@ static void *publisher_main(void *arg)
 	struct publisher *p = arg;
 	struct timespec until;
 
+	pthread_setname_np(pthread_self(), "uswap-publish");
 	pthread_mutex_lock(&publishers_lock);
 	while (!p->stop) {
 		refresh_locked(p);

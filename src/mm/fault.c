@@ -616,6 +616,11 @@ static void *handler_main(void *arg)
 	unsigned idx = atomic_fetch_add(&mm->handler_seq, 1);
 	struct uffd_event ev[16];
 	bool stop = false;
+	char name[16];
+
+	/* seen in top -H, perf, /proc/PID/task/TID/comm */
+	snprintf(name, sizeof(name), "uswap-fault%u", idx);
+	pthread_setname_np(pthread_self(), name);
 
 	while (!stop) {
 		bool park = false, events = false;

@@ -883,6 +883,7 @@ static void *reclaimer_main(void *arg)
 	struct mm *mm = arg;
 
 	in_reclaimer = true;
+	pthread_setname_np(pthread_self(), "uswap-reclaim");
 
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;
