@@ -316,8 +316,9 @@ struct mm {
 	 * Pages a reclaim took off the LRU to evict and has not yet put
 	 * in the swap cache or back on the LRU: neither resident nor
 	 * cached above, but still held.  Counted in the total, or faults
-	 * go past the budget while a window is in flight and the next
-	 * one reclaims the whole window directly.  Atomic adds, no lock.
+	 * go past the budget while a window is in flight, and the first
+	 * fault after it reclaims the excess directly.  Atomic adds, no
+	 * lock.
 	 */
 	_Atomic size_t nr_isolated;
 	size_t cache_target;	      /* set at creation */

@@ -450,7 +450,7 @@ void mm_get_stats(struct mm *mm, struct uswap_stats *st)
 	st->sigbus = LOAD(sigbus);
 	st->budget = (uint64_t)mm->p.budget_pages * PAGE_SIZE;
 	st->mapped = atomic_load(&mm->mapped_pages) * PAGE_SIZE;
-	/* isolated pages are still mapped, or cached and not yet counted */
+	/* isolated: still mapped, or moved out and not yet cached */
 	st->resident = (atomic_load(&mm->nr_resident) +
 			atomic_load(&mm->nr_isolated)) *
 		       PAGE_SIZE;
