@@ -33,7 +33,8 @@ int main(void)
 static struct uswap *u;
 static char *region;
 static int pagemap_fd;
-static atomic_bool paused; /* the program thread sleeps: no fault in flight */
+/* odd while the program thread sleeps (no fault in flight), even else */
+static atomic_long pause_no;
 static atomic_long samples, worst = -NPAGES;
 static uint64_t last_window; /* the hook's (the reclaimer thread's) */
 
@@ -54,7 +55,7 @@ static long region_present(void)
 static void hook(enum mm_hook_point point, swp_entry_t entry)
 {
 	struct uswap_stats st;
-	long present, over;
+	long present, over, p0;
 
 	(void)entry;
 	/* a window's first page published (zap_windows counts it after) */
@@ -63,11 +64,13 @@ static void hook(enum mm_hook_point point, swp_entry_t entry)
 	    atomic_load(&uswap_mm(u)->stats.zap_windows) == last_window)
 		return;
 	last_window = atomic_load(&uswap_mm(u)->stats.zap_windows);
-	if (!atomic_load(&paused))
+	p0 = atomic_load(&pause_no);
+	if (!(p0 & 1))
 		return;
 	uswap_stats(u, &st);
 	present = region_present();
-	if (present < 0)
+	/* the whole sample inside one pause (a loaded machine may not) */
+	if (present < 0 || atomic_load(&pause_no) != p0)
 		return;
 	over = present - (long)(st.resident / PAGE_SIZE);
 	if (over > atomic_load(&worst))
@@ -107,9 +110,9 @@ int main(void)
 			p[0]++;
 		}
 		/* the reclaimer works the budget down meanwhile */
-		atomic_store(&paused, true);
+		atomic_fetch_add(&pause_no, 1);
 		nanosleep(&nap, NULL);
-		atomic_store(&paused, false);
+		atomic_fetch_add(&pause_no, 1);
 	}
 	mm_set_hook(NULL);
 	mm_quiesce(mm);
