@@ -694,6 +694,7 @@ static void *handler_main(void *arg)
 		if (park && !stop)
 			mm_park(mm, false);
 	}
+	atomic_fetch_add(&mm->handlers_exited, 1);
 	return NULL;
 }
 
@@ -730,6 +731,7 @@ int mm_handlers_spawn(struct mm *mm)
 	int ret;
 
 	atomic_store(&mm->handler_seq, 0);
+	atomic_store(&mm->handlers_exited, 0);
 	for (unsigned i = 0; i < mm->p.threads; i++) {
 		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
 		if (ret)
@@ -743,7 +745,11 @@ int mm_handlers_spawn(struct mm *mm)
  * mm_handlers_stop - ring one doorbell per handler and join them.  A
  * doorbell is a remove event (MADV_DONTNEED of a registered page outside
  * every region): madvise returns once a handler has read it, and that
- * handler stops after its batch, so each call reaches another handler.
+ * handler stops after its batch.  The next doorbell is rung only when it
+ * has: madvise returns as soon as its event is dequeued, but the read(2)
+ * that dequeued it goes on taking whatever else is queued, so a doorbell
+ * rung at once can land in the same batch, and the handler that was to
+ * read it would wait for events forever (found as a fork hang, fork.c).
  * Events work in both modes (with USWAP_F_SIGBUS faults never reach the
  * handlers).
  * Context: not a handler thread.
@@ -752,9 +758,12 @@ void mm_handlers_stop(struct mm *mm)
 {
 	atomic_store(&mm->handlers_stop, true);
 	mm_handlers_wake_all(mm);
-	for (unsigned i = 0; i < mm->nhandlers; i++)
+	for (unsigned i = 0; i < mm->nhandlers; i++) {
 		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
 			MADV_DONTNEED);
+		while (atomic_load(&mm->handlers_exited) <= i)
+			sched_yield();
+	}
 	for (unsigned i = 0; i < mm->nhandlers; i++)
 		pthread_join(mm->handlers[i], NULL);
 	mm->nhandlers = 0;

@@ -74,13 +74,22 @@ static void fork_park(struct mm *mm)
 		pthread_mutex_unlock(&mm->park_lock);
 	}
 	mm_handlers_wake_all(mm);
-	for (unsigned i = 0; i < mm->nhandlers; i++)
+	/*
+	 * One doorbell at a time: the next only once the reader of this one
+	 * has parked.  The read(2) that dequeued a doorbell (and so released
+	 * our madvise) goes on dequeuing whatever else is queued: a next
+	 * doorbell rung at once could join its batch, and the other handler
+	 * would wait in poll(2) while we wait for it to park (seen once:
+	 * mm-fork_stress under ASan hung with nparked 1 of 2).
+	 */
+	for (unsigned i = 0; i < mm->nhandlers; i++) {
 		madvise((char *)mm->bell + i * PAGE_SIZE, PAGE_SIZE,
 			MADV_DONTNEED);
-	pthread_mutex_lock(&mm->park_lock);
-	while (mm->nparked < mm->nhandlers)
-		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
-	pthread_mutex_unlock(&mm->park_lock);
+		pthread_mutex_lock(&mm->park_lock);
+		while (mm->nparked <= i)
+			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+		pthread_mutex_unlock(&mm->park_lock);
+	}
 	pthread_mutex_lock(&mm->map_lock);
 	while (atomic_load(&mm->sig_inflight) > 0)
 		sched_yield();

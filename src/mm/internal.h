@@ -374,7 +374,8 @@ struct mm {
 	pthread_rwlock_t install_lock;
 	void *bell; /* doorbell pages, one per handler, then quiesce's page */
 	pthread_mutex_t quiesce_lock;
-	_Atomic bool handlers_stop;    /* handlers: exit after a doorbell */
+	_Atomic bool handlers_stop;	  /* handlers: exit after a doorbell */
+	_Atomic unsigned handlers_exited; /* since mm_handlers_spawn */
 	_Atomic int faults_inflight;   /* faults being handled (mm_quiesce) */
 	_Atomic uint64_t batches_done; /* event batches applied (read_lock) */
 	/*
