@@ -395,7 +395,7 @@ int main(int argc, char **argv)
 	printf("faults %llu zero %llu minor %llu major %llu repeat %llu "
 	       "eexist %llu swapins %llu swapouts %llu (evicted in runs "
 	       "%llu, by windows %llu in %llu drops, faults woken to wait "
-	       "for a drop %llu)\n",
+	       "for a drop %llu; faults that reclaimed first %llu)\n",
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.faults_zero,
 	       (unsigned long long)st.faults_minor,
@@ -408,7 +408,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)atomic_load(
 		       &uswap_mm(u)->stats.window_evictions),
 	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_windows),
-	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_waits));
+	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_waits),
+	       (unsigned long long)atomic_load(
+		       &uswap_mm(u)->stats.direct_reclaims));
 	CHECK(uswap_unmap(u, region, NPAGES * PAGE_SIZE) == 0, "unmap");
 	inuse = mt_slots_inuse(u);
 	{
