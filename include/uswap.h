@@ -118,6 +118,30 @@ USWAP_API int uswap_unmap(struct uswap *u, void *addr, size_t len);
  */
 USWAP_API void *uswap_mmap(struct uswap *u, void *addr, size_t len, int flags);
 
+/* uswap_adopt's flags */
+#define USWAP_ADOPT_PRESENT (1u << 0) /* take the pages present now too */
+
+/*
+ * uswap_adopt - make [@addr, @addr+@len) of memory the program mapped
+ * without uswap (private, anonymous, read-write, every page mapped: e.g.
+ * from mmap(2) before uswap_open) uswap memory, contents kept.  From then
+ * on it behaves like memory from uswap_mmap: every page not mapped yet is
+ * uswap's from its first touch.  The pages the kernel maps now are taken
+ * too with USWAP_ADOPT_PRESENT (they count against the budget, which may
+ * make the call reclaim before it returns, and can be swapped out);
+ * without it they stay ordinary memory, outside the budget, until the
+ * program discards them (MADV_DONTNEED, munmap).
+ * Return: 0; -EINVAL (@addr not page-aligned, @len 0, unknown @flags, or
+ * part of the range is not private anonymous read-write memory: a file
+ * mapping, shared, executable, the main thread's stack); -ENOMEM (part of
+ * the range is not mapped, or no memory); -EEXIST (part of it is uswap
+ * memory already); -EOPNOTSUPP (the kernel cannot tell uswap what it maps
+ * there: Linux before 6.11, or /proc not mounted).  On error nothing
+ * changed.
+ */
+USWAP_API int uswap_adopt(struct uswap *u, void *addr, size_t len,
+			  unsigned flags);
+
 /*
  * uswap_mremap - mremap(2) of a range lying inside one region (@flags: 0,
  * MREMAP_MAYMOVE, MREMAP_FIXED with @new_addr).  The contents move with it,

@@ -159,6 +159,16 @@ void *uswap_mmap(struct uswap *u, void *addr, size_t len, int flags)
 	return p;
 }
 
+int uswap_adopt(struct uswap *u, void *addr, size_t len, unsigned flags)
+{
+	long ret;
+
+	if (!u || flags & ~USWAP_ADOPT_PRESENT)
+		return -EINVAL;
+	ret = mm_adopt(u->mm, addr, len, flags & USWAP_ADOPT_PRESENT);
+	return ret < 0 ? (int)ret : 0;
+}
+
 void *uswap_mremap(struct uswap *u, void *old_addr, size_t old_len,
 		   size_t new_len, int flags, void *new_addr)
 {

@@ -194,11 +194,14 @@ static int do_anonymous_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 	struct pte_table *tbl;
 	struct mm_page *page = region_page(r, addr, &tbl);
 	size_t i = (size_t)(page - tbl->pages), lo = i, hi = i + 1, wbase;
+	uint64_t pte;
 	long ret;
 
 	mm_charge(mm, win);
 	pthread_mutex_lock(&tbl->lock);
-	if (atomic_load(&page->pte) != PTE_NONE) {
+	pte = atomic_load(&page->pte);
+	/* a plain page that faults is gone: the program dropped it */
+	if (pte != PTE_NONE && pte != PTE_PLAIN) {
 		pthread_mutex_unlock(&tbl->lock);
 		return -EAGAIN;
 	}
@@ -349,7 +352,7 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 				signal_backoff(addr);
 			break;
 		}
-		if (pte == PTE_NONE) {
+		if (pte == PTE_NONE || pte == PTE_PLAIN) {
 			ret = do_anonymous_page(mm, r, addr, ev->fault.write);
 		} else if (pte_is_swap(pte)) {
 			note_swap_fault(mm, ev->fault.tid, addr, page, pte);

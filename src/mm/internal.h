@@ -71,11 +71,17 @@
  *   PTE_NONE     never touched, or discarded: the next touch reads zero
  *   PTE_PRESENT  the page is in the process's mapping
  *   PTE_POISON   a device read failed: accesses raise SIGBUS
+ *   PTE_PLAIN    the page is in the process's mapping but not the pager's:
+ *                it was there when the range was adopted (mm_adopt
+ *                without take_present).  Never counted, evicted or
+ *                dropped (a window's drop cuts at it); a discard makes it
+ *                none, and so does a fault (it is gone then).
  *   PTE_SWAP|e   swap entry e (its folio may still be in the swap cache)
  */
 #define PTE_NONE    UINT64_C(0)
 #define PTE_PRESENT UINT64_C(1)
 #define PTE_POISON  UINT64_C(2)
+#define PTE_PLAIN   UINT64_C(3)
 #define PTE_SWAP    (UINT64_C(1) << 63) /* entries never use bit 63 */
 /*
  * PTE_ZAP: the page lies in a range a window eviction (zap.c) is dropping
@@ -436,6 +442,8 @@ int mm_uffds_open(struct mm *mm);
 enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
 enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
 bool vma_covers(struct mm *mm, uint64_t start, uint64_t end);
+int pagemap_read(struct mm *mm, uint64_t addr, size_t n, uint64_t *out);
+int vma_check_adoptable(struct mm *mm, uint64_t start, uint64_t end);
 void mm_proc_open(struct mm *mm);
 void mm_proc_close(struct mm *mm);
 long mm_move(struct mm *mm, struct uffd *u, uint64_t dst, uint64_t src,

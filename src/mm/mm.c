@@ -124,6 +124,25 @@ enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
 }
 
 /*
+ * pagemap_read - the pagemap entries of the @n pages from @addr into @out
+ * (bit 63 present, bit 62 in the kernel's own swap).
+ * Return: 0; -EOPNOTSUPP (no pagemap); -errno.  Context: any thread.
+ */
+int pagemap_read(struct mm *mm, uint64_t addr, size_t n, uint64_t *out)
+{
+	size_t want = n * sizeof(*out);
+	ssize_t got;
+
+	if (mm->pagemap_fd < 0)
+		return -EOPNOTSUPP;
+	got = pread(mm->pagemap_fd, out, want,
+		    (off_t)(addr / PAGE_SIZE * sizeof(*out)));
+	if (got < 0)
+		return -errno;
+	return (size_t)got == want ? 0 : -EIO;
+}
+
+/*
  * PROCMAP_QUERY (Linux 6.11, include/uapi/linux/fs.h): the vma covering
  * an address, from an ioctl on /proc/self/maps.  Defined here: the
  * installed headers are older.
@@ -153,6 +172,57 @@ bool vma_covers(struct mm *mm, uint64_t start, uint64_t end)
 	if (mm->maps_fd < 0 || ioctl(mm->maps_fd, PROCMAP_QUERY, &q) < 0)
 		return false;
 	return q.vma_start <= start && end <= q.vma_end;
+}
+
+/* PROCMAP_QUERY's vma_flags and query_flags (include/uapi/linux/fs.h) */
+#define PROCMAP_QUERY_VMA_READABLE   0x01
+#define PROCMAP_QUERY_VMA_WRITABLE   0x02
+#define PROCMAP_QUERY_VMA_EXECUTABLE 0x04
+#define PROCMAP_QUERY_VMA_SHARED     0x08
+
+/*
+ * vma_check_adoptable - whether [start, end) is private anonymous
+ * read-write memory, every page of it mapped: what mm_adopt can make a
+ * region.  The main thread's stack ("[stack]") is refused.
+ * Return: 0; -ENOMEM (a page is not mapped); -EINVAL (file-backed, shared,
+ * not read-write, executable, the stack); -EOPNOTSUPP (no PROCMAP_QUERY:
+ * before Linux 6.11).  Context: any thread; one ioctl per vma.
+ */
+int vma_check_adoptable(struct mm *mm, uint64_t start, uint64_t end)
+{
+	const uint64_t want =
+		PROCMAP_QUERY_VMA_READABLE | PROCMAP_QUERY_VMA_WRITABLE;
+	char name[128];
+
+	if (mm->maps_fd < 0)
+		return -EOPNOTSUPP;
+	while (start < end) {
+		struct procmap_query q = {
+			.size = sizeof(q),
+			.query_addr = start,
+			.vma_name_size = sizeof(name),
+			.vma_name_addr = (uint64_t)(uintptr_t)name,
+		};
+
+		name[0] = 0;
+		if (ioctl(mm->maps_fd, PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT)
+				return -ENOMEM;
+			if (errno == ENOTTY)
+				return -EOPNOTSUPP;
+			/* ENAMETOOLONG: a file's path, not anonymous */
+			return -EINVAL;
+		}
+		if (q.vma_start > start)
+			return -ENOMEM;
+		if ((q.vma_flags & (want | PROCMAP_QUERY_VMA_EXECUTABLE |
+				    PROCMAP_QUERY_VMA_SHARED)) != want ||
+		    q.inode || q.dev_major || q.dev_minor ||
+		    !strcmp(name, "[stack]"))
+			return -EINVAL;
+		start = q.vma_end;
+	}
+	return 0;
 }
 
 /*

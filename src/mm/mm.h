@@ -143,6 +143,17 @@ void *mm_mmap(struct mm *mm, void *hint, size_t len, int flags, int *err);
 int mm_unmap(struct mm *mm, void *addr, size_t len);
 
 /*
+ * mm_adopt - uswap_adopt's work (include/uswap.h): make [@addr, +@len),
+ * private anonymous read-write memory mapped without uswap, a region.  The
+ * pages the kernel maps now are taken (counted, on the LRU) when
+ * @take_present, else left plain (PTE_PLAIN, internal.h).
+ * Return: the pages taken; -EINVAL, -ENOMEM, -EEXIST, -EOPNOTSUPP (uswap.h).
+ * Context: any non-handler thread; takes map_lock, then pte locks; may
+ * reclaim directly afterwards (the budget).
+ */
+long mm_adopt(struct mm *mm, void *addr, size_t len, bool take_present);
+
+/*
  * mm_mremap - uswap_mremap's work.  NULL and -errno in *err.
  * Context: any non-handler thread; takes map_lock, pte locks.
  */

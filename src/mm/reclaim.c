@@ -859,7 +859,7 @@ static void throttle_in_signal(struct mm *mm, size_t npages)
  * mm_charge - a fault is about to make @npages resident.  Kicks the
  * reclaimer above wmark_high; reclaims in the calling thread when the
  * budget would be passed (direct reclaim).
- * Context: a handler thread, no locks held.
+ * Context: a handler thread, or a program thread (mm_adopt); no locks held.
  */
 void mm_charge(struct mm *mm, size_t npages)
 {

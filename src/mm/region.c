@@ -308,7 +308,7 @@ static void discard_table(struct mm *mm, struct pte_table *tbl, size_t from,
 		} else if (pte_is_swap(pte)) {
 			entries[n++] = pte_to_swp_entry(pte);
 			atomic_store(&page->pte, PTE_NONE);
-		} else if (pte == PTE_POISON) {
+		} else if (pte == PTE_POISON || pte == PTE_PLAIN) {
 			/* discarded: the next touch reads zero */
 			atomic_store(&page->pte, PTE_NONE);
 		} else if (unmapped && pte == PTE_PRESENT) {
@@ -772,6 +772,98 @@ fail:
 void *mm_map(struct mm *mm, size_t len, int *err)
 {
 	return mm_mmap(mm, NULL, len, 0, err);
+}
+
+/*
+ * adopt_table - classify the pages of @tbl in [s, e) that the kernel maps
+ * now: PTE_PRESENT on the inactive list (@take_present) or PTE_PLAIN.
+ * Return: pages made PTE_PRESENT.
+ *
+ * Under the pte lock, so that nothing the pager does to these pages
+ * interleaves with the classification.  The range is registered already,
+ * so every kernel pte that appears from now on appears through a handler,
+ * which takes the pte lock: a page missing in the pagemap read below is
+ * either served by a fault before it (the pte is no longer none: left as
+ * it is) or after it (none: served then).  A page that goes away after
+ * the read does so by the program's own MADV_DONTNEED or munmap, whose
+ * event a handler applies under the pte lock after us (discard_table
+ * makes it none; the munmap cuts the region); if the kernel zapped it
+ * after our read but the event was applied before our lock, the next
+ * touch is a missing fault on a present pte: do_lost_page installs the
+ * zeros the program asked for.  Pages in the kernel's own swap count as
+ * present: the kernel swaps them in on the next touch without a fault.
+ * If the pagemap cannot be read, every none page of the table becomes
+ * PTE_PLAIN: safe whatever the kernel maps (a plain page is never dropped;
+ * a fault on one that is not there serves it like a none page).
+ * Context: map_lock; takes the pte lock, lru_lock.
+ */
+static size_t adopt_table(struct mm *mm, struct pte_table *tbl, uint64_t s,
+			  uint64_t e, bool take_present)
+{
+	uint64_t ents[PTRS_PER_TABLE];
+	size_t first = (s - tbl->addr) >> PAGE_SHIFT;
+	size_t n = (e - s) >> PAGE_SHIFT, taken = 0;
+	bool known;
+
+	pthread_mutex_lock(&tbl->lock);
+	known = pagemap_read(mm, s, n, ents) == 0;
+	for (size_t i = 0; i < n; i++) {
+		struct mm_page *page = &tbl->pages[first + i];
+
+		if ((known && !(ents[i] >> 62)) ||
+		    atomic_load(&page->pte) != PTE_NONE)
+			continue;
+		if (!take_present || !known) {
+			atomic_store(&page->pte, PTE_PLAIN);
+			continue;
+		}
+		atomic_store(&page->pte, PTE_PRESENT);
+		page->discarded = false;
+		lru_add(mm, page);
+		taken++;
+	}
+	pthread_mutex_unlock(&tbl->lock);
+	return taken;
+}
+
+long mm_adopt(struct mm *mm, void *addr, size_t len, bool take_present)
+{
+	struct mm_region *r;
+	size_t pos, taken = 0;
+	uint64_t s, e;
+	int err;
+
+	err = check_range(addr, len, &s, &e);
+	if (err < 0 || atomic_load(&mm->closing))
+		return err < 0 ? err : -EINVAL;
+	if (take_present && mm->pagemap_fd < 0)
+		return -EOPNOTSUPP; /* could not tell which pages to take */
+	layout_lock(mm);
+	if (regions_overlapping(mm, s, e, &pos)) {
+		err = -EEXIST;
+		goto out;
+	}
+	err = vma_check_adoptable(mm, s, e);
+	if (err < 0)
+		goto out;
+	r = new_region_locked(mm, s, e - s, &err);
+	if (!r)
+		goto out;
+	/* r is published: map_lock (ours) keeps its layout as it is */
+	for (uint64_t a = s, b; a < e; a = b) {
+		struct pte_table *tbl;
+
+		region_page(r, a, &tbl);
+		b = tbl->addr + TABLE_SPAN < e ? tbl->addr + TABLE_SPAN : e;
+		taken += adopt_table(mm, tbl, a, b, take_present);
+	}
+out:
+	layout_unlock(mm);
+	if (err < 0)
+		return err;
+	if (taken)
+		mm_charge(mm, 0); /* over the budget now: reclaim */
+	return (long)taken;
 }
 
 /*

@@ -22,7 +22,8 @@
  *   pte lock;
  *   ranges := runs of V's pages still present, the holes between them
  *     included (none or swapped pages: dropping them changes nothing),
- *     cut at every other present or poisoned page; at most ZAP_RANGES,
+ *     cut at every other present, poisoned or plain page (never dropped:
+ *     pte_droppable); at most ZAP_RANGES,
  *     each inside one vma (vma_covers: then it raises exactly one remove
  *     event with exactly its bounds)
  *   UFFDIO_WRITEPROTECT each range: a writer now waits in a WP fault
@@ -192,6 +193,17 @@ struct zap_plan {
 };
 
 /*
+ * pte_droppable - whether a page between two victims may lie inside a
+ * range the window drops: nothing there (none), or only in the swap
+ * (a swap entry no window is dropping).  Present, poisoned and plain
+ * pages, and pages another window is dropping, cut the range.
+ */
+static bool pte_droppable(uint64_t pte)
+{
+	return pte == PTE_NONE || (pte_is_swap(pte) && !pte_zapping(pte));
+}
+
+/*
  * zap_plan_make - cut the victims still present into ranges (see the file
  * comment).  Victims no longer present are not taken (nothing to evict:
  * discarded, or not ours any more); victims past the last range neither.
@@ -225,8 +237,7 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 				open = false;
 			}
 			k++;
-		} else if (pte == PTE_PRESENT || pte == PTE_POISON ||
-			   pte_zapping(pte)) {
+		} else if (!pte_droppable(pte)) {
 			open = false;
 		}
 	}
