@@ -327,6 +327,17 @@ struct mm {
 	 * lock.
 	 */
 	_Atomic size_t nr_isolated;
+	/*
+	 * The last reclaim gave up short of its target: nothing could leave
+	 * (every page left shared with a forked child, or the swap full).
+	 * Faults then go on over the budget without direct reclaim, and the
+	 * reclaimer retries at its timer (50 ms), not at every kick; its
+	 * next pass sets or clears this.  Before 2026-11-26 every fault
+	 * scanned up to a lap of the LRU meanwhile: shim_ops under `uswap
+	 * run` (its heap adopted, the swap full, then a fork) took over
+	 * 120 s instead of 4.  Relaxed atomic: a hint.
+	 */
+	atomic_bool reclaim_stalled;
 	size_t cache_target;	      /* set at creation */
 	size_t wmark_low, wmark_high; /* set at creation */
 

@@ -183,8 +183,11 @@ long mm_evict_range(struct mm *mm, void *addr, size_t len, bool store);
  */
 void mm_quiesce(struct mm *mm);
 
-/* mm_reclaim - run reclaim until resident + cached <= @target pages. */
-long mm_reclaim(struct mm *mm, size_t target);
+/*
+ * mm_reclaim - run reclaim until resident + cached <= @target pages, or
+ * @max_scan pages were scanned (0: no bound).
+ */
+long mm_reclaim(struct mm *mm, size_t target, size_t max_scan);
 
 /* ---- race-window hooks (test builds: a function pointer; else no-op) ---- */
 

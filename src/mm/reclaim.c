@@ -739,21 +739,25 @@ static void stash_drain(struct hole_stash *st)
 }
 
 /*
- * mm_reclaim - evict and compress until resident + cached <= @target.
- * Return: pages compressed or dropped (>= 0); -ENOSPC when nothing more can
- * be evicted (swap or device full).
+ * mm_reclaim - evict and compress until resident + cached <= @target, or
+ * @max_scan pages were taken off the LRU (0: no bound but a lap of pages
+ * that cannot leave, see below).
+ * Return: pages compressed or dropped (>= 0); it gave up short of @target
+ * because nothing more could leave: -ENOSPC (swap or device full), -ENOMEM
+ * (no folio), -EBUSY (a lap of pages shared with a forked child).
  * Context: the reclaimer, a handler (direct reclaim) or a test thread; no
  * locks held.
  */
-long mm_reclaim(struct mm *mm, size_t target)
+long mm_reclaim(struct mm *mm, size_t target, size_t max_scan)
 {
 	struct hole_stash stash = {.n = 0};
 	size_t busy = 0, busy_max = atomic_load(&mm->nr_resident) + 8;
+	size_t scanned = 0;
 	long done = 0;
 	int fails = 0;
 
 	while (mm_total(mm) > target && !atomic_load(&mm->closing) &&
-	       !atomic_load(&mm->park)) {
+	       !atomic_load(&mm->park) && (!max_scan || scanned < max_scan)) {
 		size_t cached = atomic_load_explicit(&mm->nr_cached,
 						     memory_order_relaxed);
 		size_t total = mm_total(mm), n;
@@ -770,7 +774,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 			}
 			if (++fails > 8) {
 				stash_drain(&stash);
-				return done ? done : -ENOSPC;
+				return -ENOSPC;
 			}
 		}
 		run[0] = lru_isolate(mm, &tbl);
@@ -789,6 +793,7 @@ long mm_reclaim(struct mm *mm, size_t target)
 				      page_addr(run[n - 1]) + PAGE_SIZE,
 				      memory_order_relaxed);
 		STAT_ADD(mm, reclaim_scans, n);
+		scanned += n;
 		if (n > 1)
 			ret = evict_run(mm, run, n);
 		else if (in_reclaimer && mm->p.wp_evict &&
@@ -804,11 +809,10 @@ long mm_reclaim(struct mm *mm, size_t target)
 		 * fork): stop rather than spin; they stay, over budget, until
 		 * written (docs/pager.md, "fork").
 		 */
-		if (ret == -EBUSY && ++busy > busy_max)
-			break;
-		if ((ret == -ENOSPC || ret == -ENOMEM) && ++fails > 8) {
+		if ((ret == -EBUSY && ++busy > busy_max) ||
+		    ((ret == -ENOSPC || ret == -ENOMEM) && ++fails > 8)) {
 			stash_drain(&stash);
-			return done ? done : ret;
+			return ret;
 		}
 	}
 	stash_drain(&stash);
@@ -856,10 +860,18 @@ static void throttle_in_signal(struct mm *mm, size_t npages)
 }
 
 /*
+ * Direct reclaim takes at most this many pages off the LRU per page over
+ * the budget, plus the minimum, up to the maximum.
+ */
+#define DIRECT_SCAN_PER_PAGE 4
+#define DIRECT_SCAN_MIN	     32
+#define DIRECT_SCAN_MAX	     512
+
+/*
  * mm_charge - a fault is about to make @npages resident.  Kicks the
  * reclaimer above wmark_high; reclaims in the calling thread when the
  * budget would be passed (direct reclaim).
- * Context: a handler thread, or a program thread (mm_adopt); no locks held.
+ * Context: a handler thread, no locks held.
  */
 void mm_charge(struct mm *mm, size_t npages)
 {
@@ -870,9 +882,21 @@ void mm_charge(struct mm *mm, size_t npages)
 	if (mm->reclaimer_started)
 		reclaimer_kick(mm);
 	if (total > mm->p.budget_pages && !mm_in_signal &&
-	    mm->p.budget_pages > npages) { /* direct reclaim */
+	    mm->p.budget_pages > npages &&
+	    !atomic_load_explicit(&mm->reclaim_stalled,
+				  memory_order_relaxed)) { /* direct reclaim */
+		size_t scan =
+			DIRECT_SCAN_PER_PAGE * (total - mm->p.budget_pages) +
+			DIRECT_SCAN_MIN;
+
 		STAT_INC(mm, direct_reclaims);
-		mm_reclaim(mm, mm->p.budget_pages - npages);
+		long ret = mm_reclaim(mm, mm->p.budget_pages - npages,
+				      scan < DIRECT_SCAN_MAX ? scan
+							     : DIRECT_SCAN_MAX);
+
+		/* -ENOMEM (no folio) passes: the reclaimer frees some */
+		if (ret == -EBUSY || ret == -ENOSPC)
+			atomic_store(&mm->reclaim_stalled, true);
 	} else if (total > mm->p.budget_pages && mm_in_signal) {
 		throttle_in_signal(mm, npages);
 	}
@@ -881,34 +905,46 @@ void mm_charge(struct mm *mm, size_t npages)
 static void *reclaimer_main(void *arg)
 {
 	struct mm *mm = arg;
+	bool stalled = false;
 
 	in_reclaimer = true;
 	pthread_setname_np(pthread_self(), "uswap-reclaim");
 
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;
+		long ret;
 
 		if (atomic_load(&mm->park))
 			mm_park(mm, true); /* between batches (fork.c) */
 		pthread_mutex_lock(&mm->reclaim_lock);
-		if (!mm->reclaim_kick) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&mm->reclaim_cond,
-					       &mm->reclaim_lock, &ts);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
 		}
+		/* stalled: kicks wait for the timer; a fork or close not */
+		while ((!mm->reclaim_kick || stalled) &&
+		       !atomic_load(&mm->stopping) && !atomic_load(&mm->park))
+			if (pthread_cond_timedwait(&mm->reclaim_cond,
+						   &mm->reclaim_lock,
+						   &ts) == ETIMEDOUT)
+				break;
 		mm->reclaim_kick = false;
 		pthread_mutex_unlock(&mm->reclaim_lock);
 		if (atomic_load(&mm->stopping))
 			break;
 		if (atomic_load(&mm->park))
 			continue;
-		if (mm_total(mm) > mm->wmark_high)
-			mm_reclaim(mm, mm->wmark_low);
+		/*
+		 * A pass that gave up (reclaim_stalled, internal.h) is not
+		 * retried at every kick: the next waits for the timer.
+		 */
+		ret = mm_total(mm) > mm->wmark_high
+			      ? mm_reclaim(mm, mm->wmark_low, 0)
+			      : 0;
+		stalled = ret == -EBUSY || ret == -ENOSPC;
+		atomic_store(&mm->reclaim_stalled, stalled);
 		/* above its target, or folios running out (in-thread mode) */
 		while ((atomic_load(&mm->nr_cached) > mm->cache_target ||
 			(atomic_load(&mm->nr_cached) &&

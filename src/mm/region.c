@@ -861,8 +861,9 @@ out:
 	layout_unlock(mm);
 	if (err < 0)
 		return err;
+	/* over the budget now: back under it before returning */
 	if (taken)
-		mm_charge(mm, 0); /* over the budget now: reclaim */
+		mm_reclaim(mm, mm->p.budget_pages, 0);
 	return (long)taken;
 }
 
