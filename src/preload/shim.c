@@ -29,8 +29,10 @@
  *    through the dtv, which glibc allocates with the interposed malloc)
  *    sends every call made while uswap runs on the caller's thread (inside
  *    uswap_mmap and friends) straight to the kernel.
- *  - Memory mapped before the constructor ran (ld.so, libc start-up, what
- *    mimalloc reserved at its own start: its first segment) stays plain.
+ *  - Memory mapped before the constructor ran stays plain if ld.so or
+ *    libc mapped it; what was mapped through us (mimalloc's first
+ *    segment) is adopted, its pages touched by then left plain (see
+ *    "mappings made before uswap was up").
  *
  * The instance is never closed: at exit the kernel tears the process down
  * (closing would swap every page back in while other threads may still
@@ -88,9 +90,96 @@ static size_t route_max;
  */
 static __thread unsigned shim_depth;
 
+/* 1: one of uswap's own threads (set for its whole life). */
+static __thread bool shim_own_thread;
+
 /* Counters for the exit report; relaxed atomics, statistics only. */
 static atomic_ulong n_routed, n_fallback, n_large, n_unmapped, n_remapped,
-	n_freed;
+	n_freed, n_adopted, n_adopted_bytes, n_adopt_failed;
+
+/*
+ * ---- mappings made before uswap was up: adopted once it is ----
+ *
+ * What the program (in practice mimalloc, for its first segment) maps
+ * through us before the constructor has started uswap would have been a
+ * region had we been ready.  We note each such mapping, follow munmap,
+ * mremap and MAP_FIXED over it, and the constructor adopts what is left
+ * (uswap_adopt without USWAP_ADOPT_PRESENT): the pages touched by then stay
+ * ordinary memory, every other page is uswap's from its first touch.  The
+ * pages touched by then must stay plain: they hold what the constructor
+ * itself allocated, among it the dtv of uswap's own threads, which glibc
+ * touches in a forked child before uswap's new threads there can serve a
+ * fault (docs/preload.md).
+ *
+ * Before `ready` only the constructor and threads started by earlier
+ * constructors (none, in practice) map; a spinlock keeps the table whole
+ * anyway.  A full table drops what does not fit: it stays plain.
+ */
+#define EARLY_MAX 32
+static struct early_range {
+	uintptr_t start, end;
+} early[EARLY_MAX];
+static size_t nearly;
+static atomic_flag early_lock = ATOMIC_FLAG_INIT;
+
+static void early_lock_take(void)
+{
+	while (atomic_flag_test_and_set_explicit(&early_lock,
+						 memory_order_acquire))
+		;
+}
+
+static void early_lock_drop(void)
+{
+	atomic_flag_clear_explicit(&early_lock, memory_order_release);
+}
+
+/* early_forget - [s, e) is no longer what was noted.  early_lock held. */
+static void early_forget_locked(uintptr_t s, uintptr_t e)
+{
+	for (size_t i = 0; i < nearly;) {
+		struct early_range *r = &early[i];
+
+		if (r->end <= s || e <= r->start) {
+			i++;
+		} else if (r->start < s && e < r->end) {
+			/* split; if it does not fit, keep the head only */
+			if (nearly < EARLY_MAX)
+				early[nearly++] =
+					(struct early_range){e, r->end};
+			r->end = s;
+			i++;
+		} else if (r->start < s) {
+			r->end = s;
+			i++;
+		} else if (e < r->end) {
+			r->start = e;
+			i++;
+		} else {
+			*r = early[--nearly];
+		}
+	}
+}
+
+static void early_forget(const void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr;
+
+	early_lock_take();
+	early_forget_locked(s, s + ((len + 4095) & ~(size_t)4095));
+	early_lock_drop();
+}
+
+static void early_note(const void *addr, size_t len)
+{
+	uintptr_t s = (uintptr_t)addr, e = s + ((len + 4095) & ~(size_t)4095);
+
+	early_lock_take();
+	early_forget_locked(s, e);
+	if (nearly < EARLY_MAX)
+		early[nearly++] = (struct early_range){s, e};
+	early_lock_drop();
+}
 
 /* ---- the raw system calls (also uswap's own mmap, via raw.h) ---- */
 
@@ -207,6 +296,7 @@ static void *shim_thread_main(void *p)
 	struct shim_thread t = *(struct shim_thread *)p;
 
 	shim_depth = 1; /* for the thread's whole life */
+	shim_own_thread = true;
 	priv_free(p);
 	return t.fn(t.arg);
 }
@@ -215,21 +305,47 @@ int uswap_shim_pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			      void *(*fn)(void *), void *arg);
 
 /*
+ * The stack size of uswap's own threads: one no program thread is likely
+ * to have.  Why it matters: in a forked child, uswap starts its threads
+ * again from the atfork handler, before they can serve a fault, and
+ * glibc's pthread_create reuses a stack the parent's threads left (the
+ * smallest big enough, the same size first) and clears that thread's
+ * dtv.  The dtv lives where malloc put it, in the program's heap, which
+ * is uswap memory: had it been swapped out, the child would wait for a
+ * fault nobody serves (redis BGSAVE hung so, in get_cached_stack).  With
+ * a size of their own, uswap's threads in the child reuse the stacks of
+ * uswap's threads in the parent, whose dtv were allocated by the
+ * constructor before uswap was up: memory that stays plain (adopt_early).
+ * The threads of a child's child reuse the same stacks and dtv again.
+ */
+#define SHIM_THREAD_STACK ((1u << 20) + 5 * 4096)
+
+/*
  * uswap_shim_pthread_create - pthread_create for uswap's own threads
- * (raw.h): the new thread runs with the guard set.
+ * (raw.h): the new thread runs with the guard set, on a stack of
+ * SHIM_THREAD_STACK bytes when @attr is NULL.
  * Context: uswap's code only (uswap_open, a forked child's atfork handler).
  */
 int uswap_shim_pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			      void *(*fn)(void *), void *arg)
 {
 	struct shim_thread *t = priv_malloc(sizeof(*t));
+	pthread_attr_t own;
 	int ret;
 
 	if (!t)
 		return EAGAIN;
 	t->fn = fn;
 	t->arg = arg;
+	if (!attr && pthread_attr_init(&own) == 0) {
+		if (pthread_attr_setstacksize(&own, SHIM_THREAD_STACK) == 0)
+			attr = &own;
+		else
+			pthread_attr_destroy(&own);
+	}
 	ret = pthread_create(th, attr, shim_thread_main, t);
+	if (attr == &own)
+		pthread_attr_destroy(&own);
 	if (ret)
 		priv_free(t);
 	return ret;
@@ -279,8 +395,17 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 	int ufl = 0, err;
 	void *p;
 
-	if (!active())
-		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
+	if (!active()) {
+		p = uswap_raw_mmap(addr, len, prot, flags, fd, off);
+		if (p != MAP_FAILED && !shim_own_thread &&
+		    !atomic_load_explicit(&ready, memory_order_acquire)) {
+			if (eligible(len, prot, flags))
+				early_note(p, len);
+			else if (flags & MAP_FIXED)
+				early_forget(p, len);
+		}
+		return p;
+	}
 	if (!eligible(len, prot, flags)) {
 		/* MAP_FIXED of something else over uswap memory */
 		if ((flags & MAP_FIXED) && owned(addr, len))
@@ -328,7 +453,12 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 {
 	int ret;
 
-	if (!active() || !owned(addr, len))
+	if (!active()) {
+		if (!atomic_load_explicit(&ready, memory_order_acquire))
+			early_forget(addr, len);
+		return uswap_raw_munmap(addr, len);
+	}
+	if (!owned(addr, len))
 		return uswap_raw_munmap(addr, len);
 	shim_depth++;
 	ret = uswap_unmap(shim_u, addr, len);
@@ -353,8 +483,16 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!active() || !old_len)
-		return uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
+	if (!active() || !old_len) {
+		p = uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
+		/* moved, grown or shrunk: not followed, left plain */
+		if (p != MAP_FAILED &&
+		    !atomic_load_explicit(&ready, memory_order_acquire)) {
+			early_forget(old, old_len);
+			early_forget(p, new_len);
+		}
+		return p;
+	}
 	if (!owned(old, old_len)) {
 		/* a plain mapping moved over uswap memory */
 		if ((flags & MREMAP_FIXED) && owned(new_addr, new_len))
@@ -469,6 +607,38 @@ static void open_stats(void)
 	}
 }
 
+/*
+ * adopt_early - adopt what was noted before uswap was up (see "mappings
+ * made before uswap was up").  A range uswap_adopt refuses (it changed
+ * behind our back, or is larger than route_max) stays plain.
+ * Context: the constructor, shim_u set, before `ready`.
+ */
+static void adopt_early(void)
+{
+	struct early_range r[EARLY_MAX];
+	size_t n;
+
+	early_lock_take();
+	n = nearly;
+	memcpy(r, early, n * sizeof(r[0]));
+	nearly = 0;
+	early_lock_drop();
+	for (size_t i = 0; i < n; i++) {
+		size_t len = r[i].end - r[i].start;
+
+		if (len <= route_max &&
+		    uswap_adopt(shim_u, (void *)r[i].start, len, 0) == 0) {
+			atomic_fetch_add_explicit(&n_adopted, 1,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&n_adopted_bytes, len,
+						  memory_order_relaxed);
+		} else {
+			atomic_fetch_add_explicit(&n_adopt_failed, 1,
+						  memory_order_relaxed);
+		}
+	}
+}
+
 __attribute__((constructor(101))) static void shim_init(void)
 {
 	struct uswap_config cfg = {0};
@@ -498,6 +668,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 		shim_die(err, EINVAL);
 	route_max = opt.budget + opt.swap_size;
 	shim_u = u;
+	adopt_early();
 	atomic_store_explicit(&ready, true, memory_order_release);
 	shim_depth--;
 }
@@ -540,11 +711,15 @@ static void shim_report(void)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 			      "%s: mmap routed %lu, plain fallbacks %lu, too "
 			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
-			      "DONTNEED %lu\n",
+			      "DONTNEED %lu, adopted %lu (%lu KiB), not "
+			      "adopted %lu\n",
 			      prefix, atomic_load(&n_routed),
 			      atomic_load(&n_fallback), atomic_load(&n_large),
 			      atomic_load(&n_unmapped),
-			      atomic_load(&n_remapped), atomic_load(&n_freed));
+			      atomic_load(&n_remapped), atomic_load(&n_freed),
+			      atomic_load(&n_adopted),
+			      atomic_load(&n_adopted_bytes) >> 10,
+			      atomic_load(&n_adopt_failed));
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

@@ -33,12 +33,20 @@ routed() {
 	sed -n 's/.*mmap routed \([0-9]*\).*/\1/p' "$1" | awk '{s += $1} END {print s + 0}'
 }
 
+# adopted FILE: mappings made before uswap was up and adopted (mimalloc's
+# first segment, in every process).
+adopted() {
+	sed -n 's/.*, adopted \([0-9]*\).*/\1/p' "$1" | awk '{s += $1} END {print s + 0}'
+}
+
 # check_paged FILE: the statistics show real paging, not a silent shim.
 check_paged() {
 	[ -s "$1" ] || fail "no statistics were written to $1 (did the shim load?)"
 	r=$(routed "$1")
 	s=$(swapouts "$1")
-	echo "statistics: $r mappings routed, $s pages swapped out"
+	a=$(adopted "$1")
+	echo "statistics: $r mappings routed, $a adopted, $s pages swapped out"
 	[ "$r" -gt 0 ] || fail "no mapping was routed into uswap: $(cat "$1")"
+	[ "$a" -gt 0 ] || fail "no early mapping was adopted: $(cat "$1")"
 	[ "$s" -gt 0 ] || fail "no page was swapped out: $(cat "$1")"
 }
