@@ -888,12 +888,12 @@ void mm_charge(struct mm *mm, size_t npages)
 		size_t scan =
 			DIRECT_SCAN_PER_PAGE * (total - mm->p.budget_pages) +
 			DIRECT_SCAN_MIN;
+		long ret;
 
 		STAT_INC(mm, direct_reclaims);
-		long ret = mm_reclaim(mm, mm->p.budget_pages - npages,
-				      scan < DIRECT_SCAN_MAX ? scan
-							     : DIRECT_SCAN_MAX);
-
+		ret = mm_reclaim(mm, mm->p.budget_pages - npages,
+				 scan < DIRECT_SCAN_MAX ? scan
+							: DIRECT_SCAN_MAX);
 		/* -ENOMEM (no folio) passes: the reclaimer frees some */
 		if (ret == -EBUSY || ret == -ENOSPC)
 			atomic_store(&mm->reclaim_stalled, true);

@@ -90,7 +90,7 @@ static size_t route_max;
  */
 static __thread unsigned shim_depth;
 
-/* 1: one of uswap's own threads (set for its whole life). */
+/* True on uswap's own threads (set for their whole life). */
 static __thread bool shim_own_thread;
 
 /* Counters for the exit report; relaxed atomics, statistics only. */
