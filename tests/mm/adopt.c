@@ -22,6 +22,8 @@
  *     classification before the registration some would not be), and
  *     after the unmap nothing stays counted.
  *  4. bad ranges: a clear error, nothing changed.
+ *
+ * Usage: mm_adopt [--sigbus] (faults served in the faulting thread).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,6 +32,9 @@
 #include <time.h>
 
 #include "mmtest.h"
+
+/* --sigbus: faults served in the faulting thread (USWAP_F_SIGBUS) */
+static bool sigbus_mode;
 
 static char *plain_map(size_t npages)
 {
@@ -84,6 +89,7 @@ static uint64_t held_pages(struct uswap *u)
 static void check_take(void)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
+			    .sigbus = sigbus_mode,
 			    .budget_pages = BUDGET,
 			    .nslots = 2 * T_PAGES,
 			    .threads = 2,
@@ -144,6 +150,7 @@ static void check_take(void)
 static void check_plain(void)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
+			    .sigbus = sigbus_mode,
 			    .budget_pages = BUDGET,
 			    .nslots = 2 * P_PAGES,
 			    .threads = 2,
@@ -346,6 +353,7 @@ static void race_round(struct uswap *u, unsigned round)
 static void check_race(void)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
+			    .sigbus = sigbus_mode,
 			    .budget_pages = 32,
 			    .nslots = 2 * R_PAGES,
 			    .threads = 2,
@@ -378,6 +386,7 @@ static void expect(struct uswap *u, void *p, size_t len, unsigned flags,
 static void check_errors(void)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
+			    .sigbus = sigbus_mode,
 			    .budget_pages = BUDGET,
 			    .nslots = 256,
 			    .threads = 1};
@@ -416,8 +425,12 @@ static void check_errors(void)
 	printf("errors: ok\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	sigbus_mode = argc > 1 && !strcmp(argv[1], "--sigbus");
+	printf("faults served %s\n",
+	       sigbus_mode ? "in the faulting thread (--sigbus)"
+			   : "by handler threads");
 	check_errors();
 	check_take();
 	check_plain();
