@@ -651,7 +651,7 @@ void mm_apply_unmap(struct mm *mm, uint64_t start, uint64_t end)
 }
 
 /*
- * new_region_locked - register and publish a region over the fresh
+ * new_region_locked - publish and register a region over the fresh
  * mapping [p, p+len).  Return: the region, or NULL with *err.
  * Context: map_lock; nothing in the table overlaps the range.
  */
@@ -666,12 +666,25 @@ static struct mm_region *new_region_locked(struct mm *mm, uint64_t p,
 		return NULL;
 	}
 	madvise((void *)(uintptr_t)p, len, MADV_NOHUGEPAGE);
-	ret = uffd_register(&mm->uffd, (void *)(uintptr_t)p, len,
-			    mm_uffd_reg_modes(mm));
+	/*
+	 * Published, then registered: a fault can only come once the range
+	 * is registered, and must find the region then.  A handler wakes a
+	 * faulter whose region it cannot find (it faults again), but in the
+	 * SIGBUS mode a fault outside every region is not ours: it goes to
+	 * the program's SIGBUS handler, or kills it.  uswap_adopt's range is
+	 * the program's, which may touch it meanwhile.
+	 */
+	ret = region_insert(mm, r);
 	if (ret == 0) {
-		ret = region_insert(mm, r);
-		if (ret < 0)
-			uffd_unregister(&mm->uffd, (void *)(uintptr_t)p, len);
+		ret = uffd_register(&mm->uffd, (void *)(uintptr_t)p, len,
+				    mm_uffd_reg_modes(mm));
+		if (ret < 0) {
+			size_t pos;
+
+			region_find_locked(mm, p, &pos);
+			regions_replace(mm, pos, 1, NULL, 0); /* cannot fail */
+			region_wait_unused(r);
+		}
 	}
 	if (ret < 0) {
 		region_release(r);
@@ -861,9 +874,15 @@ out:
 	layout_unlock(mm);
 	if (err < 0)
 		return err;
-	/* over the budget now: back under it before returning */
-	if (taken)
+	/*
+	 * Over the budget now: back under it before returning, as far as
+	 * this pass gets (it stops early when folios run short); the
+	 * reclaimer, woken, goes on.
+	 */
+	if (taken) {
+		mm_kick_reclaimer(mm);
 		mm_reclaim(mm, mm->p.budget_pages, 0);
+	}
 	return (long)taken;
 }
 
