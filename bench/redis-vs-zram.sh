@@ -197,6 +197,10 @@ run_one() { # config rep
 		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null | awk 'NR == 2 { print $NF }')
 		line+=" swapouts=${swapouts:-?}"
 	fi
+	# what zram holds: data swapped, compressed, memory used, pages
+	# stored as same-filled and as huge (raw) (Documentation/admin-guide/
+	# blockdev/zram.rst, mm_stat)
+	[ "$c" != zram ] || line+=$(awk '{ printf " zram_orig=%s zram_compr=%s zram_used=%s zram_same_pages=%s zram_huge_pages=%s", $1, $2, $3, $6, $8 }' "$zc_sys/mm_stat")
 	stop_server
 	echo "$line" >>"$raw"
 	echo "  $line" >&2
