@@ -8,6 +8,9 @@
 #   zram    redis-server in a memory cgroup (v1) limited to B, zram0 the only
 #           swap (bench/zram-cgroup.sh sets it up and puts it back)
 #   plain   redis-server, no limit
+#   zram-mimalloc  as zram, with mimalloc preloaded into redis-server: the
+#           heap `uswap run` gives it, so that the allocator's share of a
+#           difference can be told from the swap's (not in the default set)
 #
 # Each run: start the server, load N keys of SIZE bytes of text-like values
 # (bench/redis_load.py | redis-cli --pipe; about 4 x B of data), then
@@ -43,7 +46,8 @@ usage: sudo $0 [options]
   -n, --requests N      redis-benchmark requests per test (default $requests)
   -C, --clients N       redis-benchmark clients (default $clients)
   -r, --reps R          repetitions, interleaved (default $reps)
-  -c, --configs "C.."   any of "uswap zram plain" (default all)
+  -c, --configs "C.."   any of "uswap zram plain zram-mimalloc" (default
+                        "uswap zram plain")
   --uswap PATH          the uswap command (default $root/build/tools/uswap)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   -o, --outdir DIR      default bench/results
@@ -88,12 +92,16 @@ fi
 [[ "$size" =~ ^[0-9]+$ ]] && [ "$size" -ge 16 ] || die "bad value size '$size' (>= 16)"
 nkeys=$((data_b / size))
 want_zram=0
+mimalloc=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2
 for c in $configs; do
 	case "$c" in
 	uswap) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
 	zram) want_zram=1 ;;
+	zram-mimalloc)
+		want_zram=1
+		[ -e "$mimalloc" ] || die "zram-mimalloc: no $mimalloc (apt-get install libmimalloc2.0)" ;;
 	plain) ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, zram, plain, zram-mimalloc)" ;;
 	esac
 done
 
@@ -139,11 +147,12 @@ start_server() { # config
 		--protected-mode no --daemonize no --logfile "$work/redis.log")
 	case "$c" in
 	uswap) "$uswap_cmd" run --budget "$budget_b" --stats -- redis-server "${args[@]}" 2>"$work/uswap.err" 9>&- & ;;
-	zram)
+	zram | zram-mimalloc)
 		echo 0 >"$zc_cg/memory.max_usage_in_bytes"
 		echo 0 >"$zc_sys/mem_used_max" 2>/dev/null || true
 		(
 			echo $BASHPID >"$zc_cg/cgroup.procs"
+			[ "$c" = zram ] || export LD_PRELOAD=$mimalloc
 			exec redis-server "${args[@]}"
 		) 9>&- &
 		;;
@@ -167,14 +176,14 @@ stop_server() {
 
 held_now() { # config -> bytes held now
 	case "$1" in
-	zram) echo $(($(cat "$zc_cg/memory.usage_in_bytes") + $(zc_mem_used))) ;;
+	zram*) echo $(($(cat "$zc_cg/memory.usage_in_bytes") + $(zc_mem_used))) ;;
 	*) echo $(($(status_kb "$server" VmRSS) * 1024)) ;;
 	esac
 }
 
 held_peak() {
 	case "$1" in
-	zram) echo $(($(cat "$zc_cg/memory.max_usage_in_bytes") + $(awk '{ print $5 }' "$zc_sys/mm_stat"))) ;;
+	zram*) echo $(($(cat "$zc_cg/memory.max_usage_in_bytes") + $(awk '{ print $5 }' "$zc_sys/mm_stat"))) ;;
 	*) echo $(($(status_kb "$server" VmHWM) * 1024)) ;;
 	esac
 }
@@ -200,7 +209,7 @@ run_one() { # config rep
 	# what zram holds: data swapped, compressed, memory used, pages
 	# stored as same-filled and as huge (raw) (Documentation/admin-guide/
 	# blockdev/zram.rst, mm_stat)
-	[ "$c" != zram ] || line+=$(awk '{ printf " zram_orig=%s zram_compr=%s zram_used=%s zram_same_pages=%s zram_huge_pages=%s", $1, $2, $3, $6, $8 }' "$zc_sys/mm_stat")
+	[ "${c#zram}" = "$c" ] || line+=$(awk '{ printf " zram_orig=%s zram_compr=%s zram_used=%s zram_same_pages=%s zram_huge_pages=%s", $1, $2, $3, $6, $8 }' "$zc_sys/mm_stat")
 	stop_server
 	echo "$line" >>"$raw"
 	echo "  $line" >&2
