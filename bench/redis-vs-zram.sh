@@ -203,7 +203,9 @@ run_one() { # config rep
 		t = tolower($1); printf " %s_rps=%s %s_p50_ms=%s %s_p99_ms=%s", t, $2, t, $5, t, $7 }')
 	line+=" held=$(held_now "$c") peak=$(held_peak "$c")"
 	if [ "$c" = uswap ]; then
-		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null | awk 'NR == 2 { print $NF }')
+		# PID COMMAND BUDGET RESIDENT CACHED STORED COMPR RATIO HELD ... SWAPOUT
+		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null |
+			awk 'NR == 2 { printf "%s uswap_stored=%s uswap_compr=%s", $NF, $6, $7 }')
 		line+=" swapouts=${swapouts:-?}"
 	fi
 	# what zram holds: data swapped, compressed, memory used, pages
