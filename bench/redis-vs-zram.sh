@@ -181,6 +181,17 @@ held_now() { # config -> bytes held now
 	esac
 }
 
+# held_anon - config -> anonymous bytes held now: VmRSS without the
+# program's file pages (its binary and libraries), which the zram cgroup
+# is not charged for when they were in the page cache already; zram: the
+# cgroup's anonymous memory plus zram's.
+held_anon() {
+	case "$1" in
+	zram*) echo $(($(awk '$1 == "total_rss" { print $2 }' "$zc_cg/memory.stat") + $(zc_mem_used))) ;;
+	*) echo $((($(status_kb "$server" RssAnon) + $(status_kb "$server" RssShmem)) * 1024)) ;;
+	esac
+}
+
 held_peak() {
 	case "$1" in
 	zram*) echo $(($(cat "$zc_cg/memory.max_usage_in_bytes") + $(awk '{ print $5 }' "$zc_sys/mm_stat"))) ;;
@@ -201,7 +212,7 @@ run_one() { # config rep
 	# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 	line+=$(echo "$bench" | tr -d '"' | awk -F, '$1 == "GET" || $1 == "SET" {
 		t = tolower($1); printf " %s_rps=%s %s_p50_ms=%s %s_p99_ms=%s", t, $2, t, $5, t, $7 }')
-	line+=" held=$(held_now "$c") peak=$(held_peak "$c")"
+	line+=" held=$(held_now "$c") peak=$(held_peak "$c") held_anon=$(held_anon "$c")"
 	if [ "$c" = uswap ]; then
 		# PID COMMAND BUDGET RESIDENT CACHED STORED COMPR RATIO HELD ... SWAPOUT
 		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null |
