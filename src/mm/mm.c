@@ -104,26 +104,6 @@ int mm_uffds_open(struct mm *mm)
 }
 
 /*
- * pagemap_state - what the kernel maps at @addr in this process, from
- * /proc/self/pagemap (bit 63 present, bit 62 in the kernel's own swap).
- * Context: any thread; one pread(2), no lock.
- */
-enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
-{
-	uint64_t ent;
-
-	if (mm->pagemap_fd < 0 ||
-	    pread(mm->pagemap_fd, &ent, sizeof(ent),
-		  (off_t)(addr / PAGE_SIZE * sizeof(ent))) != sizeof(ent))
-		return PM_UNKNOWN;
-	if (ent & (UINT64_C(1) << 63))
-		return PM_PRESENT;
-	if (ent & (UINT64_C(1) << 62))
-		return PM_SWAPPED;
-	return PM_NONE;
-}
-
-/*
  * pagemap_read - the pagemap entries of the @n pages from @addr into @out
  * (bit 63 present, bit 62 in the kernel's own swap).
  * Return: 0; -EOPNOTSUPP (no pagemap); -errno.  Context: any thread.
@@ -140,6 +120,24 @@ int pagemap_read(struct mm *mm, uint64_t addr, size_t n, uint64_t *out)
 	if (got < 0)
 		return -errno;
 	return (size_t)got == want ? 0 : -EIO;
+}
+
+/*
+ * pagemap_state - what the kernel maps at @addr in this process, from
+ * /proc/self/pagemap (bit 63 present, bit 62 in the kernel's own swap).
+ * Context: any thread; one pread(2), no lock.
+ */
+enum pm_state pagemap_state(struct mm *mm, uint64_t addr)
+{
+	uint64_t ent;
+
+	if (pagemap_read(mm, addr, 1, &ent) < 0)
+		return PM_UNKNOWN;
+	if (ent & (UINT64_C(1) << 63))
+		return PM_PRESENT;
+	if (ent & (UINT64_C(1) << 62))
+		return PM_SWAPPED;
+	return PM_NONE;
 }
 
 /*
