@@ -905,7 +905,6 @@ void mm_charge(struct mm *mm, size_t npages)
 static void *reclaimer_main(void *arg)
 {
 	struct mm *mm = arg;
-	bool stalled = false;
 
 	in_reclaimer = true;
 	pthread_setname_np(pthread_self(), "uswap-reclaim");
@@ -924,7 +923,9 @@ static void *reclaimer_main(void *arg)
 			ts.tv_nsec -= 1000000000;
 		}
 		/* stalled: kicks wait for the timer; a fork or close not */
-		while ((!mm->reclaim_kick || stalled) &&
+		while ((!mm->reclaim_kick ||
+			atomic_load_explicit(&mm->reclaim_stalled,
+					     memory_order_relaxed)) &&
 		       !atomic_load(&mm->stopping) && !atomic_load(&mm->park))
 			if (pthread_cond_timedwait(&mm->reclaim_cond,
 						   &mm->reclaim_lock,
@@ -943,8 +944,8 @@ static void *reclaimer_main(void *arg)
 		ret = mm_total(mm) > mm->wmark_high
 			      ? mm_reclaim(mm, mm->wmark_low, 0)
 			      : 0;
-		stalled = ret == -EBUSY || ret == -ENOSPC;
-		atomic_store(&mm->reclaim_stalled, stalled);
+		atomic_store(&mm->reclaim_stalled,
+			     ret == -EBUSY || ret == -ENOSPC);
 		/* above its target, or folios running out (in-thread mode) */
 		while ((atomic_load(&mm->nr_cached) > mm->cache_target ||
 			(atomic_load(&mm->nr_cached) &&

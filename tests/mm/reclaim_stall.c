@@ -77,7 +77,7 @@ int main(void)
 	       NEW, (unsigned long long)scans, (double)scans / NEW,
 	       (unsigned long long)after.resident / PAGE_SIZE);
 	/*
-	 * Measured: 27-66 per page (a bounded direct reclaim, then the
+	 * Measured: 0-66 per page (a bounded direct reclaim, then the
 	 * reclaimer's laps at its timer); 8,358 with a lap per fault.
 	 */
 	CHECK(scans < 500 * NEW, "%llu pages looked at for %d faults",
