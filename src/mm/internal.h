@@ -218,6 +218,7 @@ struct mm_stats {
 	_Atomic uint64_t zap_waits;	    /* faults left asleep for one */
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
+	_Atomic uint64_t throttle_naps;	    /* throttle_in_signal's sleeps */
 };
 
 #define STAT_INC(mm, field) \
@@ -330,7 +331,8 @@ struct mm {
 	/*
 	 * The last reclaim gave up short of its target: nothing could leave
 	 * (every page left shared with a forked child, or the swap full).
-	 * Faults then go on over the budget without direct reclaim, and the
+	 * Faults then go on over the budget without direct reclaim (or, in
+	 * the SIGBUS mode, without waiting for the reclaimer), and the
 	 * reclaimer retries at its timer (50 ms), not at every kick; its
 	 * next pass sets or clears this.  Before 2026-11-26 every fault
 	 * scanned up to a lap of the LRU meanwhile: shim_ops under `uswap
