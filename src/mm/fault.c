@@ -822,10 +822,10 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			/* a fork parks the pager: wait outside it (fork.c) */
 			for (;;) {
 				atomic_fetch_add(&mm->sig_inflight, 1);
-				if (!atomic_load(&mm->park))
+				if (!atomic_load(&mm->park_faults))
 					break;
 				atomic_fetch_sub(&mm->sig_inflight, 1);
-				while (atomic_load(&mm->park))
+				while (atomic_load(&mm->park_faults))
 					sched_yield();
 			}
 			if (!(r = region_get(mm, addr))) {

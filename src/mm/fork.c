@@ -16,13 +16,16 @@
  * So, with pthread_atfork handlers registered at the first mm_create:
  *   prepare  for each instance: park the reclaimer between batches (a
  *            window eviction in flight needs the handlers to read its
- *            events), park its handler threads (a doorbell each: the
- *            handler that reads it parks after its batch, holding no
- *            lock), take map_lock (no layout change, no forced eviction in
- *            flight), wait for SIGBUS-mode faults in flight.  Now no
- *            pager lock is held by anyone but read_lock (by a handler
- *            blocked in read(2), which guards no data) and map_lock
- *            (ours).
+ *            events).  Fault in the FILEs glibc touches in the child
+ *            (files_fault_in, below).  For each instance: park its
+ *            handler threads (a doorbell each: the handler that reads it
+ *            parks after its batch, holding no lock), take map_lock (no
+ *            layout change, no forced eviction in flight), wait for
+ *            SIGBUS-mode faults in flight.  Now no pager lock is held by
+ *            anyone but read_lock (by a handler blocked in read(2), which
+ *            guards no data) and map_lock (ours).  If a FILE's page went
+ *            out again meanwhile (files_present), unpark and start over,
+ *            at most FILES_TRIES times.
  *   parent   unpark, unlock.
  *   child    for each instance: re-initialise its locks, close the
  *            inherited fds, open new uffds (same features), pidfd and
@@ -39,7 +42,8 @@
  * has its own copy of the slot and of the store).
  *
  * Lock order: fork_lock (the instance list) outermost, then per instance
- * park_lock (leaf), map_lock.
+ * park_lock (leaf), map_lock; glibc's _IO_list_lock under fork_lock, with
+ * no pager lock held and the handlers running (files_fault_in).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,15 +61,14 @@ static pthread_mutex_t fork_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mm *fork_list; /* fork_lock */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
-/* Park @mm's threads (see the file comment).  Context: fork_lock held. */
-static void fork_park(struct mm *mm)
+/*
+ * Park @mm's reclaimer (see the file comment): before the handlers, since
+ * a window eviction in flight waits for a handler to read the remove
+ * events of its drop (zap.c).  Context: fork_lock held.
+ */
+static void fork_park_reclaimer(struct mm *mm)
 {
 	atomic_store(&mm->park, true);
-	/*
-	 * The reclaimer first: a window eviction in flight waits for a
-	 * handler to read the remove events of its drop (zap.c), so the
-	 * handlers must still be reading.
-	 */
 	if (mm->reclaimer_started) {
 		mm_kick_reclaimer(mm);
 		pthread_mutex_lock(&mm->park_lock);
@@ -73,6 +76,15 @@ static void fork_park(struct mm *mm)
 			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
 		pthread_mutex_unlock(&mm->park_lock);
 	}
+}
+
+/*
+ * Park @mm's handlers, take its map_lock (see the file comment).
+ * Context: fork_lock held, the reclaimer parked.
+ */
+static void fork_park_handlers(struct mm *mm)
+{
+	atomic_store(&mm->park_faults, true);
 	mm_handlers_wake_all(mm);
 	/*
 	 * One doorbell at a time: the next only once the reader of this one
@@ -95,25 +107,163 @@ static void fork_park(struct mm *mm)
 		sched_yield();
 }
 
+/* Undo fork_park_*: unlock, unpark.  Context: fork_lock held. */
+static void fork_unpark(struct mm *mm)
+{
+	pthread_mutex_unlock(&mm->map_lock);
+	pthread_mutex_lock(&mm->park_lock);
+	atomic_store(&mm->park_faults, false);
+	atomic_store(&mm->park, false);
+	pthread_cond_broadcast(&mm->park_cond);
+	/* all out before a next fork can park them again */
+	while (mm->nparked || mm->reclaimer_parked)
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	pthread_mutex_unlock(&mm->park_lock);
+}
+
+/*
+ * The FILEs glibc's fork touches in the child.  In the child, before any
+ * atfork child handler runs, glibc resets the lock of every FILE on its
+ * list (fresetlockfiles: it reads fp->_flags, fp->_lock and fp->_chain and
+ * writes *fp->_lock).  Our child handler has not registered the regions
+ * again by then (the kernel dropped their registration at fork), so a
+ * FILE in a swapped-out page of a region is a missing page there: the
+ * kernel maps a zero page, the child's copy of that whole page is lost,
+ * the FILE list ends at it and the FILE's next use crashes.  Under `uswap
+ * run` every fopen'd FILE is in the program's heap, uswap memory; seen:
+ * the child of tests/run/shim_ops.c fork_files died of SIGSEGV, 3 of 3
+ * runs.
+ *
+ * So the prepare handler faults them in while the handlers still serve
+ * faults, with the reclaimer already parked and park set: direct reclaim
+ * stops on park (mm_reclaim), so from then on only a forced eviction
+ * (mm_evict_range, called by another thread: tests, the demo) can take a
+ * page out again.  files_present checks that they are all still there
+ * once everything is parked; if not, prepare unparks and tries again, and
+ * after FILES_TRIES says so and forks anyway.
+ *
+ * glibc exports the iterator fresetlockfiles uses (_IO_iter_*, GLIBC_2.2.5)
+ * and the list lock.  Race: a thread that fopens a FILE after our walk
+ * touched it itself (it is present unless evicted since, the same case as
+ * above); one that fcloses it only shortens the list.
+ */
+#define FILES_TRIES 3
+
+#ifdef __GLIBC__
+typedef void *io_iter; /* struct _IO_FILE_plus *, opaque here */
+extern io_iter _IO_iter_begin(void);
+extern io_iter _IO_iter_end(void);
+extern io_iter _IO_iter_next(io_iter i);
+extern FILE *_IO_iter_file(io_iter i);
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+
+/* The bytes fresetlockfiles reads or writes: the FILE, its lock. */
+#define FILE_LOCK_SIZE (2 * sizeof(int) + sizeof(void *)) /* _IO_lock_t */
+
+/* Touch every page of [p, p + len): a read fault swaps a page in. */
+static void touch_range(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(PAGE_SIZE - 1);
+
+	for (; a < (uintptr_t)p + len; a += PAGE_SIZE)
+		(void)*(volatile const char *)a;
+}
+
+/* Every page of [p, p + len) present (or not mapped: no fault for us). */
+static bool range_present(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(PAGE_SIZE - 1);
+	unsigned char vec;
+
+	for (; a < (uintptr_t)p + len; a += PAGE_SIZE)
+		if (mincore((void *)a, PAGE_SIZE, &vec) == 0 && !(vec & 1))
+			return false;
+	return true;
+}
+
+/* Context: fork_lock held, reclaimers parked, handlers running. */
+static void files_fault_in(void)
+{
+	_IO_list_lock();
+	for (io_iter i = _IO_iter_begin(); i != _IO_iter_end();
+	     i = _IO_iter_next(i)) {
+		FILE *fp = _IO_iter_file(i);
+
+		touch_range(fp, sizeof(*fp));
+		if (fp->_lock)
+			touch_range(fp->_lock, FILE_LOCK_SIZE);
+	}
+	_IO_list_unlock();
+}
+
+/*
+ * Context: fork_lock held, everything parked: a page that is not present
+ * must not be read (nobody would serve the fault), so each is checked
+ * before it is read.
+ */
+static bool files_present(void)
+{
+	bool ok = true;
+
+	_IO_list_lock();
+	for (io_iter i = _IO_iter_begin(); i != _IO_iter_end();
+	     i = _IO_iter_next(i)) {
+		FILE *fp = _IO_iter_file(i);
+
+		if (!range_present(fp, sizeof(*fp)) ||
+		    (fp->_lock && !range_present(fp->_lock, FILE_LOCK_SIZE))) {
+			ok = false;
+			break;
+		}
+	}
+	_IO_list_unlock();
+	return ok;
+}
+#else
+static void files_fault_in(void)
+{
+}
+static bool files_present(void)
+{
+	return true;
+}
+#endif
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&fork_lock);
-	for (struct mm *mm = fork_list; mm; mm = mm->fork_next)
-		fork_park(mm);
+	if (!fork_list)
+		return; /* nothing to park, no uswap memory */
+	for (int tries = 1;; tries++) {
+		struct mm *mm;
+
+		for (mm = fork_list; mm; mm = mm->fork_next)
+			fork_park_reclaimer(mm);
+		files_fault_in();
+		for (mm = fork_list; mm; mm = mm->fork_next)
+			fork_park_handlers(mm);
+		if (files_present())
+			break;
+		if (tries == FILES_TRIES) {
+			fprintf(stderr,
+				"uswap: fork: a FILE stays swapped out "
+				"after %d tries; the child will find "
+				"its page zeroed\n",
+				tries);
+			for (mm = fork_list; mm; mm = mm->fork_next)
+				STAT_INC(mm, errors);
+			break;
+		}
+		for (mm = fork_list; mm; mm = mm->fork_next)
+			fork_unpark(mm);
+	}
 }
 
 static void fork_parent(void)
 {
-	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
-		pthread_mutex_unlock(&mm->map_lock);
-		pthread_mutex_lock(&mm->park_lock);
-		atomic_store(&mm->park, false);
-		pthread_cond_broadcast(&mm->park_cond);
-		/* all out before a next fork can park them again */
-		while (mm->nparked || mm->reclaimer_parked)
-			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
-		pthread_mutex_unlock(&mm->park_lock);
-	}
+	for (struct mm *mm = fork_list; mm; mm = mm->fork_next)
+		fork_unpark(mm);
 	pthread_mutex_unlock(&fork_lock);
 }
 
@@ -181,6 +331,7 @@ static void fork_restart(struct mm *mm)
 	mm->reclaim_kick = false;
 	mm->nhandlers = 0;
 	atomic_store(&mm->park, false);
+	atomic_store(&mm->park_faults, false);
 	atomic_store(&mm->wq_waiters, 0);
 	atomic_store(&mm->faults_inflight, 0);
 	atomic_store(&mm->unmaps_pending, 0);

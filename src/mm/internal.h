@@ -417,10 +417,14 @@ struct mm {
 	/*
 	 * fork (fork.c): the pager's threads park where they hold no lock.
 	 * park: set by the forking thread (atomic; also read as a hint by
-	 * mm_reclaim and the SIGBUS handler).  park_lock/park_cond: the
-	 * parked threads' wait; nparked, reclaimer_parked under park_lock.
+	 * mm_reclaim).  park_faults: set by it once the reclaimer is parked
+	 * and the FILEs are faulted in (fork_prepare): SIGBUS-mode faults
+	 * wait outside the pager from then on, and it waits for those in
+	 * flight (sig_inflight).  park_lock/park_cond: the parked threads'
+	 * wait; nparked, reclaimer_parked under park_lock.
 	 */
 	_Atomic bool park;
+	_Atomic bool park_faults;
 	pthread_mutex_t park_lock;
 	pthread_cond_t park_cond;
 	unsigned nparked;
