@@ -596,7 +596,9 @@ static void handlers_adapt(struct mm *mm, const struct uffd_event *ev, int n)
 }
 
 /*
- * handler_main - a fault handler thread.  Reads a batch of events under
+ * handler_main - a fault handler thread, in rounds (handler_round).  A
+ * round waits for events, at most @wait_ms (-1: no limit; 1 ms anyway
+ * while a faulter waits in wake_later) and reads a batch of events under
  * read_lock and applies its remove events before releasing it (see
  * read_lock in internal.h), then its unmap events (under map_lock, not
  * waited for under read_lock: events go on being read while a layout
@@ -612,93 +614,137 @@ static void handlers_adapt(struct mm *mm, const struct uffd_event *ev, int n)
  * finds its pte changed at step 4 and drops out.
  * A handler whose index is not below handlers_active waits first
  * (handler_wait_active; adaptive handlers, see handlers_adapt).
+ * handler_round returns EV_STOP when the handler must stop (a stop
+ * doorbell, or reading failed), EV_PARK when it must park for a fork,
+ * else EV_NONE; with @try it returns EV_NONE at once if another thread
+ * holds read_lock.  Context: a handler thread, or the forking thread in a
+ * fork child (mm_serve_until_handlers_up); no locks held.
  */
+static int handler_round(struct mm *mm, int wait_ms, bool try)
+{
+	struct uffd_event ev[16];
+	bool stop = false, park = false, events = false;
+	int n;
+
+	if (!try)
+		pthread_mutex_lock(&mm->read_lock);
+	else if (pthread_mutex_trylock(&mm->read_lock))
+		return EV_NONE;
+	/* a faulter waits in wake_later: look again within 1 ms */
+	n = uffd_wait(&mm->uffd, mm->later_fd,
+		      atomic_load(&mm->nlater) ? 1 : wait_ms);
+	if (n == 1) {
+		/* wake_later's kick: poll again, with the timeout */
+		uint64_t v;
+
+		if (read(mm->later_fd, &v, sizeof(v)) < 0)
+			v = 0;
+		pthread_mutex_unlock(&mm->read_lock);
+		return EV_NONE;
+	}
+	if (n == -ETIMEDOUT) {
+		pthread_mutex_unlock(&mm->read_lock);
+		wake_deferred(mm);
+		return EV_NONE;
+	}
+	if (n == 0) {
+		/* the remove fence: see install_lock in internal.h */
+		pthread_rwlock_wrlock(&mm->install_lock);
+		atomic_fetch_add(&mm->reads_started, 1);
+		n = uffd_read_events(&mm->uffd, ev,
+				     mm->p.read_batch ? (int)mm->p.read_batch
+						      : 16);
+		if (n > 0) {
+			mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
+			handlers_adapt(mm, ev, n);
+		}
+		for (int i = 0; i < n; i++) {
+			int act = ev[i].kind == UFFD_EV_FAULT
+					  ? EV_NONE
+					  : handle_event(mm, &ev[i]);
+
+			stop |= act == EV_STOP;
+			park |= act == EV_PARK;
+			events |= ev[i].kind != UFFD_EV_FAULT;
+		}
+		atomic_fetch_add(&mm->reads_done, 1);
+		pthread_rwlock_unlock(&mm->install_lock);
+	}
+	if (n > 0)
+		atomic_fetch_add(&mm->batches_done, 1);
+	pthread_mutex_unlock(&mm->read_lock);
+	if (events || stop)
+		wake_deferred(mm); /* their installs may work now */
+	if (n == -EINTR || n == -EAGAIN)
+		return EV_NONE;
+	if (n < 0) {
+		fprintf(stderr, "uswap: handler: reading events: %d\n", n);
+		return EV_STOP;
+	}
+	for (int i = 0; i < n; i++) {
+		if (ev[i].kind != UFFD_EV_UNMAP)
+			continue;
+		mm_apply_unmap(mm, ev[i].range.start, ev[i].range.end);
+		atomic_fetch_sub(&mm->unmaps_pending, 1);
+	}
+	for (int i = 0; i < n; i++)
+		if (ev[i].kind == UFFD_EV_FAULT)
+			handle_fault(mm, &ev[i]);
+	return stop ? EV_STOP : park ? EV_PARK : EV_NONE;
+}
+
 static void *handler_main(void *arg)
 {
 	struct mm *mm = arg;
 	unsigned idx = atomic_fetch_add(&mm->handler_seq, 1);
-	struct uffd_event ev[16];
-	bool stop = false;
 	char name[16];
 
 	/* seen in top -H, perf, /proc/PID/task/TID/comm */
 	snprintf(name, sizeof(name), "uswap-fault%u", idx);
 	pthread_setname_np(pthread_self(), name);
 
-	while (!stop) {
-		bool park = false, events = false;
-		int n;
+	for (;;) {
+		int act;
 
 		if (idx >= atomic_load(&mm->handlers_active))
 			handler_wait_active(mm, idx);
-		pthread_mutex_lock(&mm->read_lock);
-		/* a faulter waits in wake_later: look again within 1 ms */
-		n = uffd_wait(&mm->uffd, mm->later_fd,
-			      atomic_load(&mm->nlater) ? 1 : -1);
-		if (n == 1) {
-			/* wake_later's kick: poll again, with the timeout */
-			uint64_t v;
-
-			if (read(mm->later_fd, &v, sizeof(v)) < 0)
-				v = 0;
-			pthread_mutex_unlock(&mm->read_lock);
-			continue;
-		}
-		if (n == -ETIMEDOUT) {
-			pthread_mutex_unlock(&mm->read_lock);
-			wake_deferred(mm);
-			continue;
-		}
-		if (n == 0) {
-			/* the remove fence: see install_lock in internal.h */
-			pthread_rwlock_wrlock(&mm->install_lock);
-			atomic_fetch_add(&mm->reads_started, 1);
-			n = uffd_read_events(
-				&mm->uffd, ev,
-				mm->p.read_batch ? (int)mm->p.read_batch : 16);
-			if (n > 0) {
-				mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
-				handlers_adapt(mm, ev, n);
-			}
-			for (int i = 0; i < n; i++) {
-				int act = ev[i].kind == UFFD_EV_FAULT
-						  ? EV_NONE
-						  : handle_event(mm, &ev[i]);
-
-				stop |= act == EV_STOP;
-				park |= act == EV_PARK;
-				events |= ev[i].kind != UFFD_EV_FAULT;
-			}
-			atomic_fetch_add(&mm->reads_done, 1);
-			pthread_rwlock_unlock(&mm->install_lock);
-		}
-		if (n > 0)
-			atomic_fetch_add(&mm->batches_done, 1);
-		pthread_mutex_unlock(&mm->read_lock);
-		if (events || stop)
-			wake_deferred(mm); /* their installs may work now */
-		if (n == -EINTR || n == -EAGAIN)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "uswap: handler: reading events: %d\n",
-				n);
+		act = handler_round(mm, -1, false);
+		if (act == EV_STOP)
 			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if (ev[i].kind != UFFD_EV_UNMAP)
-				continue;
-			mm_apply_unmap(mm, ev[i].range.start, ev[i].range.end);
-			atomic_fetch_sub(&mm->unmaps_pending, 1);
-		}
-		for (int i = 0; i < n; i++)
-			if (ev[i].kind == UFFD_EV_FAULT)
-				handle_fault(mm, &ev[i]);
 		/* a fork doorbell: park holding nothing (fork.c) */
-		if (park && !stop)
+		if (act == EV_PARK)
 			mm_park(mm, false);
 	}
 	atomic_fetch_add(&mm->handlers_exited, 1);
 	return NULL;
+}
+
+/*
+ * mm_serve_until_handlers_up - in a fork child, serve faults in the
+ * calling (forking) thread until a handler mm_handlers_spawn started runs
+ * handler_main.  A new thread runs glibc code before its start
+ * routine that may touch uswap memory: start_thread's __ctype_init reads
+ * the current locale's LC_CTYPE data, which setlocale(3) allocated with
+ * the program's malloc, so under `uswap run` it is in the heap.  Swapped
+ * out, the child's handlers waited at birth for a fault only they could
+ * serve, and the child hung (a program that calls setlocale, then forks:
+ * tests/run/shim_ops.c fork_locale; python3's multiprocessing).  The
+ * first handler in handler_main has index 0, which always reads (adaptive
+ * handlers): it serves the other handlers', the reclaimer's and anyone
+ * else's faults from then on.
+ * Race: we see no handler up, a handler comes up and takes read_lock, and
+ * waits in poll(2) for events that may never come; so we only try
+ * read_lock: busy means a handler is up.  (Waiting for all handlers
+ * instead, with a plain lock, hung the child in run-shim-ops 1 run of 10.)
+ * Context: fork.c's child handler, regions registered, no locks held but
+ * map_lock (which no event of the child's new threads needs: they map
+ * nothing before they run our code).
+ */
+void mm_serve_until_handlers_up(struct mm *mm)
+{
+	while (atomic_load(&mm->handler_seq) == 0)
+		if (handler_round(mm, 1, true) == EV_STOP)
+			break; /* reading failed: said so */
 }
 
 /* mm_bells_register - register the doorbell pages with mm->uffd. */

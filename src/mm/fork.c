@@ -31,9 +31,14 @@
  *            inherited fds, open new uffds (same features), pidfd and
  *            pagemap fd, register the regions (MODE_MISSING), the staging
  *            area (MODE_WP) and the doorbells again, reset the thread
- *            bookkeeping and start new handlers and a new reclaimer.
- * Nothing touches region memory between fork and re-registration: only
- * the forking thread exists in the child, and it is in this code.
+ *            bookkeeping, start new handlers, serve faults in this
+ *            thread until one of them runs (a new thread may fault in
+ *            glibc before it runs our code: mm_serve_until_handlers_up),
+ *            and start a new reclaimer.
+ * Nothing of ours touches region memory between fork and
+ * re-registration: only the forking thread exists in the child, and it is
+ * in this code.  glibc's own fork code does, before us: see
+ * files_fault_in.
  *
  * Present pages are COW-shared after fork: UFFDIO_MOVE refuses them
  * (EBUSY) until they are written, in the parent as in the child, so
@@ -369,6 +374,9 @@ static void fork_restart(struct mm *mm)
 	ret = mm_handlers_spawn(mm);
 	if (ret < 0)
 		fork_child_fail("starting handler threads", ret);
+	/* a new thread may fault before it runs our code: serve it */
+	if (!mm->p.sigbus)
+		mm_serve_until_handlers_up(mm);
 	if (!mm->p.no_reclaimer) {
 		ret = mm_reclaimer_start(mm);
 		if (ret < 0)
