@@ -99,7 +99,8 @@ static const struct opt opts[] = {
 	{{"sigbus", "USWAP_SIGBUS", "flag", "off",
 	  "Serve faults in the faulting thread (UFFD_FEATURE_SIGBUS): "
 	  "faster, but a system call touching a swapped-out page fails "
-	  "with EFAULT.",
+	  "with EFAULT, and a thread touching one with SIGBUS blocked "
+	  "(any new thread, at birth) is killed.",
 	  true},
 	 OPT_FLAG,
 	 0,
