@@ -9,7 +9,9 @@
  * swapped-out pages move the right bytes; threads with malloc'd memory
  * (mimalloc's per-thread heaps, over uswap) while a timer signal keeps
  * interrupting them see their own bytes; a forked child finds its FILEs
- * (malloc'd by fopen, then swapped out) and the heap around them intact.  Exit 0 pass, 1 fail.
+ * (malloc'd by fopen, then swapped out) and the heap around them intact;
+ * a child forked after setlocale(3), its data swapped out, does not hang.
+ * Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
 #include <locale.h>
