@@ -35,6 +35,15 @@
  *            thread until one of them runs (a new thread may fault in
  *            glibc before it runs our code: mm_serve_until_handlers_up),
  *            and start a new reclaimer.
+ * In the in-thread mode (USWAP_F_SIGBUS) the child leaves the mode: its
+ * new uffd has no UFFD_FEATURE_SIGBUS and its handler threads serve every
+ * fault.  A new thread can fault at birth (above), and in that mode the
+ * fault is a SIGBUS while glibc still has every signal blocked there,
+ * which the kernel answers by killing the process: a program that had
+ * set a locale, with its data swapped out, lost every forked child so
+ * (docs/pager.md, the in-thread mode's caveats).  The child keeps its
+ * SIGBUS handler registration (sigbus_registered), which now sees no
+ * fault of ours.
  * Nothing of ours touches region memory between fork and
  * re-registration: only the forking thread exists in the child, and it is
  * in this code.  glibc's own fork code does, before us: see
@@ -359,6 +368,8 @@ static void fork_restart(struct mm *mm)
 	uffd_close(&mm->stage_uffd);
 	mm_proc_close(mm);
 	mm_proc_open(mm);
+	/* the in-thread mode's child serves with handler threads: see above */
+	mm->p.sigbus = false;
 	ret = mm_uffds_open(mm);
 	if (ret < 0)
 		fork_child_fail("userfaultfd", ret);
@@ -375,8 +386,7 @@ static void fork_restart(struct mm *mm)
 	if (ret < 0)
 		fork_child_fail("starting handler threads", ret);
 	/* a new thread may fault before it runs our code: serve it */
-	if (!mm->p.sigbus)
-		mm_serve_until_handlers_up(mm);
+	mm_serve_until_handlers_up(mm);
 	if (!mm->p.no_reclaimer) {
 		ret = mm_reclaimer_start(mm);
 		if (ret < 0)

@@ -425,6 +425,12 @@ struct mm {
 	 */
 	_Atomic bool park;
 	_Atomic bool park_faults;
+	/*
+	 * mm_sigbus_register done (the in-thread mode), undone by
+	 * mm_destroy; stays set in a fork child, which leaves the mode
+	 * (p.sigbus cleared, fork.c).  Set at create, read at destroy.
+	 */
+	bool sigbus_registered;
 	pthread_mutex_t park_lock;
 	pthread_cond_t park_cond;
 	unsigned nparked;

@@ -451,6 +451,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 		ret = mm_sigbus_register(mm);
 		if (ret < 0)
 			goto fail_threads;
+		mm->sigbus_registered = true;
 	}
 	if (!p->no_reclaimer) {
 		ret = mm_reclaimer_start(mm);
@@ -478,7 +479,7 @@ void mm_destroy(struct mm *mm)
 	mm_reclaimer_stop(mm);
 	mm_regions_destroy(mm);
 	mm_handlers_stop(mm);
-	if (mm->p.sigbus)
+	if (mm->sigbus_registered)
 		mm_sigbus_unregister(mm);
 	/* folios of entries already released may linger on the list */
 	while (mm->cache_head >= 0) {

@@ -11,7 +11,8 @@
  * interrupting them see their own bytes; a forked child finds its FILEs
  * (malloc'd by fopen, then swapped out) and the heap around them intact;
  * a child forked after setlocale(3), its data swapped out, does not hang.
- * Exit 0 pass, 1 fail.
+ * --fork-only: only the fork scenarios (for the in-thread mode, where the
+ * system calls above fail with EFAULT by design).  Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
 #include <locale.h>
@@ -194,7 +195,7 @@ static int files_out(FILE **f, int n)
  * src/preload/shim.c SHIM_THREAD_STACK; run-redis does: BGSAVE hangs
  * without it.)
  */
-static void fork_files(void)
+static void fork_files(int nsleeper)
 {
 	static FILE *f[NFILE];
 	static unsigned char *m[NSMALL];
@@ -217,7 +218,7 @@ static void fork_files(void)
 		errors++;
 		return;
 	}
-	for (int i = 0; i < NSLEEPER; i++)
+	for (int i = 0; i < nsleeper; i++)
 		pthread_create(&sl[i], NULL, sleeper, NULL);
 	for (int i = 0; i < NFILE; i++)
 		if (!(f[i] = fopen("/dev/null", "w"))) {
@@ -266,9 +267,9 @@ static void fork_files(void)
 			rc == -1 ? "hung for 30 s (killed)" : "failed");
 		errors++;
 	}
-	if (write(sleeper_pipe[1], "wake", NSLEEPER) != NSLEEPER)
+	if (write(sleeper_pipe[1], "wake", nsleeper) != nsleeper)
 		errors++;
-	for (int i = 0; i < NSLEEPER; i++) {
+	for (int i = 0; i < nsleeper; i++) {
 		pthread_join(sl[i], &ret);
 		errors += ret != NULL;
 	}
@@ -341,10 +342,11 @@ static void fork_locale(void)
 	munmap(b, big);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static uint64_t gen[NPAGE];
 	static bool freed[NPAGE];
+	bool fork_only = argc > 1 && !strcmp(argv[1], "--fork-only");
 	unsigned char *p, *q;
 	size_t i;
 
@@ -355,7 +357,15 @@ int main(void)
 	 * 10, even after three passes over 40M (not looked into)
 	 */
 	fork_locale();
-	fork_files();
+	/*
+	 * In the in-thread mode a new thread dies at birth once the locale
+	 * data is out (docs/pager.md, its caveats): no sleepers there
+	 */
+	fork_files(fork_only ? 0 : NSLEEPER);
+	if (fork_only) {
+		printf("%lu mismatches\n", errors);
+		return errors ? 1 : 0;
+	}
 	p = mmap(NULL, NPAGE * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {

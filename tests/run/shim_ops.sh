@@ -1,6 +1,7 @@
 #!/bin/sh
 # shim_ops (a C program) under `uswap run`: madvise, mremap and munmap of
-# swapped-out uswap memory give the contents Linux gives without uswap.
+# swapped-out uswap memory give the contents Linux gives without uswap,
+# and forked children work; the fork part also in the in-thread mode.
 # $1: the shim_ops program.
 . "$(dirname "$0")/lib.sh"
 need_preload
@@ -10,4 +11,12 @@ rc=$?
 cat "$TMP/got"
 [ $rc -eq 0 ] || fail "shim_ops under uswap exited $rc"
 check_paged "$TMP/stats"
+# The fork scenarios in the in-thread mode: a child's new threads fault at
+# birth with every signal blocked; the child leaves the mode (src/mm/fork.c)
+"$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-sigbus" \
+	-- "$1" --fork-only > "$TMP/got" 2>&1
+rc=$?
+cat "$TMP/got"
+[ $rc -eq 0 ] || fail "shim_ops --fork-only under uswap --sigbus exited $rc"
+check_paged "$TMP/stats-sigbus"
 exit 0
