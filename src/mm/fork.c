@@ -394,6 +394,16 @@ static void fork_restart(struct mm *mm)
 	}
 }
 
+/*
+ * Several instances restart one after the other.  Left: a new thread of
+ * the first that faulted at birth on memory of a later one would find
+ * that memory not registered yet (a zero page) and could not be served
+ * by the forking thread, which serves only the instance it restarts.  It
+ * takes locale data (or whatever else glibc reads at a thread's birth)
+ * allocated in a second instance's regions: the program's malloc over
+ * uswap memory, with two instances.  Not seen; registering every instance
+ * first and serving them all would close it.
+ */
 static void fork_child(void)
 {
 	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
