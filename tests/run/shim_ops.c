@@ -165,6 +165,25 @@ static int wait_child(pid_t pid)
 	return -1;
 }
 
+/*
+ * push_out - map @len bytes and fill them with 0x5a: under the script's
+ * budget this swaps out what was touched before.  NULL (counted) if the
+ * mapping fails.
+ */
+static unsigned char *push_out(size_t len)
+{
+	unsigned char *b = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (b == MAP_FAILED) {
+		perror("mmap");
+		errors++;
+		return NULL;
+	}
+	memset(b, 0x5a, len);
+	return b;
+}
+
 /* files_out - how many of @f's FILEs start in a page that is not present */
 static int files_out(FILE **f, int n)
 {
@@ -231,14 +250,8 @@ static void fork_files(int nsleeper)
 		memset(m[k], k & 0xff, 100);
 	}
 	/* push them out */
-	b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (b == MAP_FAILED) {
-		perror("mmap");
-		errors++;
+	if (!(b = push_out(big)))
 		return;
-	}
-	memset(b, 0x5a, big);
 	if (getenv("USWAP_BUDGET") && !files_out(f, NFILE)) {
 		fprintf(stderr,
 			"fork: no FILE was swapped out before the fork: "
@@ -314,14 +327,8 @@ static void fork_locale(void)
 		return;
 	}
 	data = (uintptr_t)dup->__locales[LC_CTYPE];
-	b = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (b == MAP_FAILED) {
-		perror("mmap");
-		errors++;
+	if (!(b = push_out(big)))
 		return;
-	}
-	memset(b, 0x5a, big);
 	if (getenv("USWAP_BUDGET") &&
 	    (mincore((void *)(data & ~(PAGE - 1)), PAGE, &vec) || (vec & 1))) {
 		fprintf(stderr, "fork_locale: the locale data was not swapped "
