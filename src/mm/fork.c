@@ -28,9 +28,10 @@
  *            at most FILES_TRIES times.
  *   parent   unpark, unlock.
  *   child    for each instance: re-initialise its locks, close the
- *            inherited fds, open new uffds (same features), pidfd and
- *            pagemap fd, register the regions (MODE_MISSING), the staging
- *            area (MODE_WP) and the doorbells again, reset the thread
+ *            inherited fds, open new uffds (same features but SIGBUS,
+ *            below), pidfd and pagemap fd, register the regions
+ *            (MODE_MISSING), the staging area (MODE_WP) and the
+ *            doorbells again, reset the thread
  *            bookkeeping, start new handlers, serve faults in this
  *            thread until one of them runs (a new thread may fault in
  *            glibc before it runs our code: mm_serve_until_handlers_up),
