@@ -17,7 +17,8 @@
  *   prepare  for each instance: park the reclaimer between batches (a
  *            window eviction in flight needs the handlers to read its
  *            events).  Fault in the FILEs glibc touches in the child
- *            (files_fault_in, below).  For each instance: park its
+ *            (files_fault_in, below) and the NSS state it copies after
+ *            us (nss_fault_in).  For each instance: park its
  *            handler threads (a doorbell each: the handler that reads it
  *            parks after its batch, holding no lock), take map_lock (no
  *            layout change, no forced eviction in flight), wait for
@@ -60,6 +61,7 @@
  * park_lock (leaf), map_lock; glibc's _IO_list_lock under fork_lock, with
  * no pager lock held and the handlers running (files_fault_in).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -245,6 +247,41 @@ static bool files_present(void)
 }
 #endif
 
+/*
+ * NSS.  glibc's fork, after every prepare handler (so once the pager is
+ * parked), copies its NSS configuration state
+ * (__nss_database_fork_prepare_parent reads it under its lock), and the
+ * child writes the copy back before any child handler.  The state is
+ * malloc'd: under `uswap run`, uswap memory.  Swapped out, the parent's
+ * fork waited forever for a fault no parked handler would serve (a program
+ * that called getpwnam and forked later: 3 of 3 hung there, seen with gdb;
+ * tests/run/shim_ops.c fork_nss).  Its address is static in libc and not
+ * exported, so: __nss_database_get (GLIBC_PRIVATE since 2.33, looked up
+ * with dlvsym, skipped when absent) reads the same state under the same
+ * lock, which faults it in while the handlers still serve.  It creates the
+ * state (and reads /etc/nsswitch.conf) in a process that never used NSS,
+ * and stats the file at each fork: the price of not hanging.  The page
+ * then stays, as the FILEs' do (above); unlike theirs its presence is not
+ * checked, having no address.
+ * Context: fork_lock held, reclaimers parked, handlers running.
+ */
+static void nss_fault_in(void)
+{
+#ifdef __GLIBC__
+	static bool (*nss_get)(int db, void **actions);
+	static bool looked;
+	void *actions;
+
+	if (!looked) {
+		nss_get = (bool (*)(int, void **))dlvsym(
+			RTLD_DEFAULT, "__nss_database_get", "GLIBC_PRIVATE");
+		looked = true;
+	}
+	if (nss_get)
+		(void)nss_get(0, &actions); /* 0: the first database, any */
+#endif
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&fork_lock);
@@ -256,6 +293,7 @@ static void fork_prepare(void)
 		for (mm = fork_list; mm; mm = mm->fork_next)
 			fork_park_reclaimer(mm);
 		files_fault_in();
+		nss_fault_in();
 		for (mm = fork_list; mm; mm = mm->fork_next)
 			fork_park_handlers(mm);
 		if (files_present())

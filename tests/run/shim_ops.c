@@ -10,13 +10,15 @@
  * (mimalloc's per-thread heaps, over uswap) while a timer signal keeps
  * interrupting them see their own bytes; a forked child finds its FILEs
  * (malloc'd by fopen, then swapped out) and the heap around them intact;
- * a child forked after setlocale(3), its data swapped out, does not hang.
+ * a child forked after setlocale(3), its data swapped out, does not hang,
+ * nor does a fork after getpwnam(3).
  * --fork-only: only the fork scenarios (for the in-thread mode, where the
  * system calls above fail with EFAULT by design).  Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
 #include <locale.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -349,6 +351,45 @@ static void fork_locale(void)
 	munmap(b, big);
 }
 
+/*
+ * fork_nss - after getpwnam(3), glibc keeps its NSS configuration state in
+ * the heap, and its fork reads it after every prepare handler, uswap's
+ * too, when the pager is parked: swapped out, the fork itself never
+ * returned (src/mm/fork.c, nss_fault_in).  A fork that does not return
+ * within 60 s ends the test (SIGALRM).  The state's address is not known
+ * here, so nothing checks that it was out; measured: without
+ * nss_fault_in this hangs.
+ */
+static void fork_nss(void)
+{
+	struct passwd *pw = getpwnam("root");
+	unsigned char *b;
+	pid_t pid;
+	int rc;
+
+	if (!pw) {
+		fprintf(stderr, "fork_nss: no user root: skipped\n");
+		return;
+	}
+	if (!(b = push_out(40UL << 20)))
+		return;
+	fflush(stdout);
+	alarm(60);
+	pid = fork();
+	if (pid == 0) {
+		pw = getpwnam("root");
+		_exit(pw && pw->pw_uid == 0 && b[12345] == 0x5a ? 0 : 1);
+	}
+	alarm(0);
+	rc = pid < 0 ? -2 : wait_child(pid);
+	if (rc) {
+		fprintf(stderr, "fork_nss: the child %s\n",
+			rc == -1 ? "hung for 30 s (killed)" : "failed");
+		errors++;
+	}
+	munmap(b, 40UL << 20);
+}
+
 int main(int argc, char **argv)
 {
 	static uint64_t gen[NPAGE];
@@ -369,6 +410,7 @@ int main(int argc, char **argv)
 	 * data is out (docs/pager.md, its caveats): no sleepers there
 	 */
 	fork_files(fork_only ? 0 : NSLEEPER);
+	fork_nss();
 	if (fork_only) {
 		printf("%lu mismatches\n", errors);
 		return errors ? 1 : 0;
