@@ -571,6 +571,11 @@ void evicted_folio_publish(struct mm *mm, struct folio *folio,
 /* ---- zap.c ---- */
 int zap_window(struct mm *mm, struct mm_page *anchor, size_t max);
 
+/* ---- fork_libc.c (for fork.c) ---- */
+void fork_files_fault_in(void);
+bool fork_files_present(void);
+void fork_nss_fault_in(void);
+
 /* ---- fork.c ---- */
 void mm_fork_register(struct mm *mm);
 void mm_fork_unregister(struct mm *mm);
