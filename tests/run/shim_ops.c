@@ -167,6 +167,18 @@ static int wait_child(pid_t pid)
 	return -1;
 }
 
+/* check_child - @pid (or a failed fork, < 0) must exit 0 within 30 s */
+static void check_child(const char *who, pid_t pid)
+{
+	int rc = pid < 0 ? -2 : wait_child(pid);
+
+	if (rc) {
+		fprintf(stderr, "%s: the child %s\n", who,
+			rc == -1 ? "hung for 30 s (killed)" : "failed");
+		errors++;
+	}
+}
+
 /*
  * push_out - map @len bytes and fill them with 0x5a: under the script's
  * budget this swaps out what was touched before.  NULL (counted) if the
@@ -208,8 +220,8 @@ static int files_out(FILE **f, int n)
  * they can serve a fault) must not wait for a page nobody serves; a hung
  * child fails after 30 s.  In the child glibc resets every FILE's lock
  * before uswap's handlers run there: a FILE still swapped out then would
- * read as a zero page (src/mm/fork.c, files_fault_in; without it the
- * child dies of SIGSEGV).  Under uswap (USWAP_BUDGET set) at least one
+ * read as a zero page (src/mm/fork_libc.c, fork_files_fault_in; without
+ * it the child dies of SIGSEGV).  Under uswap (USWAP_BUDGET set) at least one
  * FILE must be out at the fork, else this tests nothing.  (Here the
  * sleepers' dtv stay in pages the constructor touched, which are plain:
  * this does not catch uswap's threads reusing their stacks,
@@ -225,7 +237,6 @@ static void fork_files(int nsleeper)
 	unsigned char *b;
 	void *ret;
 	pid_t pid;
-	int rc;
 
 	/*
 	 * mimalloc's first segment (mapped before uswap was up: adopted, its
@@ -276,12 +287,7 @@ static void fork_files(int nsleeper)
 				bad);
 		_exit(bad ? 1 : 0);
 	}
-	rc = pid < 0 ? -2 : wait_child(pid);
-	if (rc) {
-		fprintf(stderr, "fork: the child %s\n",
-			rc == -1 ? "hung for 30 s (killed)" : "failed");
-		errors++;
-	}
+	check_child("fork", pid);
 	if (write(sleeper_pipe[1], "wake", nsleeper) != nsleeper)
 		errors++;
 	for (int i = 0; i < nsleeper; i++) {
@@ -315,7 +321,6 @@ static void fork_locale(void)
 	uintptr_t data;
 	unsigned char *b, vec = 1;
 	pid_t pid;
-	int rc;
 
 	if (!setlocale(LC_ALL, "C.UTF-8")) {
 		fprintf(stderr, "fork_locale: no C.UTF-8 locale: skipped\n");
@@ -341,12 +346,7 @@ static void fork_locale(void)
 	pid = fork();
 	if (pid == 0)
 		_exit(b[12345] == 0x5a ? 0 : 1);
-	rc = pid < 0 ? -2 : wait_child(pid);
-	if (rc) {
-		fprintf(stderr, "fork_locale: the child %s\n",
-			rc == -1 ? "hung for 30 s (killed)" : "failed");
-		errors++;
-	}
+	check_child("fork_locale", pid);
 	freelocale(dup);
 	munmap(b, big);
 }
@@ -355,17 +355,16 @@ static void fork_locale(void)
  * fork_nss - after getpwnam(3), glibc keeps its NSS configuration state in
  * the heap, and its fork reads it after every prepare handler, uswap's
  * too, when the pager is parked: swapped out, the fork itself never
- * returned (src/mm/fork.c, nss_fault_in).  A fork that does not return
- * within 60 s ends the test (SIGALRM).  The state's address is not known
+ * returned (src/mm/fork_libc.c, fork_nss_fault_in).  A fork that does not
+ * return within 60 s ends the test (SIGALRM).  The state's address is not known
  * here, so nothing checks that it was out; measured: without
- * nss_fault_in this hangs.
+ * fork_nss_fault_in this hangs.
  */
 static void fork_nss(void)
 {
 	struct passwd *pw = getpwnam("root");
 	unsigned char *b;
 	pid_t pid;
-	int rc;
 
 	if (!pw) {
 		fprintf(stderr, "fork_nss: no user root: skipped\n");
@@ -381,12 +380,7 @@ static void fork_nss(void)
 		_exit(pw && pw->pw_uid == 0 && b[12345] == 0x5a ? 0 : 1);
 	}
 	alarm(0);
-	rc = pid < 0 ? -2 : wait_child(pid);
-	if (rc) {
-		fprintf(stderr, "fork_nss: the child %s\n",
-			rc == -1 ? "hung for 30 s (killed)" : "failed");
-		errors++;
-	}
+	check_child("fork_nss", pid);
 	munmap(b, 40UL << 20);
 }
 
