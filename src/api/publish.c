@@ -18,6 +18,7 @@
 
 #include "api/publish.h"
 #include "lib/alloc.h"
+#include "lib/thread.h"
 
 struct publisher {
 	struct uswap *u;
@@ -108,7 +109,7 @@ static int publisher_begin_locked(struct publisher *p)
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	p->stop = false;
-	ret = -pthread_create(&p->thread, NULL, publisher_main, p);
+	ret = -thread_start(&p->thread, publisher_main, p);
 	if (ret < 0)
 		goto fail_map;
 	return 0;

@@ -782,7 +782,7 @@ int mm_handlers_spawn(struct mm *mm)
 	atomic_store(&mm->handler_seq, 0);
 	atomic_store(&mm->handlers_exited, 0);
 	for (unsigned i = 0; i < mm->p.threads; i++) {
-		ret = pthread_create(&mm->handlers[i], NULL, handler_main, mm);
+		ret = thread_start(&mm->handlers[i], handler_main, mm);
 		if (ret)
 			return -ret;
 		mm->nhandlers++;

@@ -53,6 +53,7 @@
 #include <sys/types.h>
 
 #include "lib/alloc.h"
+#include "lib/thread.h"
 #include "mm/mm.h"
 #include "swap/folio.h"
 #include "swap/swap.h"

@@ -969,7 +969,7 @@ static void *reclaimer_main(void *arg)
 
 int mm_reclaimer_start(struct mm *mm)
 {
-	int ret = pthread_create(&mm->reclaimer, NULL, reclaimer_main, mm);
+	int ret = thread_start(&mm->reclaimer, reclaimer_main, mm);
 
 	if (ret)
 		return -ret;
