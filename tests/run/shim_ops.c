@@ -11,7 +11,8 @@
  * interrupting them see their own bytes; a forked child finds its FILEs
  * (malloc'd by fopen, then swapped out) and the heap around them intact;
  * a child forked after setlocale(3), its data swapped out, does not hang,
- * nor does a fork after getpwnam(3).
+ * nor does a fork after getpwnam(3); a SIGTERM sent to the process while
+ * it blocks it waits for sigtimedwait(2).
  * --fork-only: only the fork scenarios (for the in-thread mode, where the
  * system calls above fail with EFAULT by design).  Exit 0 pass, 1 fail.
  */
@@ -28,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE  4096UL
@@ -384,6 +386,35 @@ static void fork_nss(void)
 	munmap(b, 40UL << 20);
 }
 
+/*
+ * blocked_signal - a daemon's pattern: block SIGTERM, take it later with
+ * sigwait(3) (or a signalfd).  A process-directed SIGTERM must wait
+ * pending for that, not go to a uswap thread that does not block it
+ * (default action: the process dies, exit 143; so it did before
+ * src/lib/thread.c).
+ */
+static void blocked_signal(void)
+{
+	const struct timespec wait = {.tv_sec = 5};
+	sigset_t term;
+	int sig;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	kill(getpid(), SIGTERM);
+	usleep(100000); /* the uswap threads are up and running */
+	sig = sigtimedwait(&term, NULL, &wait);
+	if (sig != SIGTERM) {
+		fprintf(stderr,
+			"blocked_signal: sigtimedwait returned %d, "
+			"not SIGTERM\n",
+			sig);
+		errors++;
+	}
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	static uint64_t gen[NPAGE];
@@ -405,6 +436,7 @@ int main(int argc, char **argv)
 	 */
 	fork_files(fork_only ? 0 : NSLEEPER);
 	fork_nss();
+	blocked_signal();
 	if (fork_only) {
 		printf("%lu mismatches\n", errors);
 		return errors ? 1 : 0;
