@@ -368,12 +368,23 @@ static bool inflight_add(struct mm *mm, swp_entry_t entry, struct folio *f)
 	return ok;
 }
 
-static void inflight_del(struct mm *mm, swp_entry_t entry)
+/*
+ * inflight_del - take the winner's own row out: the one with its @f, not
+ * merely the first with @entry.  Two rows can hold one entry: our
+ * swapcache_clear freed the slot before we got here, a swap-out reused it,
+ * and the new page's winner listed the same entry with its folio in a row
+ * before ours.  Deleting by entry took that row and left ours, whose folio
+ * our swapin_finish then freed: the next loser's inflight_wait took a
+ * reference on a free folio (TSan stress-fallback in CI, 2026-11-27:
+ * "folio_get: folio 0x7b8000002630 had refcount 0", 1 run in 6 there).
+ */
+static void inflight_del(struct mm *mm, swp_entry_t entry, struct folio *f)
 {
 	pthread_mutex_lock(&mm->inflight_lock);
 	for (size_t i = 0; i < sizeof(mm->inflight) / sizeof(mm->inflight[0]);
 	     i++) {
-		if (swp_entry_same(mm->inflight[i].entry, entry)) {
+		if (mm->inflight[i].folio == f &&
+		    swp_entry_same(mm->inflight[i].entry, entry)) {
 			mm->inflight[i].entry.val = 0;
 			mm->inflight[i].folio = NULL;
 			break;
@@ -491,7 +502,7 @@ static int swapin_bypass(struct mm *mm, struct mm_region *r, uint64_t addr,
 	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
 	swapcache_clear(entry); /* the slot is freed here if count is 0 */
 	if (listed)
-		inflight_del(mm, entry);
+		inflight_del(mm, entry, folio);
 	if (mm->p.policy == SWAPIN_WAITQUEUE)
 		wq_wake_all(mm);
 	swapin_finish(mm, addr, folio, moved, res, 2);
