@@ -46,6 +46,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT HUP # meson's timeout: still put the sysctl back
 
 D=$TMP/pg
 mkdir "$D"
