@@ -376,7 +376,7 @@ static bool inflight_add(struct mm *mm, swp_entry_t entry, struct folio *f)
  * before ours.  Deleting by entry took that row and left ours, whose folio
  * our swapin_finish then freed: the next loser's inflight_wait took a
  * reference on a free folio (TSan stress-fallback in CI, 2026-11-27:
- * "folio_get: folio 0x7b8000002630 had refcount 0", 1 run in 6 there).
+ * "folio_get: folio 0x7b8000002630 had refcount 0"; 2 runs in 30 there).
  */
 static void inflight_del(struct mm *mm, swp_entry_t entry, struct folio *f)
 {
