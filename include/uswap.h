@@ -57,6 +57,11 @@ struct uswap_config {
 	(1u << 3) /* evict every page with its own UFFDIO_MOVE,
 				    not scattered cold pages together (window
 				    eviction: write-protect, copy, one drop) */
+#define USWAP_F_NO_SPIN \
+	(1u << 4) /* a fault handler sleeps as soon as no fault is
+				    queued, instead of polling for the next one
+				    for up to 100 us (adaptive): less CPU, but
+				    a wake-up per fault, slow on VMs */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {

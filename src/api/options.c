@@ -135,6 +135,18 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_EVICT_MOVE},
+	{{"no_spin", "USWAP_NO_SPIN", "flag", "off",
+	  "The fault handler reading events sleeps as soon as none is "
+	  "queued.  By default it first polls for the next one, for up to "
+	  "100 us, adapting to how soon they come (docs/pager.md, "
+	  "\"Handler spin\"): the faulting thread then wakes no sleeping "
+	  "CPU, but the handler uses more CPU.",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_NO_SPIN},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

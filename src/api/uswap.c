@@ -36,6 +36,7 @@ void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 	mp->readahead_pages = 8;
 	mp->sigbus = (opt->flags & USWAP_F_SIGBUS) != 0;
 	mp->wp_evict = !(opt->flags & USWAP_F_EVICT_MOVE);
+	mp->spin_max_ns = opt->flags & USWAP_F_NO_SPIN ? 0 : 100000;
 }
 
 int uswap_open_params(const struct uswap_options *opt,

@@ -220,6 +220,8 @@ struct mm_stats {
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
 	_Atomic uint64_t throttle_naps;	    /* throttle_in_signal's sleeps */
+	_Atomic uint64_t spin_caught; /* handler waits that ended polling */
+	_Atomic uint64_t spin_slept;  /* ...that slept (spin on, or not) */
 };
 
 #define STAT_INC(mm, field) \
@@ -370,6 +372,8 @@ struct mm {
 	pthread_cond_t active_cond;
 	pid_t last_fault_tid; /* read_lock */
 	int64_t multi_ns;     /* read_lock */
+	/* handler_wait's poll window, 0..p.spin_max_ns (fault.c): read_lock */
+	unsigned spin_ns;
 	/*
 	 * read_lock: one handler at a time reads events, and applies the
 	 * remove events of its batch before letting the next one read (its

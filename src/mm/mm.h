@@ -98,6 +98,12 @@ struct mm_params {
 	 * each.  Tests lower it so that tiny budgets exercise windows.
 	 */
 	unsigned zap_min;
+	/*
+	 * Most nanoseconds the reading handler polls the uffd for the next
+	 * event before it sleeps in poll(2) (fault.c, handler_wait: adaptive
+	 * up to this); 0 = sleep at once.
+	 */
+	unsigned spin_max_ns;
 };
 
 /*

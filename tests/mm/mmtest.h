@@ -34,6 +34,8 @@ struct mt_conf {
 	bool zap_unprotected; /* window eviction without write-protect */
 	unsigned zap_min;     /* fewest pages per window (0: the default) */
 	bool zap_drop_fails;  /* every window's drop fails */
+	unsigned spin_max_ns; /* handler spin's longest window (0: default) */
+	bool no_spin;	      /* handlers sleep at once */
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -64,6 +66,10 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.zap_unprotected = c->zap_unprotected;
 	mp.zap_min = c->zap_min;
 	mp.zap_drop_fails = c->zap_drop_fails;
+	if (c->spin_max_ns)
+		mp.spin_max_ns = c->spin_max_ns;
+	if (c->no_spin)
+		mp.spin_max_ns = 0;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",
