@@ -125,7 +125,14 @@ int main(void)
 	printf("two threads: %llu waits caught polling, %llu slept\n",
 	       (unsigned long long)(w2.caught - w1.caught),
 	       (unsigned long long)(w2.slept - w1.slept));
-	CHECK((w2.caught - w1.caught) * 10 < w2.slept - w1.slept,
+	/*
+	 * Not none: the first waits of the phase spin until faults from
+	 * two threads are seen, and on a loaded machine one thread can be
+	 * off its CPU for 100 ms, leaving the other faulting alone (1213
+	 * of 10344 once, in CI's parallel unit suite).  Spinning throughout,
+	 * nearly all are caught (10303 of 10309).
+	 */
+	CHECK(w2.caught - w1.caught < w2.slept - w1.slept,
 	      "two program threads: %llu waits caught polling, %llu slept: "
 	      "the handler spins while the program's threads need the CPUs",
 	      (unsigned long long)(w2.caught - w1.caught),
