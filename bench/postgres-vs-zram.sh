@@ -34,7 +34,8 @@ usage: $0 [OPTIONS]
   -B, --budgets "B.."   budgets / cgroup limits (default "$budgets")
   -n, --rows N          strings sorted (default $rows)
   -r, --reps N          repetitions, interleaved (default $reps)
-  -c, --configs "C.."   any of "uswap zram plain" (default "$configs")
+  -c, --configs "C.."   any of "uswap zram plain uswap-nospin" (default
+                        "$configs"; uswap-nospin is uswap with --no_spin)
   --uswap PATH          the uswap command (default build/tools/uswap)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   -o, --outdir DIR      where the table goes (default bench/results)
@@ -76,14 +77,14 @@ for b in $budgets; do
 done
 for c in $configs; do
 	case "$c" in
-	uswap) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	uswap | uswap-nospin) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
 	zram) want_zram=1 ;;
 	plain) ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-nospin, zram, plain)" ;;
 	esac
 done
 as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
-if [[ " $configs " == *" uswap "* ]] && ! $as_nobody test -x "$uswap_cmd"; then
+if [[ " $configs " == *" uswap"* ]] && ! $as_nobody test -x "$uswap_cmd"; then
 	die "nobody cannot run $uswap_cmd (a directory above it is not searchable)"
 fi
 
@@ -118,7 +119,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-if [[ " $configs " == *" uswap "* ]] && ! $as_nobody test -w /dev/userfaultfd &&
+if [[ " $configs " == *" uswap"* ]] && ! $as_nobody test -w /dev/userfaultfd &&
 	[ "$(cat /proc/sys/vm/unprivileged_userfaultfd)" = 0 ]; then
 	sysctl_orig=0
 	echo 1 >/proc/sys/vm/unprivileged_userfaultfd
@@ -150,7 +151,10 @@ EOF
 
 start_server() { # config budget
 	local pre=()
-	[ "$1" = uswap ] && pre=("$uswap_cmd" run --budget "$2" --stats-file "$work/stats" --)
+	case "$1" in
+	uswap) pre=("$uswap_cmd" run --budget "$2" --stats-file "$work/stats" --) ;;
+	uswap-nospin) pre=("$uswap_cmd" run --budget "$2" --no_spin --stats-file "$work/stats" --) ;;
+	esac
 	rm -f "$work/stats"
 	$as_nobody "${pre[@]}" "$pgbin/postgres" -D "$work/data" -k "$work" -p 5498 \
 		-c listen_addresses= >"$work/log" 2>&1 9>&- &
@@ -197,7 +201,7 @@ for rep in $(seq "$reps"); do
 			stop_server
 			pid=$(echo "$got" | sed -n 's/^backend //p')
 			case "$c" in
-			uswap) majors=$(sed -n "s/^uswap\[$pid .*major \([0-9]*\),.*/\1/p" "$work/stats") ;;
+			uswap | uswap-nospin) majors=$(sed -n "s/^uswap\[$pid .*major \([0-9]*\),.*/\1/p" "$work/stats") ;;
 			zram) majors=$(($(awk '$1 == "total_pgmajfault" { print $2 }' "$zc_cg/memory.stat") - maj0)) ;;
 			*) majors=0 ;;
 			esac
