@@ -220,8 +220,9 @@ struct mm_stats {
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
 	_Atomic uint64_t throttle_naps;	    /* throttle_in_signal's sleeps */
-	_Atomic uint64_t spin_caught; /* handler waits that ended polling */
-	_Atomic uint64_t spin_slept;  /* ...that slept (spin on, or not) */
+	_Atomic uint64_t spin_polled; /* handler waits that polled first */
+	_Atomic uint64_t spin_caught; /* ...and ended while polling */
+	_Atomic uint64_t spin_slept;  /* handler waits that slept */
 };
 
 #define STAT_INC(mm, field) \
@@ -372,8 +373,13 @@ struct mm {
 	pthread_cond_t active_cond;
 	pid_t last_fault_tid; /* read_lock */
 	int64_t multi_ns;     /* read_lock */
-	/* handler_wait's poll window, 0..p.spin_max_ns (fault.c): read_lock */
+	/*
+	 * handler_wait's poll window, 0..p.spin_max_ns, and the CPUs the
+	 * reader may run on, as counted at spin_cpus_ns (fault.c): read_lock
+	 */
 	unsigned spin_ns;
+	int spin_cpus;
+	int64_t spin_cpus_ns;
 	/*
 	 * read_lock: one handler at a time reads events, and applies the
 	 * remove events of its batch before letting the next one read (its
