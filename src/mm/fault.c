@@ -553,15 +553,6 @@ static void handler_wait_active(struct mm *mm, unsigned idx)
 	pthread_mutex_unlock(&mm->active_lock);
 }
 
-/*
- * faults_note_threads - after a batch is read: remember when its faults
- * last came from another thread than the fault before did (multi_ns).
- * handlers_adapt and handler_wait ask whether that was in the last
- * MULTI_NS: several program threads faulting.
- * Context: read_lock held (last_fault_tid, multi_ns).
- */
-#define MULTI_NS (100 * 1000 * 1000LL)
-
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -570,6 +561,16 @@ static int64_t mono_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* faults from several threads this recently: several threads fault */
+#define MULTI_NS (100 * 1000 * 1000LL)
+
+/*
+ * faults_note_threads - after a batch is read: remember when its faults
+ * last came from another thread than the fault before did (multi_ns).
+ * handlers_adapt and handler_wait ask whether that was in the last
+ * MULTI_NS: several program threads faulting.
+ * Context: read_lock held (last_fault_tid, multi_ns).
+ */
 static bool faults_note_threads(struct mm *mm, const struct uffd_event *ev,
 				int n, int64_t now)
 {
@@ -772,9 +773,9 @@ static int handler_round(struct mm *mm, int wait_ms, bool try)
 				     mm->p.read_batch ? (int)mm->p.read_batch
 						      : 16);
 		if (n > 0) {
-			mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
 			int64_t now = mono_ns();
 
+			mm_hook(MM_HOOK_EVENTS_READ, (swp_entry_t){0});
 			handlers_adapt(mm, faults_note_threads(mm, ev, n, now),
 				       now);
 		}
