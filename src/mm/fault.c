@@ -629,8 +629,9 @@ static void handlers_adapt(struct mm *mm, bool multi, int64_t now)
  * wake_up finds nobody asleep on the uffd and sends nothing; the message
  * is read within a poll(2) call.  That is the first half of the round
  * trip; the second (waking the faulter, asleep in the kernel) stays.
- * Measured with one program thread, 64M budget: uniform 2.3x, zipf 2.2x,
- * seq 2.4x the ops/s without it (docs/pager.md, "Handler spin").
+ * Measured with one program thread, 64M budget: uniform 1.4-2.0x, zipf
+ * 1.7-1.8x the ops/s without it, seq level (docs/pager.md, "Handler
+ * spin").
  *
  * How long.  As the kernel's haltpoll governor (drivers/cpuidle/
  * governors/haltpoll.c, adjust_poll_limit): the window spin_ns adapts
