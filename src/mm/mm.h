@@ -208,8 +208,11 @@ enum mm_hook_point {
 	MM_HOOK_SWAPIN_LOSER,	   /* bypass loser (-EEXIST), before its wait */
 	MM_HOOK_SWAPIN_FOLIO_WAIT, /* found a folio, before folio_lock */
 	MM_HOOK_SWAPIN_DONE,	   /* do_swap_page returned (handler thread) */
-	MM_HOOK_EVENTS_READ, /* a batch was read, its events not yet applied
-				(entry 0; the install fence is held) */
+	MM_HOOK_EVENTS_READ,	   /* a batch was read, its events not yet
+				      applied (entry 0; the install fence is
+				      held) */
+	MM_HOOK_SWAPIN_CLEARED,	   /* bypass winner: swapcache_clear done,
+				      before inflight_del */
 	MM_HOOK_NR,
 };
 

@@ -501,6 +501,7 @@ static int swapin_bypass(struct mm *mm, struct mm_region *r, uint64_t addr,
 	swapin_read(mm, entry, folio);
 	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
 	swapcache_clear(entry); /* the slot is freed here if count is 0 */
+	mm_hook(MM_HOOK_SWAPIN_CLEARED, entry);
 	if (listed)
 		inflight_del(mm, entry, folio);
 	if (mm->p.policy == SWAPIN_WAITQUEUE)

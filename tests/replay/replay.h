@@ -59,6 +59,7 @@ static const char *const rp_point_names[] = {
 	[MM_HOOK_SWAPIN_FOLIO_WAIT] = "folio-wait",
 	[MM_HOOK_SWAPIN_DONE] = "swapin-done",
 	[MM_HOOK_EVENTS_READ] = "events-read",
+	[MM_HOOK_SWAPIN_CLEARED] = "cleared",
 };
 
 static inline const char *rp_point_name(unsigned p)
