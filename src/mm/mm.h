@@ -67,6 +67,13 @@ struct mm_params {
 	 */
 	bool unfenced_installs;
 	/*
+	 * Tests only: fallback's winner takes out the first in-flight row
+	 * with its entry, not the one with its folio (swapin.c,
+	 * inflight_del), as before 9376429, so that
+	 * tests/replay/fallback_rows.c can show it catches the stale row.
+	 */
+	bool inflight_del_by_entry;
+	/*
 	 * Tests only: take UFFDIO_MOVE's EEXIST at its word (mm_move,
 	 * mm.c), as before the kernel's misreport was known, so that
 	 * tests/mm/stress.c --pageout can show it catches the loss.

@@ -383,7 +383,8 @@ static void inflight_del(struct mm *mm, swp_entry_t entry, struct folio *f)
 	pthread_mutex_lock(&mm->inflight_lock);
 	for (size_t i = 0; i < sizeof(mm->inflight) / sizeof(mm->inflight[0]);
 	     i++) {
-		if (mm->inflight[i].folio == f &&
+		if ((mm->inflight[i].folio == f ||
+		     mm->p.inflight_del_by_entry) &&
 		    swp_entry_same(mm->inflight[i].entry, entry)) {
 			mm->inflight[i].entry.val = 0;
 			mm->inflight[i].folio = NULL;

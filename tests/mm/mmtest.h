@@ -28,6 +28,7 @@ struct mt_conf {
 	bool sigbus;
 	bool swapin_move;
 	bool unfenced_installs;
+	bool inflight_del_by_entry;
 	bool move_unverified;
 	bool adaptive_handlers;
 	bool evict_move;      /* no window eviction: a MOVE per page */
@@ -60,6 +61,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.sigbus = c->sigbus;
 	mp.swapin_move = c->swapin_move;
 	mp.unfenced_installs = c->unfenced_installs;
+	mp.inflight_del_by_entry = c->inflight_del_by_entry;
 	mp.move_unverified = c->move_unverified;
 	mp.adaptive_handlers = c->adaptive_handlers;
 	mp.wp_evict = !c->evict_move;
