@@ -221,6 +221,7 @@ struct rp_cond {
 	enum rp_cond_kind kind;
 	struct rp_hold *hold; /* RP_ARRIVED */
 	unsigned mask;	      /* RP_EVENTS: points */
+	uint64_t entry;	      /* RP_EVENTS: this entry; 0: rp.entry */
 	pid_t tid, not_tid;   /* RP_EVENTS: by this thread / not by it */
 	size_t from;	      /* RP_EVENTS: log position to count from */
 	unsigned n;	      /* RP_EVENTS: at least n events */
@@ -252,6 +253,18 @@ static inline struct rp_cond rp_events(const char *what, unsigned mask,
 				.what = what};
 }
 
+/* rp_events for @entry, when a replay involves more than its own. */
+static inline struct rp_cond rp_events_on(uint64_t entry, const char *what,
+					  unsigned mask, pid_t tid,
+					  pid_t not_tid, size_t from,
+					  unsigned n)
+{
+	struct rp_cond c = rp_events(what, mask, tid, not_tid, from, n);
+
+	c.entry = entry;
+	return c;
+}
+
 static inline size_t rp_log_pos(void)
 {
 	size_t n;
@@ -270,7 +283,8 @@ static inline unsigned rp_count_locked(const struct rp_cond *c, pid_t *last)
 	for (size_t i = c->from; i < rp.nlog; i++) {
 		const struct rp_event *e = &rp.log[i];
 
-		if (!(c->mask & PBIT(e->point)) || e->entry != rp.entry ||
+		if (!(c->mask & PBIT(e->point)) ||
+		    e->entry != (c->entry ? c->entry : rp.entry) ||
 		    (c->tid && e->tid != c->tid) ||
 		    (c->not_tid && e->tid == c->not_tid))
 			continue;
@@ -366,20 +380,27 @@ static void *toucher_main(void *arg)
 }
 
 /*
- * touch - start @t on the replay page's word 0: read it, and write @wval
- * when @write.  A write reads first, so that a write fault is also a read
- * of the value (the kernel sends one fault for the access either way).
+ * touch_at - start @t on word 0 of @page: read it, and write @wval when
+ * @write.  A write reads first, so that a write fault is also a read of
+ * the value (the kernel sends one fault for the access either way).
  */
-static inline void touch(struct toucher *t, const char *name, bool write,
-			 uint64_t wval)
+static inline void touch_at(struct toucher *t, const char *name, void *page,
+			    bool write, uint64_t wval)
 {
 	memset(t, 0, sizeof(*t));
 	t->name = name;
-	t->word = (_Atomic uint64_t *)rp.page;
+	t->word = (_Atomic uint64_t *)page;
 	t->write = write;
 	t->wval = wval;
 	CHECK(pthread_create(&t->th, NULL, toucher_main, t) == 0,
 	      "pthread_create");
+}
+
+/* touch - touch_at on the replay's page. */
+static inline void touch(struct toucher *t, const char *name, bool write,
+			 uint64_t wval)
+{
+	touch_at(t, name, rp.page, write, wval);
 }
 
 static inline void touch_join(struct toucher *t)
