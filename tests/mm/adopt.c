@@ -204,7 +204,8 @@ static void check_plain(void)
 	      "discarded plain page: pte %#llx after its touch",
 	      (unsigned long long)mt_pte(u, a));
 	/* uswap's: we evict it, or the reclaimer already did (the pte
-	 * check above allows it, and it happened once in CI's make check) */
+	 * check above allows it).  Failing with "0 evicted, pte 0": the
+	 * page was forgotten (fault.c, signal_fence) */
 	ev = mm_evict_range(uswap_mm(u), a, PAGE_SIZE, true);
 	CHECK(ev == 1 || (ev == 0 && pte_is_swap(mt_pte(u, a))),
 	      "the page is not uswap's: %ld evicted, pte %#llx", ev,
