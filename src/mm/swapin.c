@@ -377,6 +377,7 @@ static bool inflight_add(struct mm *mm, swp_entry_t entry, struct folio *f)
  * our swapin_finish then freed: the next loser's inflight_wait took a
  * reference on a free folio (TSan stress-fallback in CI, 2026-11-27:
  * "folio_get: folio 0x7b8000002630 had refcount 0"; 2 runs in 30 there).
+ * tests/replay/fallback_rows.c replays it step by step.
  */
 static void inflight_del(struct mm *mm, swp_entry_t entry, struct folio *f)
 {
