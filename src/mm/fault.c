@@ -412,10 +412,23 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			ret = do_anonymous_page(mm, r, addr, ev->fault.write);
 		} else if (pte_is_swap(pte)) {
 			note_swap_fault(mm, ev->fault.tid, addr, page, pte);
+			/*
+			 * Readahead first, the faulting page last.  Its
+			 * faulter sleeps until its own page is in, so it
+			 * cannot run into the window's other pages while they
+			 * are being installed.  With the faulting page first
+			 * it did, almost page by page: installing a page takes
+			 * this thread microseconds, touching one takes the
+			 * program nanoseconds, so each neighbour became a fault
+			 * of its own, with its hand-off and its wake-up
+			 * (docs/pager.md, "Readahead").  The kernel's
+			 * swapin_readahead also reads the cluster before
+			 * do_swap_page maps the page.
+			 */
+			if (!atomic_load(&mm->closing))
+				swapin_readahead(mm, r, addr, ev->fault.tid);
 			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
 			mm_hook(MM_HOOK_SWAPIN_DONE, pte_to_swp_entry(pte));
-			if (ret == 0 && !atomic_load(&mm->closing))
-				swapin_readahead(mm, r, addr, ev->fault.tid);
 			ret = 0;
 		} else {
 			/*
