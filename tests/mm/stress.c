@@ -4,7 +4,7 @@
  *
  * usage: mm_stress POLICY [SEED] [MILLISECONDS] [--expect-loss] [--sigbus]
  *                  [--pageout [--move-unverified]] [--evict-move]
- *                  [--zap-unprotected]
+ *                  [--zap-unprotected] [--readahead]
  *
  * A region of NPAGES pages, each stamped with its own index (word 1) and
  * holding a counter (word 0).  WORKERS threads atomically increment the
@@ -34,6 +34,10 @@
  * window for this tiny budget; --evict-move turns windows off (every page
  * moved out alone), --zap-unprotected leaves out their write-protect
  * step, which a run with --expect-loss must catch losing increments.
+ *
+ * --readahead turns on readahead (8 pages, as by default) and makes two of
+ * the workers sweep the region in order, so that their faults read ahead
+ * while the others fault, evict and storm on the same pages.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -72,6 +76,9 @@ static struct uswap *u;
 static _Atomic bool stop;
 static _Atomic long errors;
 static uint64_t seed;
+#define SWEEPERS 2 /* workers that sweep in order, with --readahead */
+
+static bool sweep;
 static uint32_t shadow[WORKERS + STORMERS][NPAGES];
 static _Atomic uint64_t storm_gen;
 static _Atomic size_t storm_page;
@@ -97,11 +104,17 @@ static void *worker(void *arg)
 	long id = (long)arg;
 	uint64_t s = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)id + 1;
 	static _Thread_local uint64_t seen[NPAGES];
+	size_t next = (size_t)id * NPAGES / SWEEPERS;
 
 	memset(seen, 0, sizeof(seen));
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint64_t r = rnd(&s);
 		size_t i = (r & 3) ? (r >> 8) % HOT : (r >> 8) % NPAGES;
+
+		if (sweep && id < SWEEPERS) {
+			i = next;
+			next = (next + 1) % NPAGES;
+		}
 		_Atomic uint64_t *p =
 			(_Atomic uint64_t *)(region + i * PAGE_SIZE);
 		/* load first: see stormer() */
@@ -323,6 +336,9 @@ int main(int argc, char **argv)
 			c.evict_move = true; /* no window eviction */
 		} else if (!strcmp(argv[i], "--zap-unprotected")) {
 			c.zap_unprotected = true; /* copy + drop, no WP */
+		} else if (!strcmp(argv[i], "--readahead")) {
+			c.readahead = 8;
+			sweep = true;
 		} else if (nargs == 0) {
 			if (parse_policy(argv[i], &c.policy))
 				FAIL("unknown policy %s", argv[i]);
@@ -436,6 +452,12 @@ int main(int argc, char **argv)
 	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_waits),
 	       (unsigned long long)atomic_load(
 		       &uswap_mm(u)->stats.direct_reclaims));
+	if (sweep) {
+		uint64_t ra = atomic_load(&uswap_mm(u)->stats.readahead);
+
+		printf("pages read ahead %llu\n", (unsigned long long)ra);
+		CHECK(ra > 0, "--readahead: nothing was read ahead");
+	}
 	CHECK(uswap_unmap(u, region, NPAGES * PAGE_SIZE) == 0, "unmap");
 	inuse = mt_slots_inuse(u);
 	{
