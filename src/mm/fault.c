@@ -421,7 +421,7 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			 * this thread microseconds, touching one takes the
 			 * program nanoseconds, so each neighbour became a fault
 			 * of its own, with its hand-off and its wake-up
-			 * (docs/pager.md, "Readahead").  The kernel's
+			 * (docs/pager.md, "Readahead first").  The kernel's
 			 * swapin_readahead also reads the cluster before
 			 * do_swap_page maps the page.
 			 */

@@ -1,5 +1,5 @@
 /*
- * Readahead (docs/pager.md, "Readahead"): a thread that sweeps swapped-out
+ * Readahead (docs/pager.md, "Readahead first"): a thread that sweeps swapped-out
  * pages in order takes about one fault per window of 8, whether the pages
  * are on the device or still in the swap cache; a thread that touches them
  * out of order takes one fault per page, and nothing is read ahead.
@@ -30,9 +30,9 @@
 #define STRIDE 37 /* coprime with NPAGES, longer than two windows */
 /*
  * In order, the stream is seen at the third fault and each window after
- * that takes one: 34 faults for 256 pages (35 when an install meets the
- * remove fence).  Half of that again is allowed; a sweep that runs into
- * the pages being read ahead took 87-93 (with the slow device below).
+ * that takes one: 34 faults for 256 pages (34 or 35 measured).  Half of
+ * that again is allowed; a sweep that runs into the pages being read
+ * ahead took 87-93 (with the slow device below).
  */
 #define MAX_FAULTS (NPAGES / 8 + NPAGES / 16)
 

@@ -70,15 +70,14 @@ int main(void)
 #define WORKERS	 6
 #define HANDLERS 4
 #define STORMERS 3
+#define SWEEPERS 2 /* workers that sweep in order, with --readahead */
 
 static char *region;
 static struct uswap *u;
 static _Atomic bool stop;
 static _Atomic long errors;
 static uint64_t seed;
-#define SWEEPERS 2 /* workers that sweep in order, with --readahead */
-
-static bool sweep;
+static bool sweep; /* --readahead: the first SWEEPERS workers sweep */
 static uint32_t shadow[WORKERS + STORMERS][NPAGES];
 static _Atomic uint64_t storm_gen;
 static _Atomic size_t storm_page;
