@@ -237,9 +237,11 @@ struct repeat_slot {
 };
 
 /*
- * A thread's last swap fault, for sequential readahead (swapin.c): one
- * stream per faulting thread, so that two threads sweeping the same
- * region are each seen as sequential.  Hash on tid; relaxed, a hint.
+ * A thread's last swap fault in a region, for sequential readahead
+ * (swapin.c): one stream per faulting thread and region, so that two
+ * threads sweeping the same region are each seen as sequential, and so is
+ * one thread sweeping two regions in step.  Hash on (tid, region);
+ * relaxed, a hint.
  */
 #define RA_SLOTS 64
 struct ra_slot {

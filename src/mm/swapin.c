@@ -592,6 +592,16 @@ int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 	return ret;
 }
 
+/* ra_hash - the readahead stream slot of thread @tid in region @r. */
+static unsigned ra_hash(pid_t tid, const struct mm_region *r)
+{
+	uint64_t h = ((uint64_t)(uint32_t)tid ^ (uint64_t)(uintptr_t)r) *
+		     0x9e3779b97f4a7c15ULL;
+
+	_Static_assert(RA_SLOTS == 64, "ra_hash takes 6 bits");
+	return (unsigned)(h >> 58);
+}
+
 /*
  * readahead_cached - readahead found @folio (referenced) in the swap cache
  * for the neighbour @addr's entry: install it, as a minor fault would,
@@ -641,7 +651,7 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 		      pid_t tid)
 {
 	unsigned win = mm->p.readahead_pages;
-	struct ra_slot *s = &mm->ra[(uint32_t)tid % RA_SLOTS];
+	struct ra_slot *s = &mm->ra[ra_hash(tid, r)];
 	uint64_t idx = (addr - r->start) >> PAGE_SHIFT, prev, base, a;
 	bool same;
 
@@ -655,7 +665,11 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 	 * neighbours is not a stream (Redis's random GETs met such pairs
 	 * often enough to swap in 1.8 pages per fault when one pair was
 	 * enough).  Per thread: two threads sweeping one region are two
-	 * streams.
+	 * streams.  Per region too: a thread that sweeps two regions in step
+	 * (Python's sum over a list reads the list's array and the int
+	 * objects' arenas, each its own mapping) made each fault break the
+	 * other's stream, and nothing was read ahead; the kernel keeps its
+	 * swap readahead hint per vma (swap_vma_readahead).
 	 */
 	same = atomic_load_explicit(&s->tid, memory_order_relaxed) ==
 		       (uint64_t)tid &&

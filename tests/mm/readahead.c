@@ -17,6 +17,10 @@
  *      MAX_FAULTS faults.  Without readahead taking cached folios,
  *      every page was a minor fault.
  *   3. with a stride of 37 pages (no stream): nothing read ahead.
+ *   4. two regions in step (page i of one, then page i of the other, as
+ *      Python's sum over a list reads the list and its int objects): at
+ *      most 2 x MAX_FAULTS faults.  With one stream per thread, each fault
+ *      broke the other region's stream: 512 faults, nothing read ahead.
  * Every stamp is checked.  --sigbus: the same, faults served in the thread.
  * In test builds every device read takes 100 us more (a slow device, as
  * the benchmarks' faulter is slow to wake): the sweep then runs into any
@@ -37,7 +41,7 @@
 #define MAX_FAULTS (NPAGES / 8 + NPAGES / 16)
 
 static struct uswap *u;
-static char *a;
+static char *a, *b; /* b: the second region of case 4 */
 
 #ifdef USWAP_TEST_HOOKS
 static void slow_device(enum mm_hook_point point, swp_entry_t entry)
@@ -55,24 +59,37 @@ static uint64_t stat_readahead(void)
 	return atomic_load(&uswap_mm(u)->stats.readahead);
 }
 
-/* Evict every page (to the device if @store, else into the swap cache). */
-static void evict_all(bool store)
+/*
+ * Evict every page of region @r (to the device if @store, else into the
+ * swap cache).
+ */
+static void evict_all(char *r, bool store)
 {
-	long n = mm_evict_range(uswap_mm(u), a, NPAGES * PAGE_SIZE, store);
+	long n = mm_evict_range(uswap_mm(u), r, NPAGES * PAGE_SIZE, store);
 
 	CHECK(n == NPAGES, "evicted %ld of %d pages", n, NPAGES);
 	mm_quiesce(uswap_mm(u));
 	for (size_t i = 0; i < NPAGES; i++)
-		CHECK(pte_is_swap(mt_pte(u, a + i * PAGE_SIZE)),
+		CHECK(pte_is_swap(mt_pte(u, r + i * PAGE_SIZE)),
 		      "page %zu not swapped out: pte %#llx", i,
-		      (unsigned long long)mt_pte(u, a + i * PAGE_SIZE));
+		      (unsigned long long)mt_pte(u, r + i * PAGE_SIZE));
+}
+
+static void check_stamp(const char *what, char *r, size_t i)
+{
+	volatile uint64_t *p = (volatile uint64_t *)(r + i * PAGE_SIZE);
+
+	CHECK(p[1] == i, "%s: page %zu has stamp %llu", what, i,
+	      (unsigned long long)p[1]);
 }
 
 /*
- * Read every page once, in the order i * @stride mod NPAGES; return the
- * faults it took, and the pages read from the device in *@reads.
+ * Read every page of a once, in the order i * @stride mod NPAGES (and with
+ * @both, page i of b after page i of a); return the faults it took, and
+ * the pages read from the device in *@reads.
  */
-static uint64_t sweep(const char *what, size_t stride, uint64_t *reads)
+static uint64_t sweep(const char *what, size_t stride, bool both,
+		      uint64_t *reads)
 {
 	struct uswap_stats st0, st1;
 	uint64_t ra0 = stat_readahead(), faults;
@@ -80,11 +97,9 @@ static uint64_t sweep(const char *what, size_t stride, uint64_t *reads)
 	mm_quiesce(uswap_mm(u));
 	uswap_stats(u, &st0);
 	for (size_t k = 0; k < NPAGES; k++) {
-		size_t i = k * stride % NPAGES;
-		volatile uint64_t *p = (volatile uint64_t *)(a + i * PAGE_SIZE);
-
-		CHECK(p[1] == i, "%s: page %zu has stamp %llu", what, i,
-		      (unsigned long long)p[1]);
+		check_stamp(what, a, k * stride % NPAGES);
+		if (both)
+			check_stamp(what, b, k * stride % NPAGES);
 	}
 	mm_quiesce(uswap_mm(u));
 	uswap_stats(u, &st1);
@@ -104,7 +119,7 @@ int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
 			    .budget_pages = 4 * NPAGES,
-			    .nslots = 2 * NPAGES,
+			    .nslots = 4 * NPAGES, /* both regions out, and slot 0 */
 			    .threads = 2,
 			    .cache_pages = 2 * NPAGES, /* case 2 stays cached */
 			    .readahead = 8,
@@ -114,15 +129,18 @@ int main(int argc, char **argv)
 
 	u = mt_open(&c);
 	a = uswap_map(u, NPAGES * PAGE_SIZE);
-	CHECK(a, "uswap_map: %s", strerror(errno));
-	for (size_t i = 0; i < NPAGES; i++)
+	b = uswap_map(u, NPAGES * PAGE_SIZE);
+	CHECK(a && b, "uswap_map: %s", strerror(errno));
+	for (size_t i = 0; i < NPAGES; i++) {
 		((uint64_t *)(a + i * PAGE_SIZE))[1] = i;
+		((uint64_t *)(b + i * PAGE_SIZE))[1] = i;
+	}
 #ifdef USWAP_TEST_HOOKS
 	mm_set_hook(slow_device);
 #endif
 
-	evict_all(true);
-	faults = sweep("in order, from the device", 1, &reads);
+	evict_all(a, true);
+	faults = sweep("in order, from the device", 1, false, &reads);
 	CHECK(faults <= MAX_FAULTS,
 	      "in order from the device: %llu faults for %d pages (at most "
 	      "%d)",
@@ -130,26 +148,34 @@ int main(int argc, char **argv)
 	CHECK(reads >= NPAGES, "only %llu pages read from the device",
 	      (unsigned long long)reads);
 
-	evict_all(false);
-	faults = sweep("in order, from the swap cache", 1, &reads);
+	evict_all(a, false);
+	faults = sweep("in order, from the swap cache", 1, false, &reads);
 	CHECK(faults <= MAX_FAULTS,
 	      "in order from the swap cache: %llu faults for %d pages (at "
 	      "most %d)",
 	      (unsigned long long)faults, NPAGES, MAX_FAULTS);
 
-	evict_all(true);
+	evict_all(a, true);
 	ra0 = stat_readahead();
-	faults = sweep("stride 37, from the device", STRIDE, &reads);
+	faults = sweep("stride 37, from the device", STRIDE, false, &reads);
 	CHECK(stat_readahead() == ra0,
 	      "stride %d: %llu pages read ahead, for no stream", STRIDE,
 	      (unsigned long long)(stat_readahead() - ra0));
 	CHECK(faults >= NPAGES, "stride %d: %llu faults for %d pages", STRIDE,
 	      (unsigned long long)faults, NPAGES);
 
+	evict_all(a, true);
+	evict_all(b, true);
+	faults = sweep("two regions in step", 1, true, &reads);
+	CHECK(faults <= 2 * MAX_FAULTS,
+	      "two regions in step: %llu faults for %d pages (at most %d)",
+	      (unsigned long long)faults, 2 * NPAGES, 2 * MAX_FAULTS);
+
 #ifdef USWAP_TEST_HOOKS
 	mm_set_hook(NULL);
 #endif
 	CHECK(uswap_unmap(u, a, NPAGES * PAGE_SIZE) == 0, "unmap");
+	CHECK(uswap_unmap(u, b, NPAGES * PAGE_SIZE) == 0, "unmap");
 	CHECK(mt_slots_inuse(u) == 0, "slots in use after unmap: %llu",
 	      (unsigned long long)mt_slots_inuse(u));
 	mt_validate(u);
