@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
 			    .budget_pages = 4 * NPAGES,
-			    .nslots = 4 * NPAGES, /* both regions out, and slot 0 */
+			    .nslots = 4 *
+				      NPAGES, /* both regions out, and slot 0 */
 			    .threads = 2,
 			    .cache_pages = 2 * NPAGES, /* case 2 stays cached */
 			    .readahead = 8,
