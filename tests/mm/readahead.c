@@ -119,8 +119,7 @@ int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
 			    .budget_pages = 4 * NPAGES,
-			    .nslots = 4 *
-				      NPAGES, /* both regions out, and slot 0 */
+			    .nslots = 4 * NPAGES, /* a and b out at once */
 			    .threads = 2,
 			    .cache_pages = 2 * NPAGES, /* case 2 stays cached */
 			    .readahead = 8,
