@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# python-vs-zram.sh: a data tool's sequential passes over more memory than
+# it is given.  CPython builds list(range(N)) (about 36 bytes an element:
+# 290 MB at N = 8000000) and sums it PASSES times (bench/seqsum.py); each
+# pass reads the list's array and the int objects in step, front to back.
+# Side by side in one run, for each budget B:
+#   uswap   python3 under `uswap run --budget B`
+#   zram    python3 plain in a memory cgroup (v1) limited to B, zram0 (lz4)
+#           the only swap (bench/zram-cgroup.sh sets it up and puts it back)
+#   plain   python3 plain, no limit
+# Every sum is checked (seqsum.py exits 1 on a wrong one, which aborts the
+# run); a process the kernel's OOM killer ended counts as "killed".
+# Prints a markdown table (per run the median pass; median, min-max over
+# the runs; ratio uswap/zram) and writes it to
+# bench/results/python-vs-zram-DATE.md.  Run as root (zram, swapon,
+# cgroups).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+budgets="64M"
+elements=8000000
+passes=3
+reps=3
+configs="uswap zram plain"
+uswap_cmd=
+lock_wait=600
+outdir=$root/bench/results
+
+usage() {
+	cat <<EOF
+usage: $0 [OPTIONS]
+  -B, --budgets "B.."   budgets / cgroup limits (default "$budgets")
+  -n, --elements N      list length (default $elements)
+  -p, --passes N        sums per run (default $passes)
+  -r, --reps N          repetitions, interleaved (default $reps)
+  -c, --configs "C.."   any of "uswap zram plain" (default "$configs")
+  --uswap PATH          the uswap command (default build/tools/uswap)
+  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
+  -o, --outdir DIR      where the table goes (default bench/results)
+EOF
+}
+
+die() {
+	echo "python-vs-zram: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-B | --budgets) budgets=$2; shift 2 ;;
+	-n | --elements) elements=$2; shift 2 ;;
+	-p | --passes) passes=$2; shift 2 ;;
+	-r | --reps) reps=$2; shift 2 ;;
+	-c | --configs) configs=$2; shift 2 ;;
+	--uswap) uswap_cmd=$2; shift 2 ;;
+	--lock-wait) lock_wait=$2; shift 2 ;;
+	-o | --outdir) outdir=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown option '$1'" ;;
+	esac
+done
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+python=/usr/bin/python3
+[ -x "$python" ] || die "needs $python"
+for v in elements passes reps; do
+	[[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || die "bad $v '${!v}'"
+done
+uswap_cmd=${uswap_cmd:-$root/build/tools/uswap}
+want_zram=0
+max_b=0
+for b in $budgets; do
+	bb=$(numfmt --from=iec "${b%B}") || die "bad budget '$b'"
+	[ "$bb" -gt "$max_b" ] && max_b=$bb
+done
+for c in $configs; do
+	case "$c" in
+	uswap) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	zram) want_zram=1 ;;
+	plain) ;;
+	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	esac
+done
+
+zc_name=python-vs-zram
+. "$here/zram-cgroup.sh"
+work=$(mktemp -d /tmp/python-vs-zram.XXXXXX)
+cleanup() {
+	local rc=$?
+	set +e
+	zc_cleanup
+	rm -rf "$work"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# the objects need about 36 bytes an element; zram holds them compressed
+[ $want_zram = 1 ] && zc_setup $((elements * 40 + (512 << 20))) "$max_b" "$lock_wait"
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+mkdir -p "$outdir"
+raw="$outdir/python-vs-zram-$stamp.raw"
+md="$outdir/python-vs-zram-$stamp.md"
+: >"$raw"
+echo "python-vs-zram: N=$elements, $passes passes, budgets $budgets, $reps reps, configs $configs; raw lines in $raw" >&2
+run="$python $here/seqsum.py $elements $passes"
+for rep in $(seq "$reps"); do
+	for b in $budgets; do
+		for c in $configs; do
+			bb=$(numfmt --from=iec "${b%B}")
+			majors=0
+			case "$c" in
+			uswap)
+				rm -f "$work/stats"
+				out=$("$uswap_cmd" run --budget "$b" --stats-file "$work/stats" -- $run 2>"$work/err")
+				rc=$?
+				majors=$(sed -n 's/^uswap\[[0-9]* .*major \([0-9]*\),.*/\1/p' "$work/stats" | sort -n | tail -1)
+				;;
+			zram)
+				echo 0 >"$zc_cg/memory.force_empty" 2>/dev/null
+				echo "$bb" >"$zc_cg/memory.limit_in_bytes" || die "cannot set the cgroup limit $bb"
+				maj0=$(awk '$1 == "total_pgmajfault" { print $2 }' "$zc_cg/memory.stat")
+				out=$(sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$zc_cg/cgroup.procs" $run 2>"$work/err")
+				rc=$?
+				majors=$(($(awk '$1 == "total_pgmajfault" { print $2 }' "$zc_cg/memory.stat") - maj0))
+				;;
+			plain)
+				out=$($run 2>"$work/err")
+				rc=$?
+				;;
+			esac
+			if [ $rc -eq 0 ] && [[ "$out" == RESULT* ]]; then
+				status=ok
+			elif [ $rc -eq 137 ]; then
+				status=killed
+			else
+				die "$c at $b: exit status $rc: $(tail -3 "$work/err") $out"
+			fi
+			build=$(echo "$out" | sed -n 's/.*build=\([0-9.]*\).*/\1/p')
+			times=$(echo "$out" | sed -n 's/.*passes=\([0-9.,]*\).*/\1/p')
+			echo "$rep $b $c $status ${build:--} ${times:--} ${majors:-?}" | tee -a "$raw" >&2
+		done
+	done
+done
+
+"$python" - "$raw" "$budgets" "$configs" "$elements" "$passes" >"$md" <<'EOF'
+import statistics, sys
+raw, budgets, configs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+elements, passes = sys.argv[4], sys.argv[5]
+runs = {}
+for line in open(raw):
+    rep, b, c, status, build, times, majors = line.split()
+    med = statistics.median(float(t) for t in times.split(",")) if status == "ok" else None
+    runs.setdefault((b, c), []).append((med, majors))
+both = "uswap" in configs and "zram" in configs
+print(f"CPython sums list(range({elements})) {passes} times (bench/seqsum.py); "
+      "seconds per pass: per run the median pass, then the median (min-max) "
+      "over the runs that completed, completed/all (the rest: killed by the "
+      "kernel's OOM killer); median major faults per run in brackets\n")
+print("| budget | " + " | ".join(configs) + (" | pass uswap / zram |" if both else " |"))
+print("|---|" + "---|" * len(configs) + ("---|" if both else ""))
+for b in budgets:
+    cells, med = [], {}
+    for c in configs:
+        r = runs.get((b, c), [])
+        ok = [m for m, _ in r if m is not None]
+        maj = [int(j) for m, j in r if m is not None and j.isdigit()]
+        if ok:
+            med[c] = statistics.median(ok)
+            mj = f" [{int(statistics.median(maj))}]" if maj and c != "plain" else ""
+            cells.append(f"{med[c]:.3f} ({min(ok):.3f}-{max(ok):.3f}) {len(ok)}/{len(r)}{mj}")
+        else:
+            cells.append(f"- 0/{len(r)}")
+    ratio = ""
+    if both:
+        ratio = f" {med['uswap'] / med['zram']:.2f}× |" if "uswap" in med and "zram" in med else " - |"
+    print(f"| {b} | " + " | ".join(cells) + " |" + ratio)
+EOF
+cat "$md"
+echo "python-vs-zram: table in $md" >&2
