@@ -247,6 +247,7 @@ struct repeat_slot {
 struct ra_slot {
 	_Atomic uint64_t tid, region, page; /* page: index in the region */
 	_Atomic unsigned run; /* swap faults in a row that looked sequential */
+	_Atomic bool down;    /* ...going down (a stream read from its end) */
 };
 
 struct mm {

@@ -652,15 +652,20 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 {
 	unsigned win = mm->p.readahead_pages;
 	struct ra_slot *s = &mm->ra[ra_hash(tid, r)];
-	uint64_t idx = (addr - r->start) >> PAGE_SHIFT, prev, base, a;
-	bool same;
+	uint64_t idx = (addr - r->start) >> PAGE_SHIFT, prev, step, base, a;
+	bool same, down;
 
 	if (win <= 1 || atomic_load(&mm->closing))
 		return;
 	/*
 	 * Only for sequential access: this fault of the thread lies just
 	 * after its previous swap fault in the region (or that one's
-	 * readahead window), and so did the one before.  Random access
+	 * readahead window), or just before it, and so did the one before,
+	 * in the same direction.  Down too: CPython frees a list from its
+	 * end (list_dealloc), and paid a fault per page for it; the
+	 * kernel's swap_ra_info reads below the fault when it is just
+	 * below the previous one.  The aligned window serves both: a
+	 * stream going down faults at the top of each.  Random access
 	 * would swap in pages nobody wants, and evict others; one pair of
 	 * neighbours is not a stream (Redis's random GETs met such pairs
 	 * often enough to swap in 1.8 pages per fault when one pair was
@@ -679,8 +684,16 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 	atomic_store_explicit(&s->tid, (uint64_t)tid, memory_order_relaxed);
 	atomic_store_explicit(&s->region, (uint64_t)(uintptr_t)r,
 			      memory_order_relaxed);
-	if (!same || idx <= prev || idx > prev + 2 * (uint64_t)win) {
+	down = idx < prev;
+	step = down ? prev - idx : idx - prev;
+	if (!same || step == 0 || step > 2 * (uint64_t)win) {
 		atomic_store_explicit(&s->run, 0, memory_order_relaxed);
+		return;
+	}
+	if (atomic_exchange_explicit(&s->down, down, memory_order_relaxed) !=
+	    down) {
+		/* a step against the last one: the first of a new stream */
+		atomic_store_explicit(&s->run, 1, memory_order_relaxed);
 		return;
 	}
 	if (atomic_fetch_add_explicit(&s->run, 1, memory_order_relaxed) < 1)

@@ -21,6 +21,8 @@
  *      Python's sum over a list reads the list and its int objects): at
  *      most 2 x MAX_FAULTS faults.  With one stream per thread, each fault
  *      broke the other region's stream: 512 faults, nothing read ahead.
+ *   5. in reverse (page 0, then 255 down to 1, as CPython frees a list):
+ *      at most MAX_FAULTS + 1.  With streams going up only, 256 faults.
  * Every stamp is checked.  --sigbus: the same, faults served in the thread.
  * In test builds every device read takes 100 us more (a slow device, as
  * the benchmarks' faulter is slow to wake): the sweep then runs into any
@@ -170,6 +172,12 @@ int main(int argc, char **argv)
 	CHECK(faults <= 2 * MAX_FAULTS,
 	      "two regions in step: %llu faults for %d pages (at most %d)",
 	      (unsigned long long)faults, 2 * NPAGES, 2 * MAX_FAULTS);
+
+	evict_all(a, true);
+	faults = sweep("in reverse", NPAGES - 1, false, &reads);
+	CHECK(faults <= MAX_FAULTS + 1,
+	      "in reverse: %llu faults for %d pages (at most %d)",
+	      (unsigned long long)faults, NPAGES, MAX_FAULTS + 1);
 
 #ifdef USWAP_TEST_HOOKS
 	mm_set_hook(NULL);
