@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # python-vs-zram.sh: a data tool's sequential passes over more memory than
 # it is given.  CPython builds list(range(N)) (about 36 bytes an element:
-# 290 MB at N = 8000000) and sums it PASSES times (bench/seqsum.py); each
-# pass reads the list's array and the int objects in step, front to back.
+# 290 MB at N = 8000000), sums it PASSES times and frees it
+# (bench/seqsum.py); each pass reads the list's array and the int objects
+# in step, front to back; the free drops the ints from the last.
 # Side by side in one run, for each budget B:
 #   uswap   python3 under `uswap run --budget B`
 #   zram    python3 plain in a memory cgroup (v1) limited to B, zram0 (lz4)
@@ -10,8 +11,8 @@
 #   plain   python3 plain, no limit
 # Every sum is checked (seqsum.py exits 1 on a wrong one, which aborts the
 # run); a process the kernel's OOM killer ended counts as "killed".
-# Prints a markdown table (per run the median pass; median, min-max over
-# the runs; ratio uswap/zram) and writes it to
+# Prints a markdown table (per run the median pass, and the free; median,
+# min-max over the runs; ratios uswap/zram) and writes it to
 # bench/results/python-vs-zram-DATE.md.  Run as root (zram, swapon,
 # cgroups).
 set -uo pipefail
@@ -140,7 +141,8 @@ for rep in $(seq "$reps"); do
 			fi
 			build=$(echo "$out" | sed -n 's/.*build=\([0-9.]*\).*/\1/p')
 			times=$(echo "$out" | sed -n 's/.*passes=\([0-9.,]*\).*/\1/p')
-			echo "$rep $b $c $status ${build:--} ${times:--} ${majors:-?}" | tee -a "$raw" >&2
+			free=$(echo "$out" | sed -n 's/.*free=\([0-9.]*\).*/\1/p')
+			echo "$rep $b $c $status ${build:--} ${times:--} ${free:--} ${majors:-?}" | tee -a "$raw" >&2
 		done
 	done
 done
@@ -151,32 +153,38 @@ raw, budgets, configs = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 elements, passes = sys.argv[4], sys.argv[5]
 runs = {}
 for line in open(raw):
-    rep, b, c, status, build, times, majors = line.split()
-    med = statistics.median(float(t) for t in times.split(",")) if status == "ok" else None
-    runs.setdefault((b, c), []).append((med, majors))
+    rep, b, c, status, build, times, free, majors = line.split()
+    ok = status == "ok"
+    runs.setdefault((b, c), []).append((
+        statistics.median(float(t) for t in times.split(",")) if ok else None,
+        float(free) if ok else None, majors))
 both = "uswap" in configs and "zram" in configs
-print(f"CPython sums list(range({elements})) {passes} times (bench/seqsum.py); "
-      "seconds per pass: per run the median pass, then the median (min-max) "
-      "over the runs that completed, completed/all (the rest: killed by the "
-      "kernel's OOM killer); median major faults per run in brackets\n")
-print("| budget | " + " | ".join(configs) + (" | pass uswap / zram |" if both else " |"))
-print("|---|" + "---|" * len(configs) + ("---|" if both else ""))
-for b in budgets:
-    cells, med = [], {}
-    for c in configs:
-        r = runs.get((b, c), [])
-        ok = [m for m, _ in r if m is not None]
-        maj = [int(j) for m, j in r if m is not None and j.isdigit()]
-        if ok:
-            med[c] = statistics.median(ok)
-            mj = f" [{int(statistics.median(maj))}]" if maj and c != "plain" else ""
-            cells.append(f"{med[c]:.3f} ({min(ok):.3f}-{max(ok):.3f}) {len(ok)}/{len(r)}{mj}")
-        else:
-            cells.append(f"- 0/{len(r)}")
-    ratio = ""
-    if both:
-        ratio = f" {med['uswap'] / med['zram']:.2f}× |" if "uswap" in med and "zram" in med else " - |"
-    print(f"| {b} | " + " | ".join(cells) + " |" + ratio)
+print(f"CPython sums list(range({elements})) {passes} times, then frees it "
+      "(bench/seqsum.py); seconds per pass (per run the median pass) and "
+      "seconds of the free: the median (min-max) over the runs that "
+      "completed, completed/all (the rest: killed by the kernel's OOM "
+      "killer); median major faults per run in brackets\n")
+for what, k in (("pass", 0), ("free", 1)):
+    print(f"| budget | " + " | ".join(f"{c} {what}" for c in configs)
+          + (f" | {what} uswap / zram |" if both else " |"))
+    print("|---|" + "---|" * len(configs) + ("---|" if both else ""))
+    for b in budgets:
+        cells, med = [], {}
+        for c in configs:
+            r = runs.get((b, c), [])
+            ok = [x[k] for x in r if x[k] is not None]
+            maj = [int(x[2]) for x in r if x[k] is not None and x[2].isdigit()]
+            if ok:
+                med[c] = statistics.median(ok)
+                mj = f" [{int(statistics.median(maj))}]" if maj and c != "plain" and k == 0 else ""
+                cells.append(f"{med[c]:.3f} ({min(ok):.3f}-{max(ok):.3f}) {len(ok)}/{len(r)}{mj}")
+            else:
+                cells.append(f"- 0/{len(r)}")
+        ratio = ""
+        if both:
+            ratio = f" {med['uswap'] / med['zram']:.2f}× |" if "uswap" in med and "zram" in med else " - |"
+        print(f"| {b} | " + " | ".join(cells) + " |" + ratio)
+    print()
 EOF
 cat "$md"
 echo "python-vs-zram: table in $md" >&2
