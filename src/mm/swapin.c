@@ -602,12 +602,24 @@ static unsigned ra_hash(pid_t tid, const struct mm_region *r)
 	return (unsigned)(h >> 58);
 }
 
+/* readahead_install - swapin_install @folio (locked) at @addr, release it. */
+static void readahead_install(struct mm *mm, struct mm_region *r, uint64_t addr,
+			      swp_entry_t entry, struct folio *folio)
+{
+	bool moved;
+
+	/* not active: a prefetch is no reference */
+	if (swapin_install(mm, r, addr, entry, folio, &moved, false) ==
+	    INSTALLED)
+		STAT_INC(mm, readahead);
+	swapin_release(mm, folio, moved);
+}
+
 /*
  * readahead_cached - readahead found @folio (referenced) in the swap cache
  * for the neighbour @addr's entry: install it, as a minor fault would,
  * unless its lock is taken (someone is reading, evicting or installing
- * it: skip, never wait).  Not marked active: a prefetch is no reference.
- * Without this a stream met each folio still in the cache (evicted and
+ * it: skip, never wait).  Without this a stream met each folio still in the cache (evicted and
  * not compressed yet, or read by a swap-in whose install the remove fence
  * refused) as a fault of its own: 0.4 per window of 8 in the benchmark's
  * sequential sweep.
@@ -616,9 +628,6 @@ static unsigned ra_hash(pid_t tid, const struct mm_region *r)
 static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 			     swp_entry_t entry, struct folio *folio)
 {
-	enum install_result res;
-	bool moved;
-
 	if (!folio_trylock(folio)) {
 		folio_put(folio);
 		return;
@@ -631,10 +640,7 @@ static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 		folio_put(folio);
 		return;
 	}
-	res = swapin_install(mm, r, addr, entry, folio, &moved, false);
-	swapin_release(mm, folio, moved);
-	if (res == INSTALLED)
-		STAT_INC(mm, readahead);
+	readahead_install(mm, r, addr, entry, folio);
 }
 
 /*
@@ -707,9 +713,7 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 		struct mm_page *page = region_page(r, a, &tbl);
 		uint64_t pte = atomic_load(&page->pte);
 		struct folio *folio, *other = NULL;
-		enum install_result res;
 		swp_entry_t entry;
-		bool moved;
 
 		/* a page being dropped takes no install (PTE_ZAP) */
 		if (a == addr || !pte_is_swap(pte) || pte_zapping(pte))
@@ -735,9 +739,6 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 			folio_put(folio);
 			continue;
 		}
-		res = swapin_install(mm, r, a, entry, folio, &moved, false);
-		swapin_release(mm, folio, moved);
-		if (res == INSTALLED)
-			STAT_INC(mm, readahead);
+		readahead_install(mm, r, a, entry, folio);
 	}
 }
