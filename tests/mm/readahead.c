@@ -117,6 +117,13 @@ static uint64_t sweep(const char *what, size_t stride, bool both,
 	return faults;
 }
 
+static void at_most(const char *what, uint64_t faults, int pages, int max)
+{
+	CHECK(faults <= (uint64_t)max,
+	      "%s: %llu faults for %d pages (at most %d)", what,
+	      (unsigned long long)faults, pages, max);
+}
+
 int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
@@ -143,19 +150,13 @@ int main(int argc, char **argv)
 
 	evict_all(a, true);
 	faults = sweep("in order, from the device", 1, false, &reads);
-	CHECK(faults <= MAX_FAULTS,
-	      "in order from the device: %llu faults for %d pages (at most "
-	      "%d)",
-	      (unsigned long long)faults, NPAGES, MAX_FAULTS);
+	at_most("in order from the device", faults, NPAGES, MAX_FAULTS);
 	CHECK(reads >= NPAGES, "only %llu pages read from the device",
 	      (unsigned long long)reads);
 
 	evict_all(a, false);
 	faults = sweep("in order, from the swap cache", 1, false, &reads);
-	CHECK(faults <= MAX_FAULTS,
-	      "in order from the swap cache: %llu faults for %d pages (at "
-	      "most %d)",
-	      (unsigned long long)faults, NPAGES, MAX_FAULTS);
+	at_most("in order from the swap cache", faults, NPAGES, MAX_FAULTS);
 
 	evict_all(a, true);
 	ra0 = stat_readahead();
@@ -169,15 +170,11 @@ int main(int argc, char **argv)
 	evict_all(a, true);
 	evict_all(b, true);
 	faults = sweep("two regions in step", 1, true, &reads);
-	CHECK(faults <= 2 * MAX_FAULTS,
-	      "two regions in step: %llu faults for %d pages (at most %d)",
-	      (unsigned long long)faults, 2 * NPAGES, 2 * MAX_FAULTS);
+	at_most("two regions in step", faults, 2 * NPAGES, 2 * MAX_FAULTS);
 
 	evict_all(a, true);
 	faults = sweep("in reverse", NPAGES - 1, false, &reads);
-	CHECK(faults <= MAX_FAULTS + 1,
-	      "in reverse: %llu faults for %d pages (at most %d)",
-	      (unsigned long long)faults, NPAGES, MAX_FAULTS + 1);
+	at_most("in reverse", faults, NPAGES, MAX_FAULTS + 1);
 
 #ifdef USWAP_TEST_HOOKS
 	mm_set_hook(NULL);
