@@ -619,10 +619,10 @@ static void readahead_install(struct mm *mm, struct mm_region *r, uint64_t addr,
  * readahead_cached - readahead found @folio (referenced) in the swap cache
  * for the neighbour @addr's entry: install it, as a minor fault would,
  * unless its lock is taken (someone is reading, evicting or installing
- * it: skip, never wait).  Without this a stream met each folio still in the cache (evicted and
- * not compressed yet, or read by a swap-in whose install the remove fence
- * refused) as a fault of its own: 0.4 per window of 8 in the benchmark's
- * sequential sweep.
+ * it: skip, never wait).  Without this a stream met each folio still in
+ * the cache (evicted and not compressed yet, or read by a swap-in whose
+ * install the remove fence refused) as a fault of its own: 0.4 per window
+ * of 8 in the benchmark's sequential sweep.
  * Context: no folio or pte lock held; @folio's reference is dropped.
  */
 static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
