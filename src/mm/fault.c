@@ -425,8 +425,7 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 			 * swapin_readahead also reads the cluster before
 			 * do_swap_page maps the page.
 			 */
-			if (!atomic_load(&mm->closing))
-				swapin_readahead(mm, r, addr, ev->fault.tid);
+			swapin_readahead(mm, r, addr, ev->fault.tid);
 			ret = do_swap_page(mm, r, addr, pte_to_swp_entry(pte));
 			mm_hook(MM_HOOK_SWAPIN_DONE, pte_to_swp_entry(pte));
 			ret = 0;
