@@ -240,14 +240,16 @@ struct repeat_slot {
  * A thread's last swap fault in a region, for sequential readahead
  * (swapin.c): one stream per faulting thread and region, so that two
  * threads sweeping the same region are each seen as sequential, and so is
- * one thread sweeping two regions in step.  Hash on (tid, region);
- * relaxed, a hint.
+ * one thread sweeping two regions in step.  Two slots per (tid, region)
+ * hash, the one used longer ago taken for a new stream (swapin.c,
+ * ra_slot_of); relaxed, a hint.
  */
 #define RA_SLOTS 64
 struct ra_slot {
 	_Atomic uint64_t tid, region, page; /* page: index in the region */
-	_Atomic unsigned run; /* swap faults in a row that looked sequential */
-	_Atomic bool down;    /* ...going down (a stream read from its end) */
+	_Atomic unsigned run;  /* swap faults in a row that looked sequential */
+	_Atomic bool down;     /* ...going down (a stream read from its end) */
+	_Atomic uint64_t used; /* mm->ra_clock at its last use */
 };
 
 struct mm {
@@ -466,6 +468,7 @@ struct mm {
 
 	struct repeat_slot repeat[REPEAT_SLOTS];
 	struct ra_slot ra[RA_SLOTS];
+	_Atomic uint64_t ra_clock; /* stamps ra[].used: relaxed, a hint */
 	struct mm_stats stats;
 };
 

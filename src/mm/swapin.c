@@ -592,14 +592,43 @@ int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 	return ret;
 }
 
-/* ra_hash - the readahead stream slot of thread @tid in region @r. */
-static unsigned ra_hash(pid_t tid, const struct mm_region *r)
+static bool ra_slot_holds(struct ra_slot *s, pid_t tid,
+			  const struct mm_region *r)
+{
+	return atomic_load_explicit(&s->tid, memory_order_relaxed) ==
+		       (uint64_t)tid &&
+	       atomic_load_explicit(&s->region, memory_order_relaxed) ==
+		       (uint64_t)(uintptr_t)r;
+}
+
+/*
+ * ra_slot_of - the readahead stream slot of thread @tid in region @r: one
+ * of two slots the hash picks, the one that holds the stream, else the one
+ * used longer ago.  With one slot per hash two streams in step that hashed
+ * alike broke each other at every fault and nothing was read ahead, for
+ * the process's whole life: 1 pair in 64 (the likely cause of one failure
+ * of mm-readahead's two regions in about 300 runs).  With two choices
+ * both of a stream's slots must be the other's one slot.
+ */
+static struct ra_slot *ra_slot_of(struct mm *mm, pid_t tid,
+				  const struct mm_region *r)
 {
 	uint64_t h = ((uint64_t)(uint32_t)tid ^ (uint64_t)(uintptr_t)r) *
 		     0x9e3779b97f4a7c15ULL;
+	struct ra_slot *a = &mm->ra[h >> 58], *b = &mm->ra[(h >> 52) & 63];
+	uint64_t now = atomic_fetch_add_explicit(&mm->ra_clock, 1,
+						 memory_order_relaxed) +
+		       1;
+	struct ra_slot *s = b;
 
-	_Static_assert(RA_SLOTS == 64, "ra_hash takes 6 bits");
-	return (unsigned)(h >> 58);
+	_Static_assert(RA_SLOTS == 64, "ra_slot_of takes 6 bits twice");
+	if (ra_slot_holds(a, tid, r) ||
+	    (!ra_slot_holds(b, tid, r) &&
+	     atomic_load_explicit(&a->used, memory_order_relaxed) <=
+		     atomic_load_explicit(&b->used, memory_order_relaxed)))
+		s = a;
+	atomic_store_explicit(&s->used, now, memory_order_relaxed);
+	return s;
 }
 
 /* readahead_install - swapin_install @folio (locked) at @addr, release it. */
@@ -657,12 +686,13 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 		      pid_t tid)
 {
 	unsigned win = mm->p.readahead_pages;
-	struct ra_slot *s = &mm->ra[ra_hash(tid, r)];
+	struct ra_slot *s;
 	uint64_t idx = (addr - r->start) >> PAGE_SHIFT, prev, step, base, a;
 	bool same, down;
 
 	if (win <= 1 || atomic_load(&mm->closing))
 		return;
+	s = ra_slot_of(mm, tid, r);
 	/*
 	 * Only for sequential access: this fault of the thread lies just
 	 * after its previous swap fault in the region (or that one's
@@ -682,10 +712,7 @@ void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 	 * other's stream, and nothing was read ahead; the kernel keeps its
 	 * swap readahead hint per vma (swap_vma_readahead).
 	 */
-	same = atomic_load_explicit(&s->tid, memory_order_relaxed) ==
-		       (uint64_t)tid &&
-	       atomic_load_explicit(&s->region, memory_order_relaxed) ==
-		       (uint64_t)(uintptr_t)r;
+	same = ra_slot_holds(s, tid, r);
 	prev = atomic_exchange_explicit(&s->page, idx, memory_order_relaxed);
 	atomic_store_explicit(&s->tid, (uint64_t)tid, memory_order_relaxed);
 	atomic_store_explicit(&s->region, (uint64_t)(uintptr_t)r,
