@@ -104,6 +104,13 @@ static int publisher_begin_locked(struct publisher *p)
 	p->rec->interval_ns = PUBLISH_INTERVAL_NS;
 	snprintf(p->rec->device, sizeof(p->rec->device), "%s", p->device);
 	snprintf(p->rec->policy, sizeof(p->rec->policy), "%s", p->policy);
+	/*
+	 * The first numbers now, not at the thread's first turn: the record
+	 * is visible in /proc/PID/fd from here on, and under load the thread
+	 * ran late enough for `uswap stat` to show budget 0 (api-publish in
+	 * CI, stop 15).  Our caller holds publishers_lock, as refresh wants.
+	 */
+	refresh_locked(p);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
@@ -229,6 +236,8 @@ int publish_read(int fd, struct uswap_published *out)
 		uint64_t s1, s2;
 
 		s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
+		if (s1 == 0)
+			break; /* being created: no numbers yet */
 		if (s1 & 1) {
 			usleep(100);
 			continue;

@@ -61,7 +61,8 @@ void publish_stop(struct publisher *p);
  * publish_read - a consistent copy of the record behind @fd (a descriptor
  * of someone's uswap-stats memfd).
  * Return: 0; -EINVAL (not a uswap record or another version: *@out
- * untouched); -EAGAIN (the writer kept changing it); -errno of mmap.
+ * untouched); -EAGAIN (being created, or the writer kept changing it);
+ * -errno of mmap.
  */
 int publish_read(int fd, struct uswap_published *out);
 
