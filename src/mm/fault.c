@@ -346,10 +346,24 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
  *   PTE_ZAP: the page is on its way out; the writer stays asleep until
  *     the evictor wakes its ranges (then it faults again, missing, and
  *     swaps the copy in from the swap cache);
- *   present: an eviction that backed off, or one in another table
- *     between its write-protect and its marks (we waited for its pte
- *     lock): un-protect, which wakes the writer;
+ *   present: an eviction that backed off (its un-protect may have been
+ *     refused, below), or one in another table between its write-protect
+ *     and its marks (we waited for its pte lock): un-protect, which wakes
+ *     the writer;
  *   else: a stale message: wake the writer.
+ * The kernel refuses an un-protect with EAGAIN while a remove or unmap
+ * event is pending (mmap_changing), and then wakes nobody.  The writer
+ * sleeps until wake_later wakes it, after the event was applied, and
+ * faults again.  Race, when the result was ignored:
+ *   writer           handler                    reclaimer
+ *   write P (WP)
+ *    -> WP fault                                 process_madvise(window)
+ *                                                 -> remove event queued
+ *                    read: the fault first
+ *                    un-protect P: EAGAIN
+ *                    read the remove event
+ *   asleep for good                              wakes its own ranges only
+ * (python3 under `uswap run` hung so in CI, stop 15; mm-wp-event-pending.)
  * Context: a handler thread, or the writer's own SIGBUS handler (there
  * the wake-ups are no-ops: the access is retried on return); takes the
  * pte lock.
@@ -359,16 +373,22 @@ static void do_wp_page(struct mm *mm, struct mm_region *r, uint64_t addr)
 	struct pte_table *tbl;
 	struct mm_page *page = region_page(r, addr, &tbl);
 	uint64_t pte;
+	int ret = 0;
 
+	mm_hook(MM_HOOK_WP_FAULT, (swp_entry_t){0});
 	pthread_mutex_lock(&tbl->lock);
 	pte = atomic_load(&page->pte);
 	if (pte == PTE_PRESENT)
-		uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0);
+		ret = uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0);
 	pthread_mutex_unlock(&tbl->lock);
-	if (pte_zapping(pte))
+	if (pte_zapping(pte)) {
 		STAT_INC(mm, zap_waits);
-	else if (pte != PTE_PRESENT)
+	} else if (ret == -EAGAIN) {
+		STAT_INC(mm, wp_again);
+		wake_later(mm, addr);
+	} else if (pte != PTE_PRESENT || ret < 0) {
 		wake_faulter(mm, addr);
+	}
 }
 
 /*

@@ -212,6 +212,7 @@ struct mm_stats {
 	_Atomic uint64_t reclaim_scans, sigbus, evictions, readahead;
 	_Atomic uint64_t loser_waits, loser_wakes, errors;
 	_Atomic uint64_t install_fenced; /* installs the remove fence refused */
+	_Atomic uint64_t wp_again; /* un-protects refused: event pending */
 	_Atomic uint64_t moves_misreported; /* EEXIST after a move: mm.c */
 	_Atomic uint64_t run_evictions;	    /* pages evict_run moved */
 	_Atomic uint64_t window_evictions;  /* pages window evictions dropped */

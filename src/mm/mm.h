@@ -220,6 +220,8 @@ enum mm_hook_point {
 				      held) */
 	MM_HOOK_SWAPIN_CLEARED,	   /* bypass winner: swapcache_clear done,
 				      before inflight_del */
+	MM_HOOK_WP_FAULT,	   /* do_wp_page, before the pte lock
+				      (entry 0) */
 	MM_HOOK_NR,
 };
 

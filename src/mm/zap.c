@@ -306,7 +306,10 @@ static void zap_drop(struct mm *mm, struct iovec *iov, size_t nr, bool *dropped)
  * (its folio was a copy; the write-protect kept it one): present again,
  * back on the LRU, writable; its entry goes (*@freed).
  * Return: whether the page was still mapped.
- * Context: the page's pte lock held.
+ * Context: the page's pte lock held.  The un-protect may be refused
+ * (EAGAIN: an event pending) and cannot be retried under the lock (the
+ * event's reader may want it): the page then stays write-protected, and
+ * the next write's fault un-protects it (fault.c, do_wp_page).
  */
 static bool zap_unzap_locked(struct mm *mm, struct mm_page *page, uint64_t addr,
 			     uint64_t pte, swp_entry_t *freed)
@@ -388,7 +391,9 @@ static size_t zap_finish(struct mm *mm, uint64_t start, uint64_t end, bool seen,
  * zap_back_off - undo a window eviction that marked nothing: the first
  * @wp ranges are un-protected, the victims still present go back to the
  * LRU except v[@keep] (the caller evicts it alone; SIZE_MAX: none), the
- * @ready folios and entries are released.
+ * @ready folios and entries are released.  An un-protect the kernel
+ * refuses (EAGAIN) leaves its range write-protected, as zap_unzap_locked
+ * says.
  * Context: the pte lock held (dropped here); zap_inflight set (cleared).
  */
 static void zap_back_off(struct mm *mm, struct pte_table *tbl,

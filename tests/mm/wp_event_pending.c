@@ -1,0 +1,134 @@
+/*
+ * Scenario: a write to a write-protected page is served while a remove
+ * event is pending, and the kernel refuses the un-protect (EAGAIN,
+ * mmap_changing).  The writer must be woken once the event is applied and
+ * get its write through (src/mm/fault.c, do_wp_page, has the race).
+ *
+ * Page P is present and write-protected, as a window eviction that backed
+ * off leaves it when its own un-protect was refused (zap.c): the test
+ * write-protects it itself.  One handler thread, no reclaimer.  Thread W
+ * writes P.  When the handler serves W's write fault (hook
+ * MM_HOOK_WP_FAULT, once), thread D discards page Q (MADV_DONTNEED): its
+ * remove event is queued, and only this handler can read it, so it is
+ * still pending when the handler un-protects P.  Then:
+ *   - W's write must land within 5 s (ignoring the EAGAIN left W asleep
+ *     for good: python3 under `uswap run` hung so in CI);
+ *   - the refusal really happened (stats.wp_again);
+ *   - Q reads zero, P holds W's value, the other pages their stamps.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "mmtest.h"
+
+#define NPAGES 8
+#define P      1
+#define Q      5
+
+static char *a;
+static _Atomic int hooked, discard_go, discarded, written;
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+#ifdef USWAP_TEST_HOOKS
+/* On the handler, before do_wp_page's pte lock: let D's event in first. */
+static void wp_hook(enum mm_hook_point point, swp_entry_t entry)
+{
+	(void)entry;
+	if (point != MM_HOOK_WP_FAULT || atomic_exchange(&hooked, 1))
+		return;
+	atomic_store(&discard_go, 1);
+	/* D's madvise queues its event and waits for us to read it */
+	sleep_ms(100);
+}
+#endif
+
+static void *discarder(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&discard_go))
+		sleep_ms(1);
+	CHECK(madvise(a + Q * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED) == 0,
+	      "madvise: %s", strerror(errno));
+	atomic_store(&discarded, 1);
+	return NULL;
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	*(volatile uint64_t *)(a + P * PAGE_SIZE) = 42;
+	atomic_store(&written, 1);
+	return NULL;
+}
+
+int main(void)
+{
+#ifndef USWAP_TEST_HOOKS
+	fprintf(stderr, "SKIP: needs a build with test hooks\n");
+	return 77;
+#else
+	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
+			    .budget_pages = 64,
+			    .nslots = 64,
+			    .threads = 1,
+			    .cache_pages = 8,
+			    .no_reclaimer = true};
+	struct uswap *u = mt_open(&c);
+	struct mm *mm = uswap_mm(u);
+	pthread_t w, d;
+	int ms;
+
+	a = uswap_map(u, NPAGES * PAGE_SIZE);
+	CHECK(a, "uswap_map: %s", strerror(errno));
+	for (size_t i = 0; i < NPAGES; i++)
+		((uint64_t *)(a + i * PAGE_SIZE))[1] = i + 1;
+	CHECK(mt_pte(u, a + P * PAGE_SIZE) == PTE_PRESENT, "P pte %#llx",
+	      (unsigned long long)mt_pte(u, a + P * PAGE_SIZE));
+	CHECK(uffd_writeprotect(&mm->uffd,
+				(uint64_t)(uintptr_t)a + P * PAGE_SIZE,
+				PAGE_SIZE, true, 0) == 0,
+	      "write-protect P");
+	mm_set_hook(wp_hook);
+	CHECK(pthread_create(&d, NULL, discarder, NULL) == 0, "thread");
+	CHECK(pthread_create(&w, NULL, writer, NULL) == 0, "thread");
+	for (ms = 0; ms < 5000 && !atomic_load(&written); ms += 10)
+		sleep_ms(10);
+	CHECK(atomic_load(&hooked), "the write raised no write-protect fault");
+	CHECK(atomic_load(&written),
+	      "the writer of P still sleeps after 5 s (%llu un-protects "
+	      "refused)",
+	      (unsigned long long)atomic_load(&mm->stats.wp_again));
+	pthread_join(w, NULL);
+	pthread_join(d, NULL);
+	mm_set_hook(NULL);
+	printf("the write landed after %d ms; un-protects refused while the "
+	       "event was pending: %llu\n",
+	       ms, (unsigned long long)atomic_load(&mm->stats.wp_again));
+	CHECK(atomic_load(&mm->stats.wp_again) > 0,
+	      "the un-protect was never refused: the race was not met");
+	for (size_t i = 0; i < NPAGES; i++) {
+		uint64_t *p = (uint64_t *)(a + i * PAGE_SIZE);
+
+		if (i == Q)
+			CHECK(p[0] == 0 && p[1] == 0,
+			      "Q after its discard: %llu %llu",
+			      (unsigned long long)p[0],
+			      (unsigned long long)p[1]);
+		else
+			CHECK(p[0] == (i == P ? 42u : 0u) && p[1] == i + 1,
+			      "page %zu: %llu %llu", i,
+			      (unsigned long long)p[0],
+			      (unsigned long long)p[1]);
+	}
+	CHECK(uswap_unmap(u, a, NPAGES * PAGE_SIZE) == 0, "unmap");
+	uswap_close(u);
+	return 0;
+#endif
+}
