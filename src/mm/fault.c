@@ -363,10 +363,10 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
  *                    un-protect P: EAGAIN
  *                    read the remove event
  *   asleep for good                              wakes its own ranges only
- * (python3 under `uswap run` hung so in CI, stop 15; mm-wp-event-pending.)
+ * (python3 under `uswap run` hung so in CI, stop 15; mm-wp_event_pending.)
  * Context: a handler thread, or the writer's own SIGBUS handler (there
- * the wake-ups are no-ops: the access is retried on return); takes the
- * pte lock.
+ * the wake-ups are no-ops and wake_later backs off: the access is retried
+ * on return); takes the pte lock.
  */
 static void do_wp_page(struct mm *mm, struct mm_region *r, uint64_t addr)
 {
