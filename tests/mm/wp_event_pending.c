@@ -8,9 +8,10 @@
  * off leaves it when its own un-protect was refused (zap.c): the test
  * write-protects it itself.  One handler thread, no reclaimer.  Thread W
  * writes P.  When the handler serves W's write fault (hook
- * MM_HOOK_WP_FAULT, once), thread D discards page Q (MADV_DONTNEED): its
- * remove event is queued, and only this handler can read it, so it is
- * still pending when the handler un-protects P.  Then:
+ * MM_HOOK_WP_FAULT, once), thread D discards page Q (MADV_DONTNEED),
+ * and the hook waits until D sleeps in madvise: its remove event is
+ * queued, and only this handler can read it, so it is still pending when
+ * the handler un-protects P.  Then:
  *   - W's write must land within 5 s (ignoring the EAGAIN left W asleep
  *     for good: python3 under `uswap run` hung so in CI);
  *   - the refusal really happened (stats.wp_again);
@@ -18,6 +19,7 @@
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "mmtest.h"
@@ -27,7 +29,8 @@
 #define Q      5
 
 static char *a;
-static _Atomic int hooked, discard_go, discarded, written;
+static _Atomic int hooked, discard_go, written;
+static _Atomic pid_t discarder_tid;
 
 static void sleep_ms(long ms)
 {
@@ -37,26 +40,62 @@ static void sleep_ms(long ms)
 }
 
 #ifdef USWAP_TEST_HOOKS
-/* On the handler, before do_wp_page's pte lock: let D's event in first. */
+/*
+ * Whether thread @tid sleeps in madvise(2): D's madvise queues its event
+ * and then sleeps until it is read (state D: the kernel waits killable).
+ */
+static bool sleeps_in_madvise(pid_t tid)
+{
+	char path[64], buf[256];
+	long nr = -1;
+	char state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && strrchr(buf, ')'))
+			state = strrchr(buf, ')')[2];
+		fclose(f);
+	}
+	return nr == SYS_madvise && (state == 'S' || state == 'D');
+}
+
+/*
+ * On the handler, before do_wp_page's pte lock: let D's event in first,
+ * and wait until D sleeps on it (5 s at most: the checks say what failed).
+ */
 static void wp_hook(enum mm_hook_point point, swp_entry_t entry)
 {
 	(void)entry;
 	if (point != MM_HOOK_WP_FAULT || atomic_exchange(&hooked, 1))
 		return;
 	atomic_store(&discard_go, 1);
-	/* D's madvise queues its event and waits for us to read it */
-	sleep_ms(100);
+	for (int ms = 0; ms < 5000; ms++) {
+		pid_t tid = atomic_load(&discarder_tid);
+
+		if (tid && sleeps_in_madvise(tid))
+			break;
+		sleep_ms(1);
+	}
 }
 #endif
 
 static void *discarder(void *arg)
 {
 	(void)arg;
+	atomic_store(&discarder_tid, (pid_t)syscall(SYS_gettid));
 	while (!atomic_load(&discard_go))
 		sleep_ms(1);
 	CHECK(madvise(a + Q * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED) == 0,
 	      "madvise: %s", strerror(errno));
-	atomic_store(&discarded, 1);
 	return NULL;
 }
 
