@@ -8,6 +8,14 @@ trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
+# hung RC WHAT: fail when RC is timeout(1)'s 124.  Each run under uswap
+# here is killed after 120 s (a few seconds each normally), so that a hang
+# (a lost wake-up: src/mm/fault.c, do_wp_page) fails saying so, not at
+# meson's timeout with no word.
+hung() {
+	[ "$1" -ne 124 ] || fail "$2 under uswap hung (killed after 120 s)"
+}
+
 # need_tool NAME: skip when a program the test runs is not installed.
 need_tool() {
 	command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed (scripts/install-deps)"

@@ -6,16 +6,18 @@
 . "$(dirname "$0")/lib.sh"
 need_preload
 "$1" > "$TMP/want" 2>&1 || fail "shim_ops fails even without uswap: $(cat "$TMP/want")"
-"$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" -- "$1" > "$TMP/got" 2>&1
+timeout 120 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" -- "$1" > "$TMP/got" 2>&1
 rc=$?
+hung $rc shim_ops
 cat "$TMP/got"
 [ $rc -eq 0 ] || fail "shim_ops under uswap exited $rc"
 check_paged "$TMP/stats"
 # The fork scenarios in the in-thread mode: a child's new threads fault at
 # birth with every signal blocked; the child leaves the mode (src/mm/fork.c)
-"$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-sigbus" \
+timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-sigbus" \
 	-- "$1" --fork-only > "$TMP/got" 2>&1
 rc=$?
+hung $rc "shim_ops --fork-only (--sigbus)"
 cat "$TMP/got"
 [ $rc -eq 0 ] || fail "shim_ops --fork-only under uswap --sigbus exited $rc"
 check_paged "$TMP/stats-sigbus"
