@@ -62,6 +62,12 @@ struct uswap_config {
 				    queued, instead of polling for the next one
 				    for up to 100 us (adaptive): less CPU, but
 				    a wake-up per fault, slow on VMs */
+#define USWAP_F_NO_COLOCATE \
+	(1u << 5) /* with USWAP_F_SIGBUS: uswap's own threads
+				    (fault handlers, reclaimer) run on any CPU,
+				    instead of all on one, where each page drop's
+				    hand-off between them is a context switch
+				    rather than two cross-CPU wake-ups */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {

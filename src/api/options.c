@@ -147,6 +147,19 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_NO_SPIN},
+	{{"no_colocate", "USWAP_NO_COLOCATE", "flag", "off",
+	  "With sigbus: uswap's own threads (fault handlers, reclaimer) "
+	  "run on any CPU.  By default they share one, the last the "
+	  "program may use when it starts uswap: every range an eviction "
+	  "drops is a hand-off between two of them, a context switch on "
+	  "one CPU but two wake-ups of a sleeping CPU on two "
+	  "(docs/pager.md, \"One CPU for uswap's threads\").",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_NO_COLOCATE},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

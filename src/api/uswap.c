@@ -35,6 +35,7 @@ void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 	mp->fault_around_pages = 16;
 	mp->readahead_pages = 8;
 	mp->sigbus = (opt->flags & USWAP_F_SIGBUS) != 0;
+	mp->colocate = mp->sigbus && !(opt->flags & USWAP_F_NO_COLOCATE);
 	mp->wp_evict = !(opt->flags & USWAP_F_EVICT_MOVE);
 	mp->spin_max_ns = opt->flags & USWAP_F_NO_SPIN ? 0 : 100000;
 }

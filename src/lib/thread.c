@@ -43,6 +43,8 @@
  * and in the in-thread mode a SIGBUS is uswap's own fault path.  glibc
  * keeps its internal signals (cancellation, setxid) unblockable.
  */
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 
 #include "lib/thread.h"
@@ -63,4 +65,29 @@ int thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
 	ret = pthread_create(th, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
+}
+
+int thread_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return 0;
+	if (cpu >= CPU_SETSIZE)
+		return EINVAL;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? errno : 0;
+}
+
+int thread_last_cpu(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) || CPU_COUNT(&set) < 2)
+		return -1;
+	for (int cpu = CPU_SETSIZE - 1; cpu >= 0; cpu--)
+		if (CPU_ISSET(cpu, &set))
+			return cpu;
+	return -1;
 }

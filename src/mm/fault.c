@@ -912,6 +912,7 @@ static void *handler_main(void *arg)
 	/* seen in top -H, perf, /proc/PID/task/TID/comm */
 	snprintf(name, sizeof(name), "uswap-fault%u", idx);
 	pthread_setname_np(pthread_self(), name);
+	thread_pin_self(mm->home_cpu); /* p.colocate (mm.h); may fail: any */
 
 	for (;;) {
 		int act;

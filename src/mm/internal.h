@@ -386,6 +386,8 @@ struct mm {
 	unsigned spin_ns;
 	int spin_cpus;
 	int64_t spin_cpus_ns;
+	/* p.colocate: the CPU of uswap's threads, -1 = any; set at create */
+	int home_cpu;
 	/*
 	 * read_lock: one handler at a time reads events, and applies the
 	 * remove events of its batch before letting the next one read (its

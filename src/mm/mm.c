@@ -363,6 +363,7 @@ int mm_create(const struct mm_params *p, struct swap_info *si,
 	pthread_mutex_init(&mm->later_lock, NULL);
 	mm->later_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	mm->handlers_active = p->adaptive_handlers ? 1 : p->threads;
+	mm->home_cpu = p->colocate ? thread_last_cpu() : -1;
 	{
 		pthread_rwlockattr_t ra;
 

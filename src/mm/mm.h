@@ -43,6 +43,17 @@ struct mm_params {
 	 */
 	bool sigbus;
 	/*
+	 * The handler threads and the reclaimer all run on one CPU (the
+	 * last the thread calling mm_create may use), the
+	 * program's threads wherever the scheduler puts them.  For the
+	 * SIGBUS mode: there the handlers only read events, and each range
+	 * a window eviction drops is a round trip between the reclaimer
+	 * (madvise waits until its remove event is read) and the reading
+	 * handler; on two CPUs each leg wakes a halted vCPU, on one it is
+	 * a context switch (docs/pager.md, "One CPU for uswap's threads").
+	 */
+	bool colocate;
+	/*
 	 * Handlers beyond the first wait (fault.c, handlers_active) while
 	 * every fault comes from one thread: a second handler then only costs
 	 * a wake-up per fault (it takes over the read while the first one

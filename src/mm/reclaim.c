@@ -916,6 +916,7 @@ static void *reclaimer_main(void *arg)
 
 	in_reclaimer = true;
 	pthread_setname_np(pthread_self(), "uswap-reclaim");
+	thread_pin_self(mm->home_cpu); /* p.colocate (mm.h); may fail: any */
 
 	while (!atomic_load(&mm->stopping)) {
 		struct timespec ts;

@@ -1,0 +1,137 @@
+/*
+ * Scenario: in the SIGBUS mode uswap's own threads share one CPU, and the
+ * program's threads keep theirs (mm.h, mm_params.colocate).
+ *
+ * Opened with USWAP_F_SIGBUS, every thread of ours (named uswap-*) may run
+ * on exactly one CPU, the same for all, the last this thread may use; this
+ * thread's own set is what it was.  With USWAP_F_NO_COLOCATE too, and
+ * without USWAP_F_SIGBUS, they may run wherever this thread may.  Pages 4x
+ * the budget first, so that the reclaimer is up and the pages go through
+ * it, and reads them back.  Skipped (77) when this thread may run on one
+ * CPU only: nothing to choose then.
+ */
+#include <dirent.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../fail.h"
+#include "uswap.h"
+
+#define BUDGET (4u << 20)
+#define SIZE   (4 * BUDGET)
+
+/* The CPUs thread @tid may use, from its /proc status line. */
+static void thread_cpus(const char *tid, char *list, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	f = fopen(path, "r");
+	CHECK(f, "open %s", path);
+	list[0] = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %63s", list) == 1)
+			break;
+	fclose(f);
+	CHECK(list[0], "no Cpus_allowed_list in %s", path);
+}
+
+/*
+ * check_ours - every uswap-* thread may use @want (a Cpus_allowed_list);
+ * return how many there are.
+ */
+static int check_ours(const char *want, const char *what)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	CHECK(d, "opendir /proc/self/task");
+	while ((e = readdir(d))) {
+		char path[300], comm[32] = "", cpus[64];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* exited meanwhile */
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "uswap-fault", 11) != 0 &&
+		    strncmp(comm, "uswap-reclaim", 13) != 0)
+			continue;
+		comm[strcspn(comm, "\n")] = 0;
+		thread_cpus(e->d_name, cpus, sizeof(cpus));
+		CHECK(!strcmp(cpus, want), "%s: %s runs on CPUs %s, want %s",
+		      what, comm, cpus, want);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* page 4x the budget through @flags's instance; check its threads. */
+static void run(unsigned flags, const char *want, const char *what)
+{
+	struct uswap_config cfg = {.budget = BUDGET, .flags = flags};
+	char mine[64], after[64], self[32];
+	struct uswap *u;
+	unsigned char *p;
+	int n;
+
+	snprintf(self, sizeof(self), "%d", gettid());
+	thread_cpus(self, mine, sizeof(mine));
+	CHECK(uswap_open(&cfg, &u) == 0, "%s: uswap_open", what);
+	p = uswap_map(u, SIZE);
+	CHECK(p, "%s: uswap_map", what);
+	for (size_t i = 0; i < SIZE; i += 4096)
+		p[i] = (unsigned char)(i / 4096);
+	for (size_t i = 0; i < SIZE; i += 4096)
+		CHECK(p[i] == (unsigned char)(i / 4096),
+		      "%s: page %zu reads %u", what, i / 4096, p[i]);
+	n = check_ours(want, what);
+	CHECK(n >= 2,
+	      "%s: %d uswap threads found, want the handler(s) and "
+	      "the reclaimer",
+	      what, n);
+	thread_cpus(self, after, sizeof(after));
+	CHECK(!strcmp(after, mine), "%s: this thread's CPUs went from %s to %s",
+	      what, mine, after);
+	printf("%s: %d threads of uswap on CPUs %s, this one on %s\n", what, n,
+	       want, after);
+	uswap_close(u);
+}
+
+int main(void)
+{
+	cpu_set_t set;
+	char all[64], self[32], last[16];
+	int cpu = -1;
+
+	CHECK(sched_getaffinity(0, sizeof(set), &set) == 0,
+	      "sched_getaffinity");
+	if (CPU_COUNT(&set) < 2) {
+		printf("SKIP: this thread may run on one CPU only\n");
+		return 77;
+	}
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set))
+			cpu = i;
+	snprintf(last, sizeof(last), "%d", cpu);
+	snprintf(self, sizeof(self), "%d", gettid());
+	thread_cpus(self, all, sizeof(all));
+
+	run(USWAP_F_SIGBUS, last, "sigbus");
+	run(USWAP_F_SIGBUS | USWAP_F_NO_COLOCATE, all, "sigbus no_colocate");
+	run(0, all, "handler threads");
+	printf("PASS\n");
+	return 0;
+}
