@@ -49,11 +49,14 @@ usage: sudo $0 [options] [-- extra workload options]
   -r, --reps R          repetitions per cell, interleaved (default $reps)
   -p, --patterns "P.."  default "$patterns"
   -T, --threads "N.."   default "$threads_list"
-  -c, --configs "C.."   any of "uswap zram plain uswap-sigbus uswap-nospin"
-                        (default the first three; uswap-sigbus is uswap with
-                        USWAP_SIGBUS=1, faults served in the faulting thread;
-                        uswap-nospin is uswap with USWAP_NO_SPIN=1, handlers
-                        that sleep at once; uswap* are
+  -c, --configs "C.."   any of "uswap zram plain uswap-sigbus uswap-nospin
+                        uswap-sigbus-spread" (default the first three;
+                        uswap-sigbus is uswap with USWAP_SIGBUS=1, faults
+                        served in the faulting thread; uswap-nospin is uswap
+                        with USWAP_NO_SPIN=1, handlers that sleep at once;
+                        uswap-sigbus-spread is uswap-sigbus with
+                        USWAP_NO_COLOCATE=1, uswap's threads on any CPU;
+                        uswap* are
                         skipped if the workload was built without uswap.
                         Other USWAP_* variables in the environment reach
                         every uswap run)
@@ -258,7 +261,7 @@ want_zram=0
 run_configs=()
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-sigbus | uswap-nospin)
+	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread)
 		if [[ " $features " == *" uswap "* ]]; then
 			run_configs+=("$c")
 		else
@@ -267,7 +270,7 @@ for c in $configs; do
 		;;
 	zram) want_zram=1 run_configs+=(zram) ;;
 	plain) run_configs+=(plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, zram, plain)" ;;
 	esac
 done
 [ ${#run_configs[@]} -gt 0 ] || die "nothing to run"
@@ -324,6 +327,9 @@ run_one() { # config pattern threads rep
 		;;
 	uswap-sigbus)
 		USWAP_SIGBUS=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+		;;
+	uswap-sigbus-spread)
+		USWAP_SIGBUS=1 USWAP_NO_COLOCATE=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	uswap-nospin)
 		USWAP_NO_SPIN=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
