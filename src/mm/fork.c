@@ -267,6 +267,9 @@ static void fork_restart(struct mm *mm)
 	mm_proc_open(mm);
 	/* the in-thread mode's child serves with handler threads: see above */
 	mm->p.sigbus = false;
+	/* ...placed by the scheduler, as handler threads must be (mm.h) */
+	mm->p.colocate = false;
+	mm->home_cpu = -1;
 	ret = mm_uffds_open(mm);
 	if (ret < 0)
 		fork_child_fail("userfaultfd", ret);

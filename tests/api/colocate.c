@@ -7,7 +7,8 @@
  * thread's own set is what it was.  With USWAP_F_NO_COLOCATE too, and
  * without USWAP_F_SIGBUS, they may run wherever this thread may.  Pages 4x
  * the budget first, so that the reclaimer is up and the pages go through
- * it, and reads them back.  Skipped (77) when this thread may run on one
+ * it, and reads them back.  A child forked in the SIGBUS mode serves with
+ * handler threads (fork.c), and they may run wherever this thread may.  Skipped (77) when this thread may run on one
  * CPU only: nothing to choose then.
  */
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../fail.h"
@@ -78,8 +80,12 @@ static int check_ours(const char *want, const char *what)
 	return n;
 }
 
-/* page 4x the budget through @flags's instance; check its threads. */
-static void run(unsigned flags, const char *want, const char *what)
+/*
+ * run - page 4x the budget through @flags's instance; check its threads
+ * against @want, and if @child_want, a forked child's against that.
+ */
+static void run(unsigned flags, const char *want, const char *child_want,
+		const char *what)
 {
 	struct uswap_config cfg = {.budget = BUDGET, .flags = flags};
 	char mine[64], after[64], self[32];
@@ -107,6 +113,33 @@ static void run(unsigned flags, const char *want, const char *what)
 	      what, mine, after);
 	printf("%s: %d threads of uswap on CPUs %s, this one on %s\n", what, n,
 	       want, after);
+	if (child_want) {
+		pid_t pid;
+		int status;
+
+		fflush(stdout);
+		pid = fork();
+		CHECK(pid >= 0, "fork");
+		if (pid == 0) {
+			char label[64];
+
+			snprintf(label, sizeof(label), "%s, forked child",
+				 what);
+			for (size_t i = 0; i < SIZE; i += 4096)
+				CHECK(p[i] == (unsigned char)(i / 4096),
+				      "%s: page %zu reads %u", label, i / 4096,
+				      p[i]);
+			n = check_ours(child_want, label);
+			CHECK(n >= 2, "%s: %d uswap threads found", label, n);
+			printf("%s: %d threads of uswap on CPUs %s\n", label, n,
+			       child_want);
+			fflush(stdout);
+			_exit(0);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			      WEXITSTATUS(status) == 0,
+		      "%s: the forked child failed", what);
+	}
 	uswap_close(u);
 }
 
@@ -129,9 +162,11 @@ int main(void)
 	snprintf(self, sizeof(self), "%d", gettid());
 	thread_cpus(self, all, sizeof(all));
 
-	run(USWAP_F_SIGBUS, last, "sigbus");
-	run(USWAP_F_SIGBUS | USWAP_F_NO_COLOCATE, all, "sigbus no_colocate");
-	run(0, all, "handler threads");
+	/* a forked child leaves the mode for handler threads (fork.c) */
+	run(USWAP_F_SIGBUS, last, all, "sigbus");
+	run(USWAP_F_SIGBUS | USWAP_F_NO_COLOCATE, all, NULL,
+	    "sigbus no_colocate");
+	run(0, all, NULL, "handler threads");
 	printf("PASS\n");
 	return 0;
 }
