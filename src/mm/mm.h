@@ -44,9 +44,9 @@ struct mm_params {
 	bool sigbus;
 	/*
 	 * The handler threads and the reclaimer all run on one CPU (the
-	 * last the thread calling mm_create may use), the
-	 * program's threads wherever the scheduler puts them.  For the
-	 * SIGBUS mode: there the handlers only read events, and each range
+	 * last the thread calling mm_create may use), the program's
+	 * threads wherever the scheduler puts them.  For the SIGBUS
+	 * mode: there the handlers only read events, and each range
 	 * a window eviction drops is a round trip between the reclaimer
 	 * (madvise waits until its remove event is read) and the reading
 	 * handler; on two CPUs each leg wakes a halted vCPU, on one it is
