@@ -386,7 +386,11 @@ struct mm {
 	unsigned spin_ns;
 	int spin_cpus;
 	int64_t spin_cpus_ns;
-	/* p.colocate: the CPU of uswap's threads, -1 = any; set at create */
+	/*
+	 * p.colocate: the CPU of uswap's threads, -1 = any.  Set before
+	 * they start (mm_create; a fork child's fork_restart resets it),
+	 * read by each as it starts.
+	 */
 	int home_cpu;
 	/*
 	 * read_lock: one handler at a time reads events, and applies the

@@ -8,8 +8,9 @@
  * without USWAP_F_SIGBUS, they may run wherever this thread may.  Pages 4x
  * the budget first, so that the reclaimer is up and the pages go through
  * it, and reads them back.  A child forked in the SIGBUS mode serves with
- * handler threads (fork.c), and they may run wherever this thread may.  Skipped (77) when this thread may run on one
- * CPU only: nothing to choose then.
+ * handler threads (fork.c), and they may run wherever this thread may.
+ * Skipped (77) when this thread may run on one CPU only: nothing to
+ * choose then.
  */
 #include <dirent.h>
 #include <sched.h>
