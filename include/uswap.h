@@ -47,8 +47,9 @@ struct uswap_config {
 	(1u << 1) /* serve user-mode faults in the faulting
 				    thread (UFFD_FEATURE_SIGBUS): about 2x
 				    faster on this VM, but a system call that
-				    touches a swapped-out page fails with
-				    EFAULT instead of waiting */
+				    touches a page not in memory (swapped out
+				    or never touched) fails with EFAULT
+				    instead of waiting */
 #define USWAP_F_PUBLISH \
 	(1u << 2) /* publish the statistics for `uswap stat
 				    PID` (a memfd "uswap-stats" refreshed

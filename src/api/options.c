@@ -98,9 +98,10 @@ static const struct opt opts[] = {
 	 0},
 	{{"sigbus", "USWAP_SIGBUS", "flag", "off",
 	  "Serve faults in the faulting thread (UFFD_FEATURE_SIGBUS): "
-	  "faster, but a system call touching a swapped-out page fails "
-	  "with EFAULT, and a thread touching one with SIGBUS blocked "
-	  "(any new thread, at birth) is killed.",
+	  "faster, but a system call touching a page not in memory "
+	  "(swapped out or never touched) fails with EFAULT, and a "
+	  "thread touching one with SIGBUS blocked (any new thread, at "
+	  "birth) is killed.",
 	  true},
 	 OPT_FLAG,
 	 0,

@@ -2,8 +2,9 @@
  * Scenario: the in-thread mode (USWAP_F_SIGBUS).  Faults are served in the
  * faulting thread's SIGBUS handler: two threads write and verify a region
  * 8 times the budget, through eviction and swap-in, and every byte comes
- * back.  Its documented price: read(2) into a swapped-out page fails with
- * EFAULT instead of waiting (checked, so that the caveat stays true).
+ * back.  Its documented price: read(2) into a swapped-out page, or into
+ * one never touched, fails with EFAULT instead of waiting (checked, so
+ * that the caveat stays true), and the byte stays in the pipe.
  */
 #include <pthread.h>
 
@@ -46,6 +47,7 @@ int main(void)
 	struct uswap_stats st;
 	pthread_t t[2];
 	int fds[2];
+	char *fresh;
 
 	a = uswap_map(u, NPAGES * PAGE_SIZE);
 	CHECK(a, "uswap_map: %s", strerror(errno));
@@ -85,6 +87,15 @@ int main(void)
 	CHECK(((uint64_t *)a)[0] == 2 && ((uint64_t *)a)[511] == 0,
 	      "page 0 after the failed read: %llu",
 	      (unsigned long long)((uint64_t *)a)[0]);
+	/* ...and so does one into a page never touched */
+	fresh = uswap_map(u, PAGE_SIZE);
+	CHECK(fresh, "uswap_map: %s", strerror(errno));
+	CHECK(read(fds[0], fresh, 1) == -1 && errno == EFAULT,
+	      "read(2) into a never-touched page did not fail with EFAULT");
+	CHECK(fresh[0] == 0, "the never-touched page reads %d", fresh[0]);
+	CHECK(read(fds[0], fresh, 1) == 1 && fresh[0] == 'x',
+	      "read(2) into the page once touched: not the byte written");
+	CHECK(uswap_unmap(u, fresh, PAGE_SIZE) == 0, "unmap");
 	CHECK(uswap_unmap(u, a, NPAGES * PAGE_SIZE) == 0, "unmap");
 	CHECK(mt_slots_inuse(u) == 0, "slots left");
 	uswap_close(u);
