@@ -59,6 +59,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	mp.no_reclaimer = c->no_reclaimer;
 	mp.read_batch = c->read_batch;
 	mp.sigbus = c->sigbus;
+	mp.colocate = c->sigbus; /* the mode's own placement (mm.h) */
 	mp.swapin_move = c->swapin_move;
 	mp.unfenced_installs = c->unfenced_installs;
 	mp.inflight_del_by_entry = c->inflight_del_by_entry;
