@@ -303,7 +303,21 @@ out:
 	return 0;
 }
 
-/* A fault on a present or poisoned pte: see the file comment. */
+/*
+ * do_lost_page - a fault on a present or poisoned pte: see the file
+ * comment.  In the SIGBUS mode it is also every write to a present page
+ * left write-protected, which a SIGBUS does not tell apart: the install
+ * finds the page there (EEXIST), so we un-protect it, as do_wp_page does
+ * for a handler.  Under the pte lock a present pte is no eviction's
+ * (window eviction holds the lock from its write-protect to its marks),
+ * so the protection is a leftover: a back-off whose un-protect the kernel
+ * refused while an event was pending (zap.c, zap_back_off).  Without it
+ * the write faulted again for good (mm-sigbus_wp_left: 790,704 faults in
+ * 5 s).  The un-protect of a page not protected (two threads faulted it)
+ * changes no pte and flushes nothing; one refused again (EAGAIN) backs
+ * off and is retried like a refused install.
+ * Context: a handler thread or a SIGBUS handler; takes the pte lock.
+ */
 static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 			bool write, uint64_t pte)
 {
@@ -328,6 +342,8 @@ static int do_lost_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		ret = install_zero(mm, addr, PAGE_SIZE, write);
 	if (ret >= 0)
 		page->discarded = false; /* a new page, after the zap */
+	else if (ret == -EEXIST && mm_in_signal && pte == PTE_PRESENT)
+		ret = uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0);
 	if (fenced)
 		pthread_rwlock_unlock(&mm->install_lock);
 	pthread_mutex_unlock(&tbl->lock);

@@ -309,7 +309,8 @@ static void zap_drop(struct mm *mm, struct iovec *iov, size_t nr, bool *dropped)
  * Context: the page's pte lock held.  The un-protect may be refused
  * (EAGAIN: an event pending) and cannot be retried under the lock (the
  * event's reader may want it): the page then stays write-protected, and
- * the next write's fault un-protects it (fault.c, do_wp_page).
+ * the next write's fault un-protects it (fault.c: do_wp_page, or
+ * do_lost_page in the SIGBUS mode).
  */
 static bool zap_unzap_locked(struct mm *mm, struct mm_page *page, uint64_t addr,
 			     uint64_t pte, swp_entry_t *freed)
