@@ -113,4 +113,25 @@ static inline uint64_t mt_pte(struct uswap *u, void *addr)
 	return pte;
 }
 
+/*
+ * mt_map_wp_left - map @npages, stamp word 1 of page i with i + 1 (present
+ * now), and write-protect page @p: the state a window eviction leaves when
+ * the kernel refused its back-off's un-protect (zap.c, zap_back_off).
+ */
+static inline char *mt_map_wp_left(struct uswap *u, size_t npages, size_t p)
+{
+	char *a = uswap_map(u, npages * PAGE_SIZE);
+
+	CHECK(a, "uswap_map: %s", strerror(errno));
+	for (size_t i = 0; i < npages; i++)
+		((uint64_t *)(a + i * PAGE_SIZE))[1] = i + 1;
+	CHECK(mt_pte(u, a + p * PAGE_SIZE) == PTE_PRESENT, "page %zu pte %#llx",
+	      p, (unsigned long long)mt_pte(u, a + p * PAGE_SIZE));
+	CHECK(uffd_writeprotect(&uswap_mm(u)->uffd,
+				(uint64_t)(uintptr_t)a + p * PAGE_SIZE,
+				PAGE_SIZE, true, 0) == 0,
+	      "write-protect page %zu", p);
+	return a;
+}
+
 #endif /* USWAP_TESTS_MM_MMTEST_H */

@@ -124,16 +124,7 @@ int main(void)
 	pthread_t w, d;
 	int ms;
 
-	a = uswap_map(u, NPAGES * PAGE_SIZE);
-	CHECK(a, "uswap_map: %s", strerror(errno));
-	for (size_t i = 0; i < NPAGES; i++)
-		((uint64_t *)(a + i * PAGE_SIZE))[1] = i + 1;
-	CHECK(mt_pte(u, a + P * PAGE_SIZE) == PTE_PRESENT, "P pte %#llx",
-	      (unsigned long long)mt_pte(u, a + P * PAGE_SIZE));
-	CHECK(uffd_writeprotect(&mm->uffd,
-				(uint64_t)(uintptr_t)a + P * PAGE_SIZE,
-				PAGE_SIZE, true, 0) == 0,
-	      "write-protect P");
+	a = mt_map_wp_left(u, NPAGES, P);
 	mm_set_hook(wp_hook);
 	CHECK(pthread_create(&d, NULL, discarder, NULL) == 0, "thread");
 	CHECK(pthread_create(&w, NULL, writer, NULL) == 0, "thread");
