@@ -468,13 +468,15 @@ static void serve_fault(struct mm *mm, struct mm_region *r,
 		} else {
 			/*
 			 * Present, or poisoned.  In the SIGBUS mode also a
-			 * write to a page a window eviction write-protected
-			 * (a SIGBUS does not say which): a region page is
-			 * write-protected only while the evictor holds its
-			 * pte lock (zap.c: it marks PTE_ZAP, or un-protects,
-			 * before unlocking), so do_lost_page waits for it
-			 * and finds the pte changed (-EAGAIN: PTE_ZAP, wait
-			 * above) or the page there (EEXIST: retried).
+			 * write to a write-protected page (a SIGBUS does not
+			 * say which).  A window eviction protects region
+			 * pages under their pte lock and, before unlocking,
+			 * marks them PTE_ZAP or un-protects them; so
+			 * do_lost_page waits for it and finds the pte
+			 * changed (-EAGAIN: PTE_ZAP, wait above) or the page
+			 * there (EEXIST).  On EEXIST it un-protects: the
+			 * protection of a present pte is then one the kernel
+			 * refused to lift (see do_lost_page).
 			 */
 			ret = do_lost_page(mm, r, addr, ev->fault.write, pte);
 		}
