@@ -34,6 +34,13 @@ void uswap_default_params(const struct uswap_options *opt,
 int uswap_stats_format(const struct uswap_stats *st, const char *prefix,
 		       char *buf, size_t len);
 
+/*
+ * uswap_faults_in_thread - @u serves faults in the faulting thread (the
+ * SIGBUS mode, USWAP_F_SIGBUS): a system call into one of its pages that is
+ * not in memory fails with EFAULT.  The preload shim's I/O wrappers ask.
+ */
+bool uswap_faults_in_thread(struct uswap *u);
+
 struct mm *uswap_mm(struct uswap *u);
 struct swap_info *uswap_swap_info(struct uswap *u);
 struct store_dev *uswap_store(struct uswap *u);

@@ -260,6 +260,11 @@ void uswap_close(struct uswap *u)
 	priv_free(u);
 }
 
+bool uswap_faults_in_thread(struct uswap *u)
+{
+	return mm_faults_in_thread(u->mm);
+}
+
 struct mm *uswap_mm(struct uswap *u)
 {
 	return u->mm;

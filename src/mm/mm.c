@@ -499,6 +499,11 @@ void mm_destroy(struct mm *mm)
 	mm_free(mm);
 }
 
+bool mm_faults_in_thread(const struct mm *mm)
+{
+	return mm->p.sigbus;
+}
+
 #define LOAD(x) atomic_load_explicit(&mm->stats.x, memory_order_relaxed)
 
 void mm_get_stats(struct mm *mm, struct uswap_stats *st)

@@ -187,6 +187,15 @@ void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 /* mm_owns - whether [@addr, +@len) overlaps a region: 1 or 0. */
 int mm_owns(struct mm *mm, const void *addr, size_t len);
 
+/*
+ * mm_faults_in_thread - the in-thread (SIGBUS) mode is on: the kernel's own
+ * access to a page not in memory (a system call's copy) fails with EFAULT
+ * instead of waiting.  A forked child leaves the mode (fork.c).
+ * Context: any thread; set at create, changed only in a fork child before
+ * it runs anything else.
+ */
+bool mm_faults_in_thread(const struct mm *mm);
+
 /* mm_get_stats - fill @st (relaxed reads).  Context: any thread. */
 void mm_get_stats(struct mm *mm, struct uswap_stats *st);
 
