@@ -2,7 +2,9 @@
  * libuswap-preload.so: the shim `uswap run` loads with LD_PRELOAD (see
  * tools/run.c and docs/preload.md).
  *
- * It interposes mmap/mmap64, munmap, mremap, madvise and the mlock family.
+ * It interposes mmap/mmap64, munmap, mremap, madvise and the mlock family
+ * here, and the I/O calls that take buffers in io.c (for the in-thread
+ * mode).
  * A private anonymous read-write mapping the program asks for becomes a
  * uswap region (uswap_mmap); munmap, mremap and madvise of uswap memory go
  * to uswap; everything else goes to the kernel unchanged.  The heap comes
@@ -18,9 +20,10 @@
  * own TLS); we do not forward any malloc entry point ourselves.
  *
  * Safety:
- *  - Until the constructor has started uswap (`ready`), and on uswap's own
- *    threads, every call goes straight to the system call.  The forwarding
- *    path uses only syscall(2) and errno, which need no libc initialisation.
+ *  - Until the constructor has started uswap (`shim_ready`), and on
+ *    uswap's own threads, every call goes straight to the system call.
+ *    The forwarding path uses only syscall(2) and errno, which need no
+ *    libc initialisation.
  *  - uswap's own code in this library was compiled with raw.h: its mmap
  *    calls are system calls, its private heap is glibc's allocator found
  *    with dlsym (mimalloc exports __libc_malloc too), and the threads it
@@ -59,6 +62,7 @@
 #include "api/options.h"
 #include "api/api.h"
 #include "lib/alloc.h"
+#include "preload/shim.h"
 #include "uswap.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -73,9 +77,11 @@
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
-/* Set once by the constructor, before `ready`; read-only afterwards. */
-static struct uswap *shim_u;
-static atomic_bool ready; /* release: shim_u is set */
+/* Shared with io.c: shim.h says what each is. */
+struct uswap *shim_u;
+atomic_bool shim_ready;
+__thread unsigned shim_depth;
+
 static int stats_fd = -1; /* --stats: where to write (-1: no stats) */
 /*
  * Larger mappings stay plain: budget + swap_size is the most uswap could
@@ -83,12 +89,6 @@ static int stats_fd = -1; /* --stats: where to write (-1: no stats) */
  * size up front (an address-space reservation of many GB would cost GBs).
  */
 static size_t route_max;
-
-/*
- * >0: this thread is inside uswap (a call below) or is one of uswap's own
- * threads: every call goes to the kernel.  Per thread, no lock.
- */
-static __thread unsigned shim_depth;
 
 /* True on uswap's own threads (set for their whole life). */
 static __thread bool shim_own_thread;
@@ -111,7 +111,7 @@ static atomic_ulong n_routed, n_fallback, n_large, n_unmapped, n_remapped,
  * touches in a forked child before uswap's new threads there can serve a
  * fault (docs/preload.md).
  *
- * Before `ready` only the constructor and threads started by earlier
+ * Before `shim_ready` only the constructor and threads started by earlier
  * constructors (none, in practice) map; a spinlock keeps the table whole
  * anyway.  A full table drops what does not fit: it stays plain.
  */
@@ -353,18 +353,6 @@ int uswap_shim_pthread_create(pthread_t *th, const pthread_attr_t *attr,
 
 /* ---- routing ---- */
 
-/* active - uswap is up and this thread is not inside it. */
-static inline bool active(void)
-{
-	return atomic_load_explicit(&ready, memory_order_acquire) &&
-	       !shim_depth;
-}
-
-static inline bool owned(const void *addr, size_t len)
-{
-	return uswap_owns(shim_u, addr, len ? len : 1) == 1;
-}
-
 /*
  * eligible - a mapping uswap can serve: private, anonymous, read-write,
  * not a stack, not huge pages, not locked, not below 2G.  MAP_NORESERVE,
@@ -395,10 +383,10 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 	int ufl = 0, err;
 	void *p;
 
-	if (!active()) {
+	if (!shim_active()) {
 		p = uswap_raw_mmap(addr, len, prot, flags, fd, off);
 		if (p != MAP_FAILED && !shim_own_thread &&
-		    !atomic_load_explicit(&ready, memory_order_acquire)) {
+		    !atomic_load_explicit(&shim_ready, memory_order_acquire)) {
 			if (eligible(len, prot, flags))
 				early_note(p, len);
 			else if (flags & MAP_FIXED)
@@ -408,19 +396,19 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 	}
 	if (!eligible(len, prot, flags)) {
 		/* MAP_FIXED of something else over uswap memory */
-		if ((flags & MAP_FIXED) && owned(addr, len))
+		if ((flags & MAP_FIXED) && shim_owned(addr, len))
 			unmap_owned(addr, len);
 		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
 	}
 	if (len > route_max) {
 		atomic_fetch_add_explicit(&n_large, 1, memory_order_relaxed);
-		if ((flags & MAP_FIXED) && owned(addr, len))
+		if ((flags & MAP_FIXED) && shim_owned(addr, len))
 			unmap_owned(addr, len);
 		return uswap_raw_mmap(addr, len, prot, flags, fd, off);
 	}
 	if (flags & MAP_FIXED) {
 		/* over plain memory: the program manages that place itself */
-		if (!owned(addr, len))
+		if (!shim_owned(addr, len))
 			return uswap_raw_mmap(addr, len, prot, flags, fd, off);
 		ufl = MAP_FIXED;
 	} else if (flags & MAP_FIXED_NOREPLACE) {
@@ -453,12 +441,12 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 {
 	int ret;
 
-	if (!active()) {
-		if (!atomic_load_explicit(&ready, memory_order_acquire))
+	if (!shim_active()) {
+		if (!atomic_load_explicit(&shim_ready, memory_order_acquire))
 			early_forget(addr, len);
 		return uswap_raw_munmap(addr, len);
 	}
-	if (!owned(addr, len))
+	if (!shim_owned(addr, len))
 		return uswap_raw_munmap(addr, len);
 	shim_depth++;
 	ret = uswap_unmap(shim_u, addr, len);
@@ -483,19 +471,19 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (!active() || !old_len) {
+	if (!shim_active() || !old_len) {
 		p = uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
 		/* moved, grown or shrunk: not followed, left plain */
 		if (p != MAP_FAILED &&
-		    !atomic_load_explicit(&ready, memory_order_acquire)) {
+		    !atomic_load_explicit(&shim_ready, memory_order_acquire)) {
 			early_forget(old, old_len);
 			early_forget(p, new_len);
 		}
 		return p;
 	}
-	if (!owned(old, old_len)) {
+	if (!shim_owned(old, old_len)) {
 		/* a plain mapping moved over uswap memory */
-		if ((flags & MREMAP_FIXED) && owned(new_addr, new_len))
+		if ((flags & MREMAP_FIXED) && shim_owned(new_addr, new_len))
 			unmap_owned(new_addr, new_len);
 		return uswap_raw_mremap(old, old_len, new_len, flags, new_addr);
 	}
@@ -521,7 +509,7 @@ SHIM_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags,
  */
 SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (advice == MADV_FREE && active() && owned(addr, len)) {
+	if (advice == MADV_FREE && shim_active() && shim_owned(addr, len)) {
 		advice = MADV_DONTNEED;
 		atomic_fetch_add_explicit(&n_freed, 1, memory_order_relaxed);
 	}
@@ -536,35 +524,35 @@ SHIM_EXPORT int madvise(void *addr, size_t len, int advice)
  */
 SHIM_EXPORT int mlock(const void *addr, size_t len)
 {
-	if (active() && owned(addr, len))
+	if (shim_active() && shim_owned(addr, len))
 		return 0;
 	return (int)syscall(SYS_mlock, addr, len);
 }
 
 SHIM_EXPORT int mlock2(const void *addr, size_t len, unsigned int flags)
 {
-	if (active() && owned(addr, len))
+	if (shim_active() && shim_owned(addr, len))
 		return 0;
 	return (int)syscall(SYS_mlock2, addr, len, flags);
 }
 
 SHIM_EXPORT int munlock(const void *addr, size_t len)
 {
-	if (active() && owned(addr, len))
+	if (shim_active() && shim_owned(addr, len))
 		return 0;
 	return (int)syscall(SYS_munlock, addr, len);
 }
 
 SHIM_EXPORT int mlockall(int flags)
 {
-	if (atomic_load_explicit(&ready, memory_order_acquire))
+	if (atomic_load_explicit(&shim_ready, memory_order_acquire))
 		return 0;
 	return (int)syscall(SYS_mlockall, flags);
 }
 
 SHIM_EXPORT int munlockall(void)
 {
-	if (atomic_load_explicit(&ready, memory_order_acquire))
+	if (atomic_load_explicit(&shim_ready, memory_order_acquire))
 		return 0;
 	return (int)syscall(SYS_munlockall);
 }
@@ -611,7 +599,7 @@ static void open_stats(void)
  * adopt_early - adopt what was noted before uswap was up (see "mappings
  * made before uswap was up").  A range uswap_adopt refuses (it changed
  * behind our back, or is larger than route_max) stays plain.
- * Context: the constructor, shim_u set, before `ready`.
+ * Context: the constructor, shim_u set, before `shim_ready`.
  */
 static void adopt_early(void)
 {
@@ -649,6 +637,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	int ret;
 
 	shim_depth++;
+	io_init();
 	if (find_libc_allocator() < 0)
 		shim_die("glibc's __libc_malloc not found", ENOENT);
 	priv_heap_use_libc();
@@ -667,9 +656,10 @@ __attribute__((constructor(101))) static void shim_init(void)
 	if (uswap_options_resolve(NULL, &opt, err, sizeof(err)) < 0)
 		shim_die(err, EINVAL);
 	route_max = opt.budget + opt.swap_size;
+	io_touch_max = opt.budget / 2;
 	shim_u = u;
 	adopt_early();
-	atomic_store_explicit(&ready, true, memory_order_release);
+	atomic_store_explicit(&shim_ready, true, memory_order_release);
 	shim_depth--;
 }
 
@@ -699,7 +689,7 @@ static void shim_report(void)
 	char buf[1024], comm[32], prefix[64];
 	int n;
 
-	if (stats_fd < 0 || !atomic_load(&ready) ||
+	if (stats_fd < 0 || !atomic_load(&shim_ready) ||
 	    atomic_exchange(&done, true))
 		return;
 	memset(&st, 0, sizeof(st));
@@ -712,14 +702,14 @@ static void shim_report(void)
 			      "%s: mmap routed %lu, plain fallbacks %lu, too "
 			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
 			      "DONTNEED %lu, adopted %lu (%lu KiB), not "
-			      "adopted %lu\n",
+			      "adopted %lu, EFAULT retried %lu\n",
 			      prefix, atomic_load(&n_routed),
 			      atomic_load(&n_fallback), atomic_load(&n_large),
 			      atomic_load(&n_unmapped),
 			      atomic_load(&n_remapped), atomic_load(&n_freed),
 			      atomic_load(&n_adopted),
 			      atomic_load(&n_adopted_bytes) >> 10,
-			      atomic_load(&n_adopt_failed));
+			      atomic_load(&n_adopt_failed), io_retried());
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

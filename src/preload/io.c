@@ -1,0 +1,535 @@
+/*
+ * System calls into uswap memory in the in-thread mode (`uswap run
+ * --sigbus`).
+ *
+ * In that mode the kernel's own access to a page of a region that is not
+ * in memory does not wait for uswap: the copy of read(2) or write(2) fails
+ * and the call returns EFAULT, for a never-touched page as for a
+ * swapped-out one (docs/pager.md, "The in-thread mode").  Unmodified
+ * programs read files into fresh heap buffers all the time: before this
+ * file, `uswap run --budget 8M --sigbus -- python3 -c 'import json,
+ * hashlib'` died importing `site` with "OSError: [Errno 14] Bad address"
+ * in 11 runs of 12.
+ *
+ * So the shim interposes the I/O calls that take buffers.  In that mode
+ * only, and only for buffers in uswap memory, each call first touches the
+ * buffers' pages (a load per page; a page not in memory raises SIGBUS in
+ * this thread and uswap's handler brings it in), then calls the next
+ * definition (libc's).  If that still fails with EFAULT, a page left again
+ * between the touch and the kernel's copy (the reclaimer runs on another
+ * CPU): touch again and call again, up to IO_TRIES times.  In the
+ * handler-thread mode, on uswap's own threads and for buffers outside
+ * uswap memory every wrapper is a plain call to the next definition.
+ *
+ * Why calling again is right: the kernel returns EFAULT only when it moved
+ * nothing; with partial progress it returns the count.
+ *  - read side (read, pread, readv, preadv, recv, recvfrom, recvmsg): a
+ *    regular file's position, a pipe's or a stream socket's data stay as
+ *    they were (filemap_read, pipe_read, tcp_recvmsg, unix_stream_read).
+ *    A datagram whose copy fails is dropped (udp_recvmsg,
+ *    unix_dgram_recvmsg): the touch before the first call is what keeps
+ *    it, and a page evicted between that touch and the copy still loses it.
+ *  - write side (write, pwrite, writev, pwritev, send, sendto, sendmsg):
+ *    nothing was written; the data is still in the buffer.
+ * A touch that loads also prepares a page the kernel will write: a page
+ * uswap installs at a read fault is writable (or the zero page, which the
+ * kernel's write then replaces as for any anonymous page).
+ *
+ * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
+ * makes inside itself (stdio's buffers: fread, fgets, getline...),
+ * preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
+ * into buffers (stat, getdents64, epoll_wait...).  A thread with SIGBUS
+ * blocked that touches a page not in memory is killed (the mode's limit):
+ * it would have got EFAULT here before.
+ *
+ * Context: any program thread, cancellation as libc's (the next definition
+ * is called, not the system call).  No lock of our own; uswap_owns takes
+ * the region table's read lock.
+ */
+/* as in shim.c: no asm-label redirection to the *64 names */
+#undef _FILE_OFFSET_BITS
+#undef _FORTIFY_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "preload/shim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* Calls after the first touch; the next failure with EFAULT is returned. */
+#define IO_TRIES 100
+
+#define IO_PAGE	 4096UL
+
+static atomic_ulong n_retried; /* statistics only: relaxed */
+
+unsigned long io_retried(void)
+{
+	return atomic_load_explicit(&n_retried, memory_order_relaxed);
+}
+
+/*
+ * The next definitions, looked up by io_init in the constructor before
+ * uswap starts any thread; NULL before that, when a wrapper makes the
+ * system call itself.  Written once, read-only afterwards.
+ */
+static ssize_t (*next_read)(int, void *, size_t);
+static ssize_t (*next_pread)(int, void *, size_t, off_t);
+static ssize_t (*next_readv)(int, const struct iovec *, int);
+static ssize_t (*next_preadv)(int, const struct iovec *, int, off_t);
+static ssize_t (*next_write)(int, const void *, size_t);
+static ssize_t (*next_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*next_writev)(int, const struct iovec *, int);
+static ssize_t (*next_pwritev)(int, const struct iovec *, int, off_t);
+static ssize_t (*next_recv)(int, void *, size_t, int);
+static ssize_t (*next_recvfrom)(int, void *, size_t, int, struct sockaddr *,
+				socklen_t *);
+static ssize_t (*next_recvmsg)(int, struct msghdr *, int);
+static ssize_t (*next_send)(int, const void *, size_t, int);
+static ssize_t (*next_sendto)(int, const void *, size_t, int,
+			      const struct sockaddr *, socklen_t);
+static ssize_t (*next_sendmsg)(int, const struct msghdr *, int);
+
+#define LOOKUP(var, name) (*(void **)&(var) = dlsym(RTLD_NEXT, name))
+
+void io_init(void)
+{
+	LOOKUP(next_read, "read");
+	LOOKUP(next_pread, "pread64");
+	LOOKUP(next_readv, "readv");
+	LOOKUP(next_preadv, "preadv64");
+	LOOKUP(next_write, "write");
+	LOOKUP(next_pwrite, "pwrite64");
+	LOOKUP(next_writev, "writev");
+	LOOKUP(next_pwritev, "pwritev64");
+	LOOKUP(next_recv, "recv");
+	LOOKUP(next_recvfrom, "recvfrom");
+	LOOKUP(next_recvmsg, "recvmsg");
+	LOOKUP(next_send, "send");
+	LOOKUP(next_sendto, "sendto");
+	LOOKUP(next_sendmsg, "sendmsg");
+}
+
+/* ---- touching ---- */
+
+/*
+ * How much of a call's buffers is touched: the front, at most half the
+ * budget, last page first.  The kernel copies front to back and stops at
+ * the first page it cannot reach, returning the count so far; so what
+ * matters is that the front is in, and a buffer larger than the budget
+ * could never be in whole.  Touched backwards, the front pages are the
+ * youngest when the copy starts, the last the reclaimer would take.  Set
+ * by the constructor (io_init's caller), before shim_ready.
+ */
+size_t io_touch_max;
+
+/* in_mode - this call may meet EFAULT from uswap memory. */
+static inline bool in_mode(void)
+{
+	return shim_active() && uswap_faults_in_thread(shim_u);
+}
+
+/*
+ * touch - bring in the uswap pages of [@p, +@len), last page first: a load
+ * from each (in the in-thread mode served in this thread).  Pages outside
+ * uswap memory are left alone: a bad address must stay the kernel's
+ * EFAULT, not our SIGSEGV.
+ * Return: whether any page was uswap's.
+ */
+static bool touch(const void *p, size_t len)
+{
+	uintptr_t first = (uintptr_t)p & ~(IO_PAGE - 1), a;
+	bool any = false;
+
+	if (!p || !len || (uintptr_t)p + len < (uintptr_t)p ||
+	    !shim_owned(p, len))
+		return false;
+	a = ((uintptr_t)p + len - 1) & ~(IO_PAGE - 1);
+	for (;; a -= IO_PAGE) {
+		if (shim_owned((const void *)a, 1)) {
+			(void)*(const volatile char *)a;
+			any = true;
+		}
+		if (a == first)
+			break;
+	}
+	return any;
+}
+
+/* touch_front - touch the first io_touch_max bytes of [@p, +@len) */
+static bool touch_front(const void *p, size_t len)
+{
+	return touch(p, len < io_touch_max ? len : io_touch_max);
+}
+
+/*
+ * touch_iov - the front io_touch_max bytes of the buffers, backwards from
+ * the last of them, then the array itself (the kernel copies it in first).
+ */
+static bool touch_iov(const struct iovec *iov, int cnt)
+{
+	size_t left = io_touch_max, last_len = 0;
+	bool any = false;
+	int last = -1;
+
+	if (!iov || cnt <= 0)
+		return false;
+	/* the first pass reads the array: its pages come in on the way */
+	for (int i = 0; i < cnt && left; i++) {
+		last = i;
+		last_len = iov[i].iov_len < left ? iov[i].iov_len : left;
+		left -= last_len;
+	}
+	for (int i = last; i >= 0; i--)
+		any |= touch(iov[i].iov_base,
+			     i == last ? last_len : iov[i].iov_len);
+	return touch(iov, (size_t)cnt * sizeof(*iov)) | any;
+}
+
+/*
+ * touch_msg - the buffers a msghdr names, then the msghdr.  The msghdr and
+ * its iovec array are read here: a bad pointer to either is a SIGSEGV now,
+ * not the kernel's EFAULT (so is touch_iov's array).
+ */
+static bool touch_msg(const struct msghdr *msg)
+{
+	bool any;
+
+	if (!msg)
+		return false;
+	any = touch(msg->msg_control, msg->msg_controllen);
+	any |= touch(msg->msg_name, msg->msg_namelen);
+	any |= touch_iov(msg->msg_iov, (int)msg->msg_iovlen);
+	return touch(msg, sizeof(*msg)) | any;
+}
+
+/*
+ * touch_addr - recvfrom's address and its length, both written back.  The
+ * length is not read (it may be a bad pointer): the largest address.
+ */
+static bool touch_addr(struct sockaddr *addr, socklen_t *len)
+{
+	if (!addr || !len)
+		return false;
+	return touch(addr, sizeof(struct sockaddr_storage)) |
+	       touch(len, sizeof(*len));
+}
+
+/*
+ * again - the call returned @r on try @t (0 first): whether to touch and
+ * call once more.  @mine: the buffers touched were uswap's.
+ */
+static inline bool again(long r, unsigned t, bool mine)
+{
+	if (r != -1 || errno != EFAULT || !mine || t >= IO_TRIES)
+		return false;
+	atomic_fetch_add_explicit(&n_retried, 1, memory_order_relaxed);
+	return true;
+}
+
+/* ---- the read side ---- */
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_read ? next_read(fd, buf, n)
+			      : syscall(SYS_read, fd, buf, n);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_pread ? next_pread(fd, buf, n, off)
+			       : syscall(SYS_pread64, fd, buf, n, off);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return pread64(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_iov(iov, cnt);
+
+		r = next_readv ? next_readv(fd, iov, cnt)
+			       : syscall(SYS_readv, fd, iov, cnt);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt,
+			     off_t off)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_iov(iov, cnt);
+
+		/* preadv(2)'s offset: two words, low then high (x86-64: all low) */
+		r = next_preadv ? next_preadv(fd, iov, cnt, off)
+				: syscall(SYS_preadv, fd, iov, cnt, off, 0);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return preadv64(fd, iov, cnt, off);
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_recv ? next_recv(fd, buf, n, flags)
+			      : syscall(SYS_recvfrom, fd, buf, n, flags, NULL,
+					NULL);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			     struct sockaddr *addr, socklen_t *addrlen)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode &&
+			    (touch_addr(addr, addrlen) | touch_front(buf, n));
+
+		r = next_recvfrom
+			    ? next_recvfrom(fd, buf, n, flags, addr, addrlen)
+			    : syscall(SYS_recvfrom, fd, buf, n, flags, addr,
+				      addrlen);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_msg(msg);
+
+		r = next_recvmsg ? next_recvmsg(fd, msg, flags)
+				 : syscall(SYS_recvmsg, fd, msg, flags);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+/* ---- the write side ---- */
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_write ? next_write(fd, buf, n)
+			       : syscall(SYS_write, fd, buf, n);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_pwrite ? next_pwrite(fd, buf, n, off)
+				: syscall(SYS_pwrite64, fd, buf, n, off);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite64(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_iov(iov, cnt);
+
+		r = next_writev ? next_writev(fd, iov, cnt)
+				: syscall(SYS_writev, fd, iov, cnt);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt,
+			      off_t off)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_iov(iov, cnt);
+
+		r = next_pwritev ? next_pwritev(fd, iov, cnt, off)
+				 : syscall(SYS_pwritev, fd, iov, cnt, off, 0);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev64(fd, iov, cnt, off);
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_front(buf, n);
+
+		r = next_send ? next_send(fd, buf, n, flags)
+			      : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+			   const struct sockaddr *addr, socklen_t addrlen)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine =
+			mode && (touch(addr, addrlen) | touch_front(buf, n));
+
+		r = next_sendto ? next_sendto(fd, buf, n, flags, addr, addrlen)
+				: syscall(SYS_sendto, fd, buf, n, flags, addr,
+					  addrlen);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	bool mode = in_mode();
+	ssize_t r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_msg(msg);
+
+		r = next_sendmsg ? next_sendmsg(fd, msg, flags)
+				 : syscall(SYS_sendmsg, fd, msg, flags);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+/*
+ * ---- _FORTIFY_SOURCE's checked variants ----
+ *
+ * A program built with _FORTIFY_SOURCE calls these where the buffer's size
+ * is known at compile time.  glibc's own reach its internal __read, not
+ * the wrappers above, so they are interposed too: the same check, then
+ * the wrapper.
+ */
+extern void __chk_fail(void) __attribute__((noreturn));
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+		       struct sockaddr *addr, socklen_t *addrlen);
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+SHIM_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off,
+				  size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return pread64(fd, buf, n, off);
+}
+
+SHIM_EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off,
+				size_t buflen)
+{
+	return __pread64_chk(fd, buf, n, off, buflen);
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
+			       int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
+				   int flags, struct sockaddr *addr,
+				   socklen_t *addrlen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, addrlen);
+}

@@ -1,0 +1,51 @@
+/*
+ * What the shim's two files share: shim.c (the memory calls, start and
+ * exit) and io.c (system calls into uswap memory in the in-thread mode).
+ * Hidden: exports.map exports only the interposed names.
+ */
+#ifndef USWAP_PRELOAD_SHIM_H
+#define USWAP_PRELOAD_SHIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "uswap.h"
+
+/* The instance; set once by the constructor before shim_ready. */
+extern struct uswap *shim_u;
+/* Release by the constructor: shim_u is set and uswap is up. */
+extern atomic_bool shim_ready;
+/*
+ * >0: this thread is inside uswap (a call of the shim's) or is one of
+ * uswap's own threads: every call goes to the kernel.  Per thread, no lock.
+ */
+extern __thread unsigned shim_depth;
+
+/* shim_active - uswap is up and this thread is not inside it. */
+static inline bool shim_active(void)
+{
+	return atomic_load_explicit(&shim_ready, memory_order_acquire) &&
+	       !shim_depth;
+}
+
+/* shim_owned - [@addr, +@len) overlaps uswap memory.  After shim_ready. */
+static inline bool shim_owned(const void *addr, size_t len)
+{
+	return uswap_owns(shim_u, addr, len ? len : 1) == 1;
+}
+
+/*
+ * io_init - look up the functions io.c wraps (the next definition after
+ * the shim's: libc's, or another preloaded library's).
+ * Context: the constructor, before uswap starts its threads.
+ */
+void io_init(void);
+
+/* io.c: bytes of a call's buffers touched first (half the budget) */
+extern size_t io_touch_max;
+
+/* io_retried - system calls io.c retried after EFAULT, for the report. */
+unsigned long io_retried(void);
+
+#endif /* USWAP_PRELOAD_SHIM_H */
