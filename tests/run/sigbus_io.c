@@ -1,0 +1,326 @@
+/*
+ * Run under `uswap run --sigbus` (sigbus_io.sh): every I/O call the shim
+ * wraps (src/preload/io.c) moves the right bytes from and into heap pages
+ * that are not in memory, swapped out or never touched, where the kernel
+ * alone fails with EFAULT in the in-thread mode.  Built with
+ * _FORTIFY_SOURCE=2 so that the reads into malloc'd buffers of known size
+ * are __read_chk and friends.  Also: a bad address still gets EFAULT (not
+ * a crash), no datagram is lost, and a buffer larger than the budget
+ * moves (in short counts, as the kernel may return anyway).
+ *
+ * Each scenario takes its buffers from a heap of 6 x the script's budget,
+ * filled before it, so that they are out by the time the call comes.
+ * Exit 0 pass, 1 fail; the first failing call is named with its errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PAGE   4096UL
+#define CHUNK  (64 * 1024UL) /* one call's buffer: 16 pages */
+#define HEAP   (48UL << 20)  /* 6 x the 8M budget */
+#define NCHUNK (HEAP / CHUNK)
+
+static unsigned char *heap; /* NCHUNK chunks; chunk c holds pattern(c) */
+/*
+ * CHUNK, unknown to the compiler: with the buffer's size known and the
+ * length not, _FORTIFY_SOURCE calls __read_chk, __pread64_chk, __recv_chk
+ * and __recvfrom_chk (a constant length that fits calls plain read).
+ */
+static volatile size_t chunk_len = CHUNK;
+static unsigned long failures;
+static char path[] = "/tmp/uswap-sigbus-io.XXXXXX";
+
+/* pattern - the bytes of chunk @c, from its number alone */
+static void pattern(unsigned char *p, size_t c)
+{
+	uint64_t *w = (uint64_t *)p;
+
+	for (size_t k = 0; k < CHUNK / 8; k++)
+		w[k] = (c << 40) ^ (k * 0x9e3779b97f4a7c15ULL);
+}
+
+static unsigned char *chunk(size_t c)
+{
+	return heap + (c % NCHUNK) * CHUNK;
+}
+
+/* fill_heap - every chunk its pattern: the early ones are out after it */
+static void fill_heap(void)
+{
+	for (size_t c = 0; c < NCHUNK; c++)
+		pattern(chunk(c), c);
+}
+
+static void fail(const char *what, long got, long want)
+{
+	if (failures++ < 10)
+		fprintf(stderr,
+			"FAIL %s: returned %ld (want %ld), errno %d %s\n", what,
+			got, want, errno, strerror(errno));
+}
+
+/* same - @p holds chunk @c's pattern */
+static void same(const unsigned char *p, size_t c, const char *what)
+{
+	static unsigned char want[CHUNK];
+
+	pattern(want, c);
+	if (memcmp(p, want, CHUNK) && failures++ < 10)
+		fprintf(stderr, "FAIL %s: wrong bytes for chunk %zu\n", what,
+			c);
+}
+
+/*
+ * fresh - a buffer never touched: its pages are not in memory either.
+ * Inline, so that the compiler knows its size (malloc's alloc_size) and
+ * fortifies the reads into it.
+ */
+static inline __attribute__((always_inline)) unsigned char *fresh(void)
+{
+	unsigned char *p = malloc(CHUNK);
+
+	if (!p) {
+		perror("malloc");
+		exit(1);
+	}
+	return p;
+}
+
+/* write side: write, pwrite, writev, pwritev from swapped-out chunks */
+static int files(void)
+{
+	int fd = mkstemp(path);
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (fd < 0) {
+		perror("mkstemp");
+		return -1;
+	}
+	unlink(path);
+	/* file layout: chunks 0..3 at offsets 0..3 */
+	if ((n = write(fd, chunk(0), CHUNK)) != (ssize_t)CHUNK)
+		fail("write", n, CHUNK);
+	if ((n = pwrite(fd, chunk(1), CHUNK, CHUNK)) != (ssize_t)CHUNK)
+		fail("pwrite", n, CHUNK);
+	iov[0] = (struct iovec){chunk(2), CHUNK};
+	iov[1] = (struct iovec){chunk(3), CHUNK};
+	if ((n = pwritev(fd, iov, 2, 2 * CHUNK)) != (ssize_t)(2 * CHUNK))
+		fail("pwritev", n, 2 * CHUNK);
+	fill_heap();
+	if (lseek(fd, 4 * CHUNK, SEEK_SET) < 0)
+		perror("lseek");
+	iov[0] = (struct iovec){chunk(0), CHUNK};
+	iov[1] = (struct iovec){chunk(1), CHUNK};
+	if ((n = writev(fd, iov, 2)) != (ssize_t)(2 * CHUNK))
+		fail("writev", n, 2 * CHUNK);
+	return fd;
+}
+
+/* read side: read, pread, readv, preadv into fresh and swapped-out pages */
+static void reads(int fd)
+{
+	unsigned char *a = fresh(), *b = fresh();
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		perror("lseek");
+	if ((n = read(fd, a, chunk_len)) != (ssize_t)CHUNK)
+		fail("read into a fresh buffer", n, CHUNK);
+	same(a, 0, "read into a fresh buffer");
+	fill_heap();
+	if ((n = pread(fd, b, chunk_len, 0)) != (ssize_t)CHUNK)
+		fail("pread into a fresh buffer", n, CHUNK);
+	same(b, 0, "pread into a fresh buffer");
+	free(b);
+	b = fresh();
+	fill_heap();
+	/* into chunk 10's place, which is out: chunk 1's bytes from the file */
+	if ((n = pread(fd, chunk(10), CHUNK, CHUNK)) != (ssize_t)CHUNK)
+		fail("pread into a swapped-out buffer", n, CHUNK);
+	same(chunk(10), 1, "pread into a swapped-out buffer");
+	fill_heap();
+	if (lseek(fd, 2 * CHUNK, SEEK_SET) < 0)
+		perror("lseek");
+	iov[0] = (struct iovec){chunk(11), CHUNK};
+	iov[1] = (struct iovec){b, CHUNK};
+	if ((n = readv(fd, iov, 2)) != (ssize_t)(2 * CHUNK))
+		fail("readv", n, 2 * CHUNK);
+	same(chunk(11), 2, "readv");
+	same(b, 3, "readv");
+	fill_heap();
+	iov[0] = (struct iovec){chunk(12), CHUNK};
+	iov[1] = (struct iovec){chunk(13), CHUNK};
+	if ((n = preadv(fd, iov, 2, 4 * CHUNK)) != (ssize_t)(2 * CHUNK))
+		fail("preadv", n, 2 * CHUNK);
+	same(chunk(12), 0, "preadv");
+	same(chunk(13), 1, "preadv");
+	free(a);
+	free(b);
+}
+
+/*
+ * Sockets: datagrams (a failed copy would drop one), and a stream with
+ * sendmsg/recvmsg, their iovec arrays and addresses in the heap too.  What
+ * is received was sent before (MSG_DONTWAIT: a failed send fails the
+ * receive too, instead of hanging it).
+ */
+static void sockets(void)
+{
+	int sv[2];
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv)) {
+		perror("socketpair");
+		failures++;
+		return;
+	}
+	/* 8 datagrams of 8K, each a chunk's head (the queue holds 10) */
+	for (size_t c = 20; c < 28; c++) {
+		fill_heap();
+		if ((n = send(sv[0], chunk(c), 8192, 0)) != 8192)
+			fail("send", n, 8192);
+	}
+	for (size_t c = 20; c < 28; c++) {
+		unsigned char *f = fresh(), *dst = c < 24 ? f : chunk(c + 100);
+		static unsigned char want[CHUNK];
+
+		fill_heap();
+		if (c < 24) /* the fortified ones: f's size is known */
+			n = c & 1 ? recv(sv[1], f, chunk_len, MSG_DONTWAIT)
+				  : recvfrom(sv[1], f, chunk_len, MSG_DONTWAIT,
+					     NULL, NULL);
+		else
+			n = c & 1 ? recv(sv[1], dst, CHUNK, MSG_DONTWAIT)
+				  : recvfrom(sv[1], dst, CHUNK, MSG_DONTWAIT,
+					     NULL, NULL);
+		if (n != 8192)
+			fail(c & 1 ? "recv" : "recvfrom", n, 8192);
+		pattern(want, c);
+		if (memcmp(dst, want, 8192) && failures++ < 10)
+			fprintf(stderr, "FAIL datagram %zu: wrong bytes\n", c);
+		free(f);
+	}
+	close(sv[0]);
+	close(sv[1]);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
+		perror("socketpair");
+		failures++;
+		return;
+	}
+	struct iovec *iov = malloc(2 * sizeof(*iov));
+	struct msghdr *msg = malloc(sizeof(*msg));
+
+	for (int round = 0; round < 4; round++) {
+		fill_heap();
+		iov[0] = (struct iovec){chunk(40), 4096};
+		iov[1] = (struct iovec){chunk(41), 4096};
+		*msg = (struct msghdr){.msg_iov = iov, .msg_iovlen = 2};
+		fill_heap();
+		if ((n = sendmsg(sv[0], msg, 0)) != 8192)
+			fail("sendmsg", n, 8192);
+		if ((n = sendto(sv[0], chunk(42), 4096, 0, NULL, 0)) != 4096)
+			fail("sendto", n, 4096);
+		fill_heap();
+		iov[0] = (struct iovec){chunk(140), 4096};
+		iov[1] = (struct iovec){chunk(141), 8192};
+		*msg = (struct msghdr){.msg_iov = iov, .msg_iovlen = 2};
+		fill_heap();
+		n = recvmsg(sv[1], msg, MSG_DONTWAIT);
+		if (n != 12288)
+			fail("recvmsg", n, 12288);
+		static unsigned char want[CHUNK];
+
+		pattern(want, 40);
+		if (memcmp(chunk(140), want, 4096) && failures++ < 10)
+			fprintf(stderr, "FAIL recvmsg: wrong bytes (1)\n");
+		pattern(want, 41);
+		if (memcmp(chunk(141), want, 4096) && failures++ < 10)
+			fprintf(stderr, "FAIL recvmsg: wrong bytes (2)\n");
+		pattern(want, 42);
+		if (memcmp(chunk(141) + 4096, want, 4096) && failures++ < 10)
+			fprintf(stderr, "FAIL recvmsg: wrong bytes (3)\n");
+	}
+	free(iov);
+	free(msg);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * A buffer larger than the budget can never be in memory whole: each call
+ * moves what it can (a short count), a loop completes it, as for any short
+ * write or read.  Chunks 0..BIG of the heap go to the file at 8 chunks in
+ * and come back into a fresh buffer.
+ */
+#define BIG (12UL << 20) /* 1.5 x the budget */
+
+static void big(int fd)
+{
+	unsigned char *dst = malloc(BIG);
+	size_t done;
+	ssize_t n;
+
+	fill_heap();
+	for (done = 0; done < BIG; done += (size_t)n) {
+		n = pwrite(fd, heap + done, BIG - done, 8 * CHUNK + done);
+		if (n <= 0) {
+			fail("pwrite of 1.5 x the budget", n, BIG - done);
+			return;
+		}
+	}
+	for (done = 0; done < BIG; done += (size_t)n) {
+		n = pread(fd, dst + done, BIG - done, 8 * CHUNK + done);
+		if (n <= 0) {
+			fail("pread of 1.5 x the budget", n, BIG - done);
+			return;
+		}
+	}
+	for (size_t c = 0; c < BIG / CHUNK; c++)
+		same(dst + c * CHUNK, c, "pread of 1.5 x the budget");
+	free(dst);
+}
+
+/* a bad address is still the kernel's EFAULT, not a crash */
+static void bad_address(int fd)
+{
+	void *volatile bad = (void *)8; /* hidden from the compiler's checks */
+	ssize_t n = pread(fd, bad, 16, 0);
+
+	if (n != -1 || errno != EFAULT)
+		fail("pread into address 8", n, -1);
+	n = write(fd, bad, 16);
+	if (n != -1 || errno != EFAULT)
+		fail("write from address 8", n, -1);
+}
+
+int main(void)
+{
+	int fd;
+
+	heap = malloc(HEAP);
+	if (!heap) {
+		perror("malloc");
+		return 1;
+	}
+	fill_heap();
+	fd = files();
+	if (fd < 0)
+		return 1;
+	reads(fd);
+	sockets();
+	big(fd);
+	bad_address(fd);
+	close(fd);
+	printf("%lu failures\n", failures);
+	return failures ? 1 : 0;
+}

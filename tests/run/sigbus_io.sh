@@ -1,0 +1,17 @@
+#!/bin/sh
+# sigbus_io (a C program) under `uswap run --sigbus`: the I/O calls the
+# shim wraps (src/preload/io.c) move the right bytes from and into heap
+# pages not in memory, where the kernel alone gives EFAULT in that mode.
+# $1: the sigbus_io program.
+. "$(dirname "$0")/lib.sh"
+need_preload
+"$1" > "$TMP/want" 2>&1 || fail "sigbus_io fails even without uswap: $(cat "$TMP/want")"
+timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats" \
+	-- "$1" > "$TMP/got" 2>&1
+rc=$?
+hung $rc sigbus_io
+cat "$TMP/got"
+[ $rc -eq 0 ] || fail "sigbus_io under uswap --sigbus exited $rc"
+check_paged "$TMP/stats"
+grep -o "EFAULT retried [0-9]*" "$TMP/stats"
+exit 0
