@@ -99,9 +99,10 @@ static const struct opt opts[] = {
 	{{"sigbus", "USWAP_SIGBUS", "flag", "off",
 	  "Serve faults in the faulting thread (UFFD_FEATURE_SIGBUS): "
 	  "faster, but a system call touching a page not in memory "
-	  "(swapped out or never touched) fails with EFAULT, and a "
-	  "thread touching one with SIGBUS blocked (any new thread, at "
-	  "birth) is killed.",
+	  "(swapped out or never touched) fails with EFAULT (under "
+	  "`uswap run` read, write, recv, send and their variants "
+	  "bring their buffers in first), and a thread touching one "
+	  "with SIGBUS blocked (any new thread, at birth) is killed.",
 	  true},
 	 OPT_FLAG,
 	 0,
