@@ -34,7 +34,8 @@ usage: $0 [OPTIONS]
   -n, --elements N      list length (default $elements)
   -p, --passes N        sums per run (default $passes)
   -r, --reps N          repetitions, interleaved (default $reps)
-  -c, --configs "C.."   any of "uswap zram plain" (default "$configs")
+  -c, --configs "C.."   any of "uswap uswap-sigbus zram plain" (default
+                        "$configs"; uswap-sigbus: uswap run --sigbus)
   --uswap PATH          the uswap command (default build/tools/uswap)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   -o, --outdir DIR      where the table goes (default bench/results)
@@ -76,10 +77,10 @@ for b in $budgets; do
 done
 for c in $configs; do
 	case "$c" in
-	uswap) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	uswap | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
 	zram) want_zram=1 ;;
 	plain) ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, zram, plain)" ;;
 	esac
 done
 
@@ -113,9 +114,11 @@ for rep in $(seq "$reps"); do
 			bb=$(numfmt --from=iec "${b%B}")
 			majors=0
 			case "$c" in
-			uswap)
+			uswap | uswap-sigbus)
 				rm -f "$work/stats"
-				out=$("$uswap_cmd" run --budget "$b" --stats-file "$work/stats" -- $run 2>"$work/err")
+				mode=
+				[ "$c" = uswap-sigbus ] && mode=--sigbus
+				out=$("$uswap_cmd" run --budget "$b" $mode --stats-file "$work/stats" -- $run 2>"$work/err")
 				rc=$?
 				majors=$(sed -n 's/^uswap\[[0-9]* .*major \([0-9]*\),.*/\1/p' "$work/stats" | sort -n | tail -1)
 				;;
@@ -158,16 +161,17 @@ for line in open(raw):
     runs.setdefault((b, c), []).append((
         statistics.median(float(t) for t in times.split(",")) if ok else None,
         float(free) if ok else None, majors))
-both = "uswap" in configs and "zram" in configs
+# a ratio column per uswap configuration, against zram
+mine = [c for c in configs if c.startswith("uswap")] if "zram" in configs else []
 print(f"CPython sums list(range({elements})) {passes} times, then frees it "
       "(bench/seqsum.py); seconds per pass (per run the median pass) and "
       "seconds of the free: the median (min-max) over the runs that "
       "completed, completed/all (the rest: killed by the kernel's OOM "
       "killer); median major faults per run in brackets\n")
 for what, k in (("pass", 0), ("free", 1)):
-    print(f"| budget | " + " | ".join(f"{c} {what}" for c in configs)
-          + (f" | {what} uswap / zram |" if both else " |"))
-    print("|---|" + "---|" * len(configs) + ("---|" if both else ""))
+    print(f"| budget | " + " | ".join(f"{c} {what}" for c in configs) + " |"
+          + "".join(f" {what} {c} / zram |" for c in mine))
+    print("|---|" + "---|" * (len(configs) + len(mine)))
     for b in budgets:
         cells, med = [], {}
         for c in configs:
@@ -180,9 +184,9 @@ for what, k in (("pass", 0), ("free", 1)):
                 cells.append(f"{med[c]:.3f} ({min(ok):.3f}-{max(ok):.3f}) {len(ok)}/{len(r)}{mj}")
             else:
                 cells.append(f"- 0/{len(r)}")
-        ratio = ""
-        if both:
-            ratio = f" {med['uswap'] / med['zram']:.2f}× |" if "uswap" in med and "zram" in med else " - |"
+        ratio = "".join(f" {med[c] / med['zram']:.2f}× |"
+                        if c in med and "zram" in med else " - |"
+                        for c in mine)
         print(f"| {b} | " + " | ".join(cells) + " |" + ratio)
     print()
 EOF
