@@ -41,6 +41,12 @@ int uswap_stats_format(const struct uswap_stats *st, const char *prefix,
  */
 bool uswap_faults_in_thread(struct uswap *u);
 
+/*
+ * uswap_disown - the pages of [@addr, +@len) leave uswap and stay in memory
+ * as plain memory (mm_disown).  Return: pages disowned or -errno.
+ */
+long uswap_disown(struct uswap *u, void *addr, size_t len);
+
 struct mm *uswap_mm(struct uswap *u);
 struct swap_info *uswap_swap_info(struct uswap *u);
 struct store_dev *uswap_store(struct uswap *u);

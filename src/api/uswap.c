@@ -265,6 +265,11 @@ bool uswap_faults_in_thread(struct uswap *u)
 	return mm_faults_in_thread(u->mm);
 }
 
+long uswap_disown(struct uswap *u, void *addr, size_t len)
+{
+	return mm_disown(u->mm, addr, len);
+}
+
 struct mm *uswap_mm(struct uswap *u)
 {
 	return u->mm;

@@ -184,6 +184,22 @@ long mm_adopt(struct mm *mm, void *addr, size_t len, bool take_present);
 void *mm_mremap(struct mm *mm, void *old_addr, size_t old_len, size_t new_len,
 		int flags, void *new_addr, int *err);
 
+/*
+ * mm_disown - the pages of [@addr, +@len) leave the pager and stay in
+ * memory as plain memory (PTE_PLAIN, internal.h): never counted, evicted
+ * or dropped again, until the program discards them.  For data read where
+ * uswap cannot serve a fault: in the SIGBUS mode, by a thread with SIGBUS
+ * blocked (glibc's locale data, which every new thread reads at birth:
+ * docs/preload.md).  A page not in memory is first brought in by a load
+ * from the calling thread; pages in no region are skipped.  @addr page
+ * aligned.
+ * Return: the pages disowned (already plain ones too); -EINVAL (bad range),
+ * -EIO (a poisoned page), -EBUSY (a page kept leaving, 100 times).
+ * Context: a program thread that may fault (not a uswap thread, not with
+ * SIGBUS blocked in the SIGBUS mode); takes pte locks and lru_lock.
+ */
+long mm_disown(struct mm *mm, void *addr, size_t len);
+
 /* mm_owns - whether [@addr, +@len) overlaps a region: 1 or 0. */
 int mm_owns(struct mm *mm, const void *addr, size_t len);
 

@@ -886,6 +886,83 @@ out:
 	return (long)taken;
 }
 
+#define DISOWN_TRIES 100 /* loads per page before mm_disown gives up */
+
+/*
+ * disown_page - make the page at @addr plain if it is in memory.
+ * Return: 1 plain now (or already); 0 not in memory (none, swapped out,
+ * discarded, under a window eviction, or an un-protect refused): bring it
+ * in and call again; -ENOENT in no region; -EIO poisoned.
+ * Context: takes a region reference, the pte lock, lru_lock.
+ *
+ * A page off the LRU (isolated by an eviction that has not taken the pte
+ * lock yet) is made plain all the same: the evictor re-reads the pte under
+ * the lock, finds it not present and leaves it (page_keep_locked).  A page
+ * a window eviction is dropping carries PTE_ZAP: not present, skipped.
+ */
+static int disown_page(struct mm *mm, uint64_t addr)
+{
+	struct mm_region *r = region_get(mm, addr);
+	struct pte_table *tbl;
+	struct mm_page *page;
+	uint64_t pte;
+	int ret = 0;
+
+	if (!r)
+		return -ENOENT;
+	page = region_page(r, addr, &tbl);
+	pthread_mutex_lock(&tbl->lock);
+	pte = atomic_load(&page->pte);
+	if (pte == PTE_PLAIN) {
+		ret = 1;
+	} else if (pte == PTE_POISON) {
+		ret = -EIO;
+	} else if (pte == PTE_PRESENT && !page->discarded) {
+		/*
+		 * A write-protect a window left (its un-protect refused)
+		 * would make the program's next write fault on a page the
+		 * pager no longer serves: clear it first, or try again.
+		 */
+		if (uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0) !=
+		    -EAGAIN) {
+			lru_del(mm, page);
+			atomic_store(&page->pte, PTE_PLAIN);
+			ret = 1;
+		}
+	}
+	pthread_mutex_unlock(&tbl->lock);
+	region_put(r);
+	return ret;
+}
+
+long mm_disown(struct mm *mm, void *addr, size_t len)
+{
+	uint64_t s, e;
+	long n = 0;
+	int err = check_range(addr, len, &s, &e);
+
+	if (err < 0)
+		return err;
+	for (uint64_t a = s; a < e; a += PAGE_SIZE) {
+		int ret;
+
+		for (int tries = 0; (ret = disown_page(mm, a)) == 0; tries++) {
+			if (tries == DISOWN_TRIES)
+				return -EBUSY;
+			if (tries)
+				sched_yield(); /* an eviction in flight */
+			/* bring it in: served as any access of this thread */
+			(void)*(const volatile char *)(uintptr_t)a;
+		}
+		if (ret == -ENOENT)
+			continue; /* not uswap's: plain already */
+		if (ret < 0)
+			return ret;
+		n++;
+	}
+	return n;
+}
+
 /*
  * restore_locked - an mremap failed after [s, e) was detached from @r:
  * put @r's whole span back as one region (its pieces are replaced by a
