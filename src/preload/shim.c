@@ -702,14 +702,16 @@ static void shim_report(void)
 			      "%s: mmap routed %lu, plain fallbacks %lu, too "
 			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
 			      "DONTNEED %lu, adopted %lu (%lu KiB), not "
-			      "adopted %lu, EFAULT retried %lu\n",
+			      "adopted %lu, EFAULT retried %lu, locale pages "
+			      "kept %lu\n",
 			      prefix, atomic_load(&n_routed),
 			      atomic_load(&n_fallback), atomic_load(&n_large),
 			      atomic_load(&n_unmapped),
 			      atomic_load(&n_remapped), atomic_load(&n_freed),
 			      atomic_load(&n_adopted),
 			      atomic_load(&n_adopted_bytes) >> 10,
-			      atomic_load(&n_adopt_failed), io_retried());
+			      atomic_load(&n_adopt_failed), io_retried(),
+			      locale_pages_kept());
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

@@ -1,6 +1,7 @@
 /*
- * What the shim's two files share: shim.c (the memory calls, start and
- * exit) and io.c (system calls into uswap memory in the in-thread mode).
+ * What the shim's files share: shim.c (the memory calls, start and exit),
+ * io.c (system calls into uswap memory in the in-thread mode) and
+ * locale.c (the locale data new threads read at birth, in that mode).
  * Hidden: exports.map exports only the interposed names.
  */
 #ifndef USWAP_PRELOAD_SHIM_H
@@ -47,5 +48,8 @@ extern size_t io_touch_max;
 
 /* io_retried - system calls io.c retried after EFAULT, for the report. */
 unsigned long io_retried(void);
+
+/* locale_pages_kept - locale.c's pages taken out of uswap, for the report */
+unsigned long locale_pages_kept(void);
 
 #endif /* USWAP_PRELOAD_SHIM_H */
