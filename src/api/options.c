@@ -102,7 +102,8 @@ static const struct opt opts[] = {
 	  "(swapped out or never touched) fails with EFAULT (under "
 	  "`uswap run` read, write, recv, send and their variants "
 	  "bring their buffers in first), and a thread touching one "
-	  "with SIGBUS blocked (any new thread, at birth) is killed.",
+	  "with SIGBUS blocked is killed (under `uswap run` not a new "
+	  "thread at birth or exit: docs/preload.md).",
 	  true},
 	 OPT_FLAG,
 	 0,
