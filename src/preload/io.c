@@ -191,7 +191,7 @@ static bool touch_iov(const struct iovec *iov, int cnt)
 	for (int i = last; i >= 0; i--)
 		any |= touch(iov[i].iov_base,
 			     i == last ? last_len : iov[i].iov_len);
-	return touch(iov, (size_t)cnt * sizeof(*iov)) | any;
+	return touch(iov, (size_t)cnt * sizeof(*iov)) || any;
 }
 
 /*
@@ -208,7 +208,7 @@ static bool touch_msg(const struct msghdr *msg)
 	any = touch(msg->msg_control, msg->msg_controllen);
 	any |= touch(msg->msg_name, msg->msg_namelen);
 	any |= touch_iov(msg->msg_iov, (int)msg->msg_iovlen);
-	return touch(msg, sizeof(*msg)) | any;
+	return touch(msg, sizeof(*msg)) || any;
 }
 
 /*
@@ -217,10 +217,12 @@ static bool touch_msg(const struct msghdr *msg)
  */
 static bool touch_addr(struct sockaddr *addr, socklen_t *len)
 {
+	bool any;
+
 	if (!addr || !len)
 		return false;
-	return touch(addr, sizeof(struct sockaddr_storage)) |
-	       touch(len, sizeof(*len));
+	any = touch(addr, sizeof(struct sockaddr_storage));
+	return touch(len, sizeof(*len)) || any;
 }
 
 /*
@@ -332,8 +334,9 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode &&
-			    (touch_addr(addr, addrlen) | touch_front(buf, n));
+		bool mine = mode && touch_addr(addr, addrlen);
+
+		mine = (mode && touch_front(buf, n)) || mine;
 
 		r = next_recvfrom
 			    ? next_recvfrom(fd, buf, n, flags, addr, addrlen)
@@ -454,8 +457,9 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine =
-			mode && (touch(addr, addrlen) | touch_front(buf, n));
+		bool mine = mode && touch(addr, addrlen);
+
+		mine = (mode && touch_front(buf, n)) || mine;
 
 		r = next_sendto ? next_sendto(fd, buf, n, flags, addr, addrlen)
 				: syscall(SYS_sendto, fd, buf, n, flags, addr,
