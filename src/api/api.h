@@ -47,6 +47,12 @@ bool uswap_faults_in_thread(struct uswap *u);
  */
 long uswap_disown(struct uswap *u, void *addr, size_t len);
 
+/*
+ * uswap_sigbus_chain - the preload shim's sigaction(SIGBUS) while uswap's
+ * handler is installed: mm_sigbus_chain.  1 done, 0 make the real call.
+ */
+int uswap_sigbus_chain(const struct sigaction *act, struct sigaction *old);
+
 struct mm *uswap_mm(struct uswap *u);
 struct swap_info *uswap_swap_info(struct uswap *u);
 struct store_dev *uswap_store(struct uswap *u);

@@ -270,6 +270,11 @@ long uswap_disown(struct uswap *u, void *addr, size_t len)
 	return mm_disown(u->mm, addr, len);
 }
 
+int uswap_sigbus_chain(const struct sigaction *act, struct sigaction *old)
+{
+	return mm_sigbus_chain(act, old);
+}
+
 struct mm *uswap_mm(struct uswap *u)
 {
 	return u->mm;

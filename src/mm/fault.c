@@ -1067,14 +1067,24 @@ void mm_handlers_stop(struct mm *mm)
  * on this VM, research notes Q2/Q7) and returns, and the access is
  * retried.  The price: an access from the kernel (read(2) into a swapped
  * out page, futex, io_uring...) fails with EFAULT instead of waiting, and
- * a SIGBUS handler the application installs later replaces ours.  Any
+ * a SIGBUS handler the application installs later replaces ours (unless
+ * it goes through mm_sigbus_chain: the preload shim's sigaction).  Any
  * other SIGBUS (a poisoned page: BUS_MCEERR_AR; an address in no region)
- * goes to the handler that was installed before ours.  Handler threads
- * still read the events (remove, unmap).
+ * goes to the handler that was installed before ours, or chained since.
+ * Handler threads still read the events (remove, unmap).
  */
 #define SIGBUS_MAX 8
 static _Atomic(struct mm *) sigbus_mms[SIGBUS_MAX];
-static struct sigaction sigbus_old; /* sigbus_lock; read by the handler */
+/*
+ * The handler ours passes other SIGBUS on to: sigbus_prev[sigbus_cur].
+ * Written under sigbus_lock, into the copy not current, then published by
+ * flipping sigbus_cur; the handler reads it without a lock (it may run
+ * anywhere).  A handler that loaded the index before two flips could read
+ * a copy being rewritten: two sigaction(SIGBUS) calls of the program
+ * during one SIGBUS that is not ours.
+ */
+static struct sigaction sigbus_prev[2];
+static _Atomic unsigned sigbus_cur;
 static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sigbus_users; /* sigbus_lock */
 
@@ -1082,6 +1092,7 @@ _Thread_local bool mm_in_signal;
 
 static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 {
+	const struct sigaction *prev;
 	int saved = errno;
 
 	if (si->si_code == BUS_ADRERR) {
@@ -1121,14 +1132,14 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 			return;
 		}
 	}
-	if (sigbus_old.sa_flags & SA_SIGINFO) {
-		sigbus_old.sa_sigaction(sig, si, uc);
-	} else if (sigbus_old.sa_handler == SIG_DFL ||
-		   sigbus_old.sa_handler == SIG_IGN) {
+	prev = &sigbus_prev[atomic_load(&sigbus_cur) & 1];
+	if (prev->sa_flags & SA_SIGINFO) {
+		prev->sa_sigaction(sig, si, uc);
+	} else if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN) {
 		/* the access is retried and dies of the default action */
 		signal(SIGBUS, SIG_DFL);
 	} else {
-		sigbus_old.sa_handler(sig);
+		prev->sa_handler(sig);
 	}
 	errno = saved;
 }
@@ -1153,7 +1164,7 @@ int mm_sigbus_register(struct mm *mm)
 		sa.sa_sigaction = sigbus_handler;
 		sa.sa_flags = SA_SIGINFO | SA_RESTART;
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, &sigbus_old);
+		sigaction(SIGBUS, &sa, &sigbus_prev[atomic_load(&sigbus_cur)]);
 	}
 	pthread_mutex_unlock(&sigbus_lock);
 	return ret;
@@ -1166,9 +1177,31 @@ void mm_sigbus_unregister(struct mm *mm)
 		if (atomic_load(&sigbus_mms[i]) == mm) {
 			atomic_store(&sigbus_mms[i], NULL);
 			if (--sigbus_users == 0)
-				sigaction(SIGBUS, &sigbus_old, NULL);
+				sigaction(SIGBUS,
+					  &sigbus_prev[atomic_load(&sigbus_cur)],
+					  NULL);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&sigbus_lock);
+}
+
+int mm_sigbus_chain(const struct sigaction *act, struct sigaction *old)
+{
+	unsigned cur;
+	int ret = 0;
+
+	pthread_mutex_lock(&sigbus_lock);
+	if (sigbus_users) {
+		cur = atomic_load(&sigbus_cur);
+		if (old)
+			*old = sigbus_prev[cur];
+		if (act) {
+			sigbus_prev[cur ^ 1] = *act;
+			atomic_store(&sigbus_cur, cur ^ 1);
+		}
+		ret = 1;
+	}
+	pthread_mutex_unlock(&sigbus_lock);
+	return ret;
 }

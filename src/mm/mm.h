@@ -212,6 +212,18 @@ int mm_owns(struct mm *mm, const void *addr, size_t len);
  */
 bool mm_faults_in_thread(const struct mm *mm);
 
+/*
+ * mm_sigbus_chain - sigaction(SIGBUS, @act, @old) for the program while
+ * uswap's SIGBUS handler is installed (the in-thread mode): ours stays,
+ * @act becomes the handler it passes every other SIGBUS on to, @old gets
+ * the one before.  The handler's mask and flags other than SA_SIGINFO do
+ * not apply (it runs inside ours).
+ * Return: 1 done; 0 no handler of ours installed (make the real call).
+ * Context: any thread; takes sigbus_lock (not async-signal-safe).
+ */
+struct sigaction;
+int mm_sigbus_chain(const struct sigaction *act, struct sigaction *old);
+
 /* mm_get_stats - fill @st (relaxed reads).  Context: any thread. */
 void mm_get_stats(struct mm *mm, struct uswap_stats *st);
 
