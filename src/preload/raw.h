@@ -16,6 +16,8 @@
  * mimalloc, not glibc.  The shim resolves glibc's own with dlsym on
  * libc.so.6 (shim.c, shim_libc_*).
  *
+ * sigaction: below.
+ *
  * pthread_create: the threads uswap starts (fault handlers, reclaimer, a
  * forked child's new ones) are marked as uswap's own, so that whatever
  * mmap they reach through a library goes straight to the kernel.
@@ -42,5 +44,15 @@
 #define __libc_realloc	uswap_shim_libc_realloc
 #define __libc_memalign uswap_shim_libc_memalign
 #define __libc_free	uswap_shim_libc_free
+
+/*
+ * sigaction: the shim interposes it (signals.c) so that the program's
+ * SIGBUS handler goes behind uswap's.  uswap's own calls, which install
+ * and restore that handler, are libc's __sigaction.  Function-like, so
+ * that `struct sigaction` stays what it is.
+ */
+struct sigaction;
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+#define sigaction(sig, act, old) __sigaction(sig, act, old)
 
 #endif /* USWAP_PRELOAD_RAW_H */

@@ -1,7 +1,8 @@
 /*
  * What the shim's files share: shim.c (the memory calls, start and exit),
- * io.c (system calls into uswap memory in the in-thread mode) and
- * locale.c (the locale data new threads read at birth, in that mode).
+ * io.c (system calls into uswap memory in the in-thread mode), locale.c
+ * (the locale data new threads read at birth, in that mode) and signals.c
+ * (uswap's SIGBUS handler stays first, in that mode).
  * Hidden: exports.map exports only the interposed names.
  */
 #ifndef USWAP_PRELOAD_SHIM_H

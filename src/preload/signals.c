@@ -1,0 +1,117 @@
+/*
+ * uswap's SIGBUS handler stays first in the in-thread mode (`uswap run
+ * --sigbus`).
+ *
+ * There every fault on uswap memory is a SIGBUS served by uswap's handler
+ * (src/mm/fault.c).  A program that installs its own SIGBUS handler
+ * replaces it, and then its handler gets uswap's faults: redis-server
+ * installs one for crash reports (setupSigSegvAction) and died at startup
+ * under `uswap run --sigbus`, "crashed by signal: 7, si_code: 2" in
+ * mimalloc, in every run.
+ *
+ * So the shim interposes sigaction: for SIGBUS, while uswap's handler is
+ * installed, the program's handler goes behind it (uswap_sigbus_chain):
+ * uswap's handler passes it every SIGBUS that is not a fault of uswap's
+ * (a poisoned page, an address in no region), and the program reads back
+ * its own handler.  The handler's sa_mask and flags other than SA_SIGINFO
+ * do not apply (it runs inside uswap's).  Outside that mode, and for every
+ * other signal, sigaction is libc's.
+ *
+ * Not covered: signal(2), sigset(3) and bsd_signal(3), which reach libc's
+ * __sigaction without the PLT: a SIGBUS handler installed through them
+ * still replaces uswap's.
+ *
+ * And SIGBUS is never blocked there.  A fault in a thread that blocks
+ * SIGBUS is a kill (the kernel resets a blocked forced signal to its
+ * default action), and libraries block every signal on purpose: jemalloc
+ * starts its background thread so, in redis-server, and glibc's
+ * pthread_create callocs the new thread's dtv with the caller's mask, in
+ * the heap: redis died at startup so (exit 135) in 3 runs of 3 of
+ * run-redis's --sigbus part under meson's environment, and the thread
+ * itself, blocking everything, would die at its first fault too.  So in
+ * that mode the shim's sigprocmask and pthread_sigmask leave SIGBUS out of
+ * what they block (SIG_BLOCK, SIG_SETMASK), and sigaction leaves it out of
+ * every handler's sa_mask.  POSIX leaves a fault-generated SIGBUS that is
+ * blocked undefined anyway; only a program that blocks SIGBUS to take a
+ * kill(2)-sent one synchronously (sigwait) would notice.
+ *
+ * Context: any program thread (uswap_sigbus_chain takes a mutex: not
+ * async-signal-safe, as sigaction is; a program calling sigaction(SIGBUS)
+ * from a signal handler could deadlock here).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "api/api.h"
+#include "preload/shim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* in_mode - uswap's SIGBUS handler serves this thread's faults */
+static bool in_mode(void)
+{
+	return shim_active() && uswap_faults_in_thread(shim_u);
+}
+
+SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,
+			  struct sigaction *old)
+{
+	struct sigaction own;
+
+	if (!in_mode())
+		return __sigaction(sig, act, old);
+	if (act && sigismember(&act->sa_mask, SIGBUS) == 1) {
+		own = *act;
+		sigdelset(&own.sa_mask, SIGBUS);
+		act = &own;
+	}
+	if (sig == SIGBUS && uswap_sigbus_chain(act, old))
+		return 0;
+	return __sigaction(sig, act, old);
+}
+
+/*
+ * without_sigbus - @set, or in the in-thread mode a copy in @own without
+ * SIGBUS when @how blocks it.
+ */
+static const sigset_t *without_sigbus(int how, const sigset_t *set,
+				      sigset_t *own)
+{
+	if (!set || how == SIG_UNBLOCK || sigismember(set, SIGBUS) != 1 ||
+	    !in_mode())
+		return set;
+	*own = *set;
+	sigdelset(own, SIGBUS);
+	return own;
+}
+
+SHIM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static int (*next)(int, const sigset_t *, sigset_t *);
+	sigset_t own;
+
+	if (!next)
+		*(void **)&next = dlsym(RTLD_NEXT, "sigprocmask");
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return next(how, without_sigbus(how, set, &own), old);
+}
+
+SHIM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	static int (*next)(int, const sigset_t *, sigset_t *);
+	sigset_t own;
+
+	if (!next)
+		*(void **)&next = dlsym(RTLD_NEXT, "pthread_sigmask");
+	if (!next)
+		return ENOSYS;
+	return next(how, without_sigbus(how, set, &own), old);
+}
