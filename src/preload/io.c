@@ -31,14 +31,19 @@
  *    it, and a page evicted between that touch and the copy still loses it.
  *  - write side (write, pwrite, writev, pwritev, send, sendto, sendmsg):
  *    nothing was written; the data is still in the buffer.
- * A touch that loads also prepares a page the kernel will write: a page
- * uswap installs at a read fault is writable (or the zero page, which the
- * kernel's write then replaces as for any anonymous page).
+ * A touch loads: a page uswap installs at a read fault is writable (or
+ * the zero page, which the kernel's write then replaces as for any
+ * anonymous page).  But a load does not clear a write-protect a window
+ * eviction left on a present page (the kernel refused its un-protect):
+ * the kernel's write there fails with EFAULT, so for buffers the kernel
+ * writes, the touches after a failed try write (an atomic add of zero).
+ * redis-server's epoll_wait met that 3 times in a BGSAVE run and died
+ * ("Guru Meditation: aeApiPoll: epoll_wait, Bad address") before.
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (stdio's buffers: fread, fgets, getline...),
  * preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
- * into buffers (stat, getdents64, epoll_wait...).  A thread with SIGBUS
+ * into buffers (stat, getdents64, select...).  A thread with SIGBUS
  * blocked that touches a page not in memory is killed (the mode's limit):
  * it would have got EFAULT here before.
  *
@@ -54,6 +59,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -97,6 +105,12 @@ static ssize_t (*next_send)(int, const void *, size_t, int);
 static ssize_t (*next_sendto)(int, const void *, size_t, int,
 			      const struct sockaddr *, socklen_t);
 static ssize_t (*next_sendmsg)(int, const struct msghdr *, int);
+static int (*next_epoll_wait)(int, struct epoll_event *, int, int);
+static int (*next_epoll_pwait)(int, struct epoll_event *, int, int,
+			       const sigset_t *);
+static int (*next_poll)(struct pollfd *, nfds_t, int);
+static int (*next_ppoll)(struct pollfd *, nfds_t, const struct timespec *,
+			 const sigset_t *);
 
 #define LOOKUP(var, name) (*(void **)&(var) = dlsym(RTLD_NEXT, name))
 
@@ -116,6 +130,10 @@ void io_init(void)
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
 	LOOKUP(next_sendmsg, "sendmsg");
+	LOOKUP(next_epoll_wait, "epoll_wait");
+	LOOKUP(next_epoll_pwait, "epoll_pwait");
+	LOOKUP(next_poll, "poll");
+	LOOKUP(next_ppoll, "ppoll");
 }
 
 /* ---- touching ---- */
@@ -138,13 +156,29 @@ static inline bool in_mode(void)
 }
 
 /*
- * touch - bring in the uswap pages of [@p, +@len), last page first: a load
- * from each (in the in-thread mode served in this thread).  Pages outside
- * uswap memory are left alone: a bad address must stay the kernel's
- * EFAULT, not our SIGSEGV.
+ * touch_page - one access to the page at @a: a load, or with @write an
+ * atomic add of zero, a write that changes nothing even under a racing
+ * writer.  A load does not clear a write-protect that a window eviction
+ * left on a present page (its un-protect refused by the kernel: zap.c);
+ * the kernel's own write there then fails with EFAULT, the next try
+ * writes (do_lost_page clears it).
+ */
+static inline void touch_page(uintptr_t a, bool write)
+{
+	if (write)
+		__atomic_fetch_add((char *)a, 0, __ATOMIC_RELAXED);
+	else
+		(void)*(const volatile char *)a;
+}
+
+/*
+ * touch - bring in the uswap pages of [@p, +@len), last page first (in
+ * the in-thread mode each access is served in this thread; @write: see
+ * touch_page).  Pages outside uswap memory are left alone: a bad address
+ * must stay the kernel's EFAULT, not our SIGSEGV.
  * Return: whether any page was uswap's.
  */
-static bool touch(const void *p, size_t len)
+static bool touch_rw(const void *p, size_t len, bool write)
 {
 	uintptr_t first = (uintptr_t)p & ~(IO_PAGE - 1), a;
 	bool any = false;
@@ -155,7 +189,7 @@ static bool touch(const void *p, size_t len)
 	a = ((uintptr_t)p + len - 1) & ~(IO_PAGE - 1);
 	for (;; a -= IO_PAGE) {
 		if (shim_owned((const void *)a, 1)) {
-			(void)*(const volatile char *)a;
+			touch_page(a, write);
 			any = true;
 		}
 		if (a == first)
@@ -164,17 +198,27 @@ static bool touch(const void *p, size_t len)
 	return any;
 }
 
-/* touch_front - touch the first io_touch_max bytes of [@p, +@len) */
-static bool touch_front(const void *p, size_t len)
+/* touch - a load from each page: for the buffers the kernel reads */
+static bool touch(const void *p, size_t len)
 {
-	return touch(p, len < io_touch_max ? len : io_touch_max);
+	return touch_rw(p, len, false);
+}
+
+/*
+ * touch_front - the first io_touch_max bytes of [@p, +@len); @write after
+ * a first try failed, for buffers the kernel writes.
+ */
+static bool touch_front(const void *p, size_t len, bool write)
+{
+	return touch_rw(p, len < io_touch_max ? len : io_touch_max, write);
 }
 
 /*
  * touch_iov - the front io_touch_max bytes of the buffers, backwards from
- * the last of them, then the array itself (the kernel copies it in first).
+ * the last of them (@write: see touch_front), then the array itself (the
+ * kernel copies it in first).
  */
-static bool touch_iov(const struct iovec *iov, int cnt)
+static bool touch_iov(const struct iovec *iov, int cnt, bool write)
 {
 	size_t left = io_touch_max, last_len = 0;
 	bool any = false;
@@ -189,40 +233,42 @@ static bool touch_iov(const struct iovec *iov, int cnt)
 		left -= last_len;
 	}
 	for (int i = last; i >= 0; i--)
-		any |= touch(iov[i].iov_base,
-			     i == last ? last_len : iov[i].iov_len);
+		any |= touch_rw(iov[i].iov_base,
+				i == last ? last_len : iov[i].iov_len, write);
 	return touch(iov, (size_t)cnt * sizeof(*iov)) || any;
 }
 
 /*
- * touch_msg - the buffers a msghdr names, then the msghdr.  The msghdr and
- * its iovec array are read here: a bad pointer to either is a SIGSEGV now,
- * not the kernel's EFAULT (so is touch_iov's array).
+ * touch_msg - the buffers a msghdr names, then the msghdr (@write: see
+ * touch_front; recvmsg writes them all).  The msghdr and its iovec array
+ * are read here: a bad pointer to either is a SIGSEGV now, not the
+ * kernel's EFAULT (so is touch_iov's array).
  */
-static bool touch_msg(const struct msghdr *msg)
+static bool touch_msg(const struct msghdr *msg, bool write)
 {
 	bool any;
 
 	if (!msg)
 		return false;
-	any = touch(msg->msg_control, msg->msg_controllen);
-	any |= touch(msg->msg_name, msg->msg_namelen);
-	any |= touch_iov(msg->msg_iov, (int)msg->msg_iovlen);
-	return touch(msg, sizeof(*msg)) || any;
+	any = touch_rw(msg->msg_control, msg->msg_controllen, write);
+	any |= touch_rw(msg->msg_name, msg->msg_namelen, write);
+	any |= touch_iov(msg->msg_iov, (int)msg->msg_iovlen, write);
+	return touch_rw(msg, sizeof(*msg), write) || any;
 }
 
 /*
- * touch_addr - recvfrom's address and its length, both written back.  The
- * length is not read (it may be a bad pointer): the largest address.
+ * touch_addr - recvfrom's address and its length, both written back (@write:
+ * see touch_front).  The length is not read (it may be a bad pointer): the
+ * largest address.
  */
-static bool touch_addr(struct sockaddr *addr, socklen_t *len)
+static bool touch_addr(struct sockaddr *addr, socklen_t *len, bool write)
 {
 	bool any;
 
 	if (!addr || !len)
 		return false;
-	any = touch(addr, sizeof(struct sockaddr_storage));
-	return touch(len, sizeof(*len)) || any;
+	any = touch_rw(addr, sizeof(struct sockaddr_storage), write);
+	return touch_rw(len, sizeof(*len), write) || any;
 }
 
 /*
@@ -245,7 +291,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, t > 0);
 
 		r = next_read ? next_read(fd, buf, n)
 			      : syscall(SYS_read, fd, buf, n);
@@ -260,7 +306,7 @@ SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, t > 0);
 
 		r = next_pread ? next_pread(fd, buf, n, off)
 			       : syscall(SYS_pread64, fd, buf, n, off);
@@ -280,7 +326,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt);
+		bool mine = mode && touch_iov(iov, cnt, t > 0);
 
 		r = next_readv ? next_readv(fd, iov, cnt)
 			       : syscall(SYS_readv, fd, iov, cnt);
@@ -296,7 +342,7 @@ SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt,
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt);
+		bool mine = mode && touch_iov(iov, cnt, t > 0);
 
 		/* preadv(2)'s offset: two words, low then high (x86-64: all low) */
 		r = next_preadv ? next_preadv(fd, iov, cnt, off)
@@ -317,7 +363,7 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, t > 0);
 
 		r = next_recv ? next_recv(fd, buf, n, flags)
 			      : syscall(SYS_recvfrom, fd, buf, n, flags, NULL,
@@ -334,9 +380,9 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_addr(addr, addrlen);
+		bool mine = mode && touch_addr(addr, addrlen, t > 0);
 
-		mine = (mode && touch_front(buf, n)) || mine;
+		mine = (mode && touch_front(buf, n, t > 0)) || mine;
 
 		r = next_recvfrom
 			    ? next_recvfrom(fd, buf, n, flags, addr, addrlen)
@@ -353,7 +399,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_msg(msg);
+		bool mine = mode && touch_msg(msg, t > 0);
 
 		r = next_recvmsg ? next_recvmsg(fd, msg, flags)
 				 : syscall(SYS_recvmsg, fd, msg, flags);
@@ -370,7 +416,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, false);
 
 		r = next_write ? next_write(fd, buf, n)
 			       : syscall(SYS_write, fd, buf, n);
@@ -385,7 +431,7 @@ SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, false);
 
 		r = next_pwrite ? next_pwrite(fd, buf, n, off)
 				: syscall(SYS_pwrite64, fd, buf, n, off);
@@ -405,7 +451,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt);
+		bool mine = mode && touch_iov(iov, cnt, false);
 
 		r = next_writev ? next_writev(fd, iov, cnt)
 				: syscall(SYS_writev, fd, iov, cnt);
@@ -421,7 +467,7 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt,
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt);
+		bool mine = mode && touch_iov(iov, cnt, false);
 
 		r = next_pwritev ? next_pwritev(fd, iov, cnt, off)
 				 : syscall(SYS_pwritev, fd, iov, cnt, off, 0);
@@ -441,7 +487,7 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n);
+		bool mine = mode && touch_front(buf, n, false);
 
 		r = next_send ? next_send(fd, buf, n, flags)
 			      : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
@@ -459,7 +505,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	for (unsigned t = 0;; t++) {
 		bool mine = mode && touch(addr, addrlen);
 
-		mine = (mode && touch_front(buf, n)) || mine;
+		mine = (mode && touch_front(buf, n, false)) || mine;
 
 		r = next_sendto ? next_sendto(fd, buf, n, flags, addr, addrlen)
 				: syscall(SYS_sendto, fd, buf, n, flags, addr,
@@ -475,10 +521,87 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	ssize_t r;
 
 	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_msg(msg);
+		bool mine = mode && touch_msg(msg, false);
 
 		r = next_sendmsg ? next_sendmsg(fd, msg, flags)
 				 : syscall(SYS_sendmsg, fd, msg, flags);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+/*
+ * ---- waiting for events ----
+ *
+ * The kernel writes the ready events (epoll) or revents (poll) into the
+ * caller's array.  A failed copy-out leaves the event ready (epoll puts it
+ * back on the ready list, ep_send_events; poll state is level): calling
+ * again loses nothing, and returns at once, the event still being ready.
+ */
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
+			   int timeout)
+{
+	bool mode = in_mode();
+	int r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && max > 0 &&
+			    touch_front(ev, (size_t)max * sizeof(*ev), t > 0);
+
+		r = next_epoll_wait ? next_epoll_wait(epfd, ev, max, timeout)
+				    : (int)syscall(SYS_epoll_pwait, epfd, ev,
+						   max, timeout, NULL, 8);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
+			    int timeout, const sigset_t *mask)
+{
+	bool mode = in_mode();
+	int r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && max > 0 &&
+			    touch_front(ev, (size_t)max * sizeof(*ev), t > 0);
+
+		r = next_epoll_pwait
+			    ? next_epoll_pwait(epfd, ev, max, timeout, mask)
+			    : (int)syscall(SYS_epoll_pwait, epfd, ev, max,
+					   timeout, mask, 8);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	bool mode = in_mode();
+	int r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_rw(fds, n * sizeof(*fds), t > 0);
+
+		r = next_poll ? next_poll(fds, n, timeout)
+			      : (int)syscall(SYS_poll, fds, n, timeout);
+		if (!again(r, t, mine))
+			return r;
+	}
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		      const sigset_t *mask)
+{
+	bool mode = in_mode();
+	int r;
+
+	for (unsigned t = 0;; t++) {
+		bool mine = mode && touch_rw(fds, n * sizeof(*fds), t > 0);
+
+		r = next_ppoll ? next_ppoll(fds, n, ts, mask)
+			       : (int)syscall(SYS_ppoll, fds, n, ts, mask, 8);
 		if (!again(r, t, mine))
 			return r;
 	}
