@@ -6,7 +6,10 @@
  * _FORTIFY_SOURCE=2 so that the reads into malloc'd buffers of known size
  * are __read_chk and friends.  Also: a bad address still gets EFAULT (not
  * a crash), no datagram is lost, and a buffer larger than the budget
- * moves (in short counts, as the kernel may return anyway).
+ * moves (in short counts, as the kernel may return anyway); epoll and poll
+ * arrays that are out; a SIGBUS handler the program installs with
+ * sigaction goes behind uswap's, and threads that block every signal
+ * survive their faults (src/preload/signals.c).
  *
  * Each scenario takes its buffers from a heap of 6 x the script's budget,
  * filled before it, so that they are out by the time the call comes.
@@ -14,10 +17,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -56,6 +63,14 @@ static void fill_heap(void)
 {
 	for (size_t c = 0; c < NCHUNK; c++)
 		pattern(chunk(c), c);
+}
+
+/* push_out - the same, but chunk @keep keeps what it holds (out after it) */
+static void push_out(size_t keep)
+{
+	for (size_t c = 0; c < NCHUNK; c++)
+		if (c != keep)
+			pattern(chunk(c), c);
 }
 
 static void fail(const char *what, long got, long want)
@@ -290,6 +305,133 @@ static void big(int fd)
 	free(dst);
 }
 
+/*
+ * Waiting for events: epoll_wait writes the ready events into a swapped-out
+ * array, poll reads and writes a pollfd array that is out.
+ */
+static void events(void)
+{
+	struct epoll_event one = {.events = EPOLLIN};
+	struct epoll_event *ev = (struct epoll_event *)chunk(50);
+	struct pollfd *pf = (struct pollfd *)chunk(51);
+	int p[2], ep, n;
+
+	if (pipe(p) || (ep = epoll_create1(0)) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &one) ||
+	    write(p[1], "x", 1) != 1) {
+		perror("pipe/epoll");
+		failures++;
+		return;
+	}
+	fill_heap();
+	n = epoll_wait(ep, ev, 16, 1000);
+	if (n != 1 || !(ev[0].events & EPOLLIN))
+		fail("epoll_wait into a swapped-out array", n, 1);
+	fill_heap();
+	n = epoll_pwait(ep, ev, 16, 1000, NULL);
+	if (n != 1)
+		fail("epoll_pwait into a swapped-out array", n, 1);
+	pf[0] = (struct pollfd){.fd = p[0], .events = POLLIN};
+	push_out(51);
+	n = poll(pf, 1, 1000);
+	if (n != 1 || !(pf[0].revents & POLLIN))
+		fail("poll of a swapped-out pollfd", n, 1);
+	pf[0] = (struct pollfd){.fd = p[0], .events = POLLIN};
+	push_out(51);
+	n = ppoll(pf, 1, NULL, NULL);
+	if (n != 1 || !(pf[0].revents & POLLIN))
+		fail("ppoll of a swapped-out pollfd", n, 1);
+	close(ep);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * A SIGBUS handler of the program's (redis installs one): it must get the
+ * SIGBUS that are not uswap's faults, never those, and read back as the
+ * handler installed.
+ */
+static volatile sig_atomic_t own_sigbus;
+
+static void own_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_code == BUS_ADRERR) {
+		/* a fault of uswap's reached us: it would repeat forever */
+		static const char msg[] = "FAIL a uswap fault reached the "
+					  "program's SIGBUS handler\n";
+
+		(void)!write(2, msg, sizeof(msg) - 1);
+		_exit(1);
+	}
+	own_sigbus++;
+}
+
+static void sigbus_handler_of_ours(void)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = own_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL)) {
+		perror("sigaction");
+		failures++;
+		return;
+	}
+	fill_heap(); /* faults, all uswap's */
+	fill_heap();
+	if (sigaction(SIGBUS, NULL, &old) || old.sa_sigaction != own_handler)
+		fail("sigaction(SIGBUS) reads back the program's handler", -1,
+		     0);
+	raise(SIGBUS);
+	if (own_sigbus != 1)
+		fail("a raised SIGBUS reaches the program's handler",
+		     own_sigbus, 1);
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = 0;
+	if (sigaction(SIGBUS, &sa, NULL))
+		perror("sigaction");
+	fill_heap(); /* uswap's faults, still served */
+}
+
+/*
+ * Threads that block every signal (a library's background thread, the
+ * sigwait pattern), started by a thread that blocks them too: in the
+ * in-thread mode a fault with SIGBUS blocked is a kill, so the shim never
+ * lets SIGBUS be blocked (src/preload/signals.c).
+ */
+static void *sum_chunks(void *arg)
+{
+	uint64_t s = 0;
+
+	(void)arg;
+	for (size_t c = 0; c < NCHUNK; c++)
+		s += *(volatile uint64_t *)chunk(c);
+	return (void *)(uintptr_t)s;
+}
+
+static void blocked_threads(void)
+{
+	sigset_t all, old;
+	pthread_t th[2];
+
+	sigfillset(&all);
+	fill_heap();
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int i = 0; i < 2; i++)
+		if (pthread_create(&th[i], NULL, sum_chunks, NULL)) {
+			fail("pthread_create with every signal blocked", -1, 0);
+			th[i] = 0;
+		}
+	for (int i = 0; i < 2; i++)
+		if (th[i])
+			pthread_join(th[i], NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* a bad address is still the kernel's EFAULT, not a crash */
 static void bad_address(int fd)
 {
@@ -319,6 +461,9 @@ int main(void)
 	reads(fd);
 	sockets();
 	big(fd);
+	events();
+	sigbus_handler_of_ours();
+	blocked_threads();
 	bad_address(fd);
 	close(fd);
 	printf("%lu failures\n", failures);
