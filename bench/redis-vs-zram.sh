@@ -46,9 +46,10 @@ usage: sudo $0 [options]
   -n, --requests N      redis-benchmark requests per test (default $requests)
   -C, --clients N       redis-benchmark clients (default $clients)
   -r, --reps R          repetitions, interleaved (default $reps)
-  -c, --configs "C.."   any of "uswap zram plain zram-mimalloc uswap-nospin"
-                        (default "uswap zram plain"; uswap-nospin is uswap
-                        with --no_spin)
+  -c, --configs "C.."   any of "uswap zram plain zram-mimalloc uswap-nospin
+                        uswap-sigbus" (default "uswap zram plain";
+                        uswap-nospin is uswap with --no_spin, uswap-sigbus
+                        with --sigbus, the in-thread mode)
   --uswap PATH          the uswap command (default $root/build/tools/uswap)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   -o, --outdir DIR      default bench/results
@@ -96,13 +97,13 @@ want_zram=0
 mimalloc=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-nospin) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	uswap | uswap-nospin | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
 	zram) want_zram=1 ;;
 	zram-mimalloc)
 		want_zram=1
 		[ -e "$mimalloc" ] || die "zram-mimalloc: no $mimalloc (apt-get install libmimalloc2.0)" ;;
 	plain) ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain, zram-mimalloc, uswap-nospin)" ;;
+	*) die "unknown configuration '$c' (uswap, zram, plain, zram-mimalloc, uswap-nospin, uswap-sigbus)" ;;
 	esac
 done
 
@@ -149,6 +150,7 @@ start_server() { # config
 	case "$c" in
 	uswap) "$uswap_cmd" run --budget "$budget_b" --stats -- redis-server "${args[@]}" 2>"$work/uswap.err" 9>&- & ;;
 	uswap-nospin) "$uswap_cmd" run --budget "$budget_b" --no_spin --stats -- redis-server "${args[@]}" 2>"$work/uswap.err" 9>&- & ;;
+	uswap-sigbus) "$uswap_cmd" run --budget "$budget_b" --sigbus --stats -- redis-server "${args[@]}" 2>"$work/uswap.err" 9>&- & ;;
 	zram | zram-mimalloc)
 		echo 0 >"$zc_cg/memory.max_usage_in_bytes"
 		echo 0 >"$zc_sys/mem_used_max" 2>/dev/null || true
@@ -215,7 +217,7 @@ run_one() { # config rep
 	line+=$(echo "$bench" | tr -d '"' | awk -F, '$1 == "GET" || $1 == "SET" {
 		t = tolower($1); printf " %s_rps=%s %s_p50_ms=%s %s_p99_ms=%s", t, $2, t, $5, t, $7 }')
 	line+=" held=$(held_now "$c") peak=$(held_peak "$c") held_anon=$(held_anon "$c")"
-	if [ "$c" = uswap ] || [ "$c" = uswap-nospin ]; then
+	if [[ "$c" == uswap* ]]; then
 		# PID COMMAND BUDGET RESIDENT CACHED STORED COMPR RATIO HELD ... SWAPOUT
 		swapouts=$("$uswap_cmd" stat --bytes "$server" 2>/dev/null |
 			awk 'NR == 2 { printf "%s uswap_stored=%s uswap_compr=%s", $NF, $6, $7 }')

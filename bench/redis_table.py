@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """redis_table.py RAW CONFIG...: the markdown tables of bench/redis-vs-zram.sh
 from its RESULT lines: medians with min-max per configuration, and the
-ratios uswap / kernel zram."""
+ratios of each uswap configuration / kernel zram."""
 import statistics
 import sys
 
@@ -35,18 +35,20 @@ print("| config | " + " | ".join(c[0] for c in cols) + " |")
 print("|---|" + "---|" * len(cols))
 for c in configs:
     print(f"| {c} | " + " | ".join(fmt(stat(c, k, s), nd) for _, k, s, nd in cols) + " |")
-if "uswap" in configs and "zram" in configs:
+for mine in [c for c in configs if c.startswith("uswap")]:
+    if "zram" not in configs:
+        break
     print()
-    print("Ratios of medians, uswap / kernel zram (throughput: higher is "
+    print(f"Ratios of medians, {mine} / kernel zram (throughput: higher is "
           "better; latency and memory: lower is better):")
     print()
     print("| " + " | ".join(c[0] for c in cols) + " |")
     print("|" + "---|" * len(cols))
     out = []
     for _, k, s, nd in cols:
-        u, z = stat("uswap", k), stat("zram", k)
+        u, z = stat(mine, k), stat("zram", k)
         out.append("–" if not u or not z or not z[0] else f"{u[0] / z[0]:.2f}×")
     print("| " + " | ".join(out) + " |")
-    sw = [r.get("swapouts", "?") for r in runs if r.get("label") == "uswap"]
+    sw = [r.get("swapouts", "?") for r in runs if r.get("label") == mine]
     print()
-    print(f"uswap swap-outs per run (it did page): {', '.join(sw)}")
+    print(f"{mine} swap-outs per run (it did page): {', '.join(sw)}")
