@@ -102,8 +102,9 @@ static const struct opt opts[] = {
 	  "(swapped out or never touched) fails with EFAULT (under "
 	  "`uswap run` read, write, recv, send and their variants "
 	  "bring their buffers in first), and a thread touching one "
-	  "with SIGBUS blocked is killed (under `uswap run` not a new "
-	  "thread at birth or exit: docs/preload.md).",
+	  "with SIGBUS blocked is killed (`uswap run` keeps SIGBUS "
+	  "unblocked and covers glibc's thread start and exit: "
+	  "docs/preload.md).",
 	  true},
 	 OPT_FLAG,
 	 0,
