@@ -1176,10 +1176,11 @@ void mm_sigbus_unregister(struct mm *mm)
 	for (int i = 0; i < SIGBUS_MAX; i++) {
 		if (atomic_load(&sigbus_mms[i]) == mm) {
 			atomic_store(&sigbus_mms[i], NULL);
-			if (--sigbus_users == 0)
-				sigaction(SIGBUS,
-					  &sigbus_prev[atomic_load(&sigbus_cur)],
-					  NULL);
+			if (--sigbus_users == 0) {
+				unsigned cur = atomic_load(&sigbus_cur);
+
+				sigaction(SIGBUS, &sigbus_prev[cur], NULL);
+			}
 			break;
 		}
 	}
