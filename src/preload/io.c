@@ -283,36 +283,68 @@ static inline bool again(long r, unsigned t, bool mine)
 	return true;
 }
 
-/* ---- the read side ---- */
+/* either - @a or @b, both evaluated (each touches pages) */
+static inline bool either(bool a, bool b)
+{
+	return a || b;
+}
+
+/*
+ * IO_WRAP - the body of every wrapper: in the mode, @touch (an expression
+ * that may use the try number `t`: buffers the kernel writes are touched
+ * with writes after the first try) before each @call, and again while it
+ * fails with EFAULT on uswap memory.  @type: the call's return type.
+ */
+#define IO_WRAP(type, touch, call)                     \
+	do {                                           \
+		bool mode_ = in_mode();                \
+                                                       \
+		for (unsigned t = 0;; t++) {           \
+			bool mine_ = mode_ && (touch); \
+			type r_ = (call);              \
+                                                       \
+			if (!again(r_, t, mine_))      \
+				return r_;             \
+		}                                      \
+	} while (0)
+
+/* NEXT - libc's function, or before io_init the system call itself */
+#define NEXT(fn, ...) \
+	(next_##fn ? next_##fn(__VA_ARGS__) : SYSCALL_##fn(__VA_ARGS__))
+#define SYSCALL_read(fd, b, n)	   syscall(SYS_read, fd, b, n)
+#define SYSCALL_pread(fd, b, n, o) syscall(SYS_pread64, fd, b, n, o)
+#define SYSCALL_readv(fd, v, c)	   syscall(SYS_readv, fd, v, c)
+/* preadv(2)'s offset: two words, low then high (x86-64: all low) */
+#define SYSCALL_preadv(fd, v, c, o) syscall(SYS_preadv, fd, v, c, o, 0)
+#define SYSCALL_recv(fd, b, n, f)   syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL)
+#define SYSCALL_recvfrom(fd, b, n, f, a, l) \
+	syscall(SYS_recvfrom, fd, b, n, f, a, l)
+#define SYSCALL_recvmsg(fd, m, f)	  syscall(SYS_recvmsg, fd, m, f)
+#define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
+#define SYSCALL_pwrite(fd, b, n, o)	  syscall(SYS_pwrite64, fd, b, n, o)
+#define SYSCALL_writev(fd, v, c)	  syscall(SYS_writev, fd, v, c)
+#define SYSCALL_pwritev(fd, v, c, o)	  syscall(SYS_pwritev, fd, v, c, o, 0)
+#define SYSCALL_send(fd, b, n, f)	  syscall(SYS_sendto, fd, b, n, f, NULL, 0)
+#define SYSCALL_sendto(fd, b, n, f, a, l) syscall(SYS_sendto, fd, b, n, f, a, l)
+#define SYSCALL_sendmsg(fd, m, f)	  syscall(SYS_sendmsg, fd, m, f)
+#define SYSCALL_epoll_wait(ep, e, m, to) \
+	syscall(SYS_epoll_pwait, ep, e, m, to, NULL, 8)
+#define SYSCALL_epoll_pwait(ep, e, m, to, s) \
+	syscall(SYS_epoll_pwait, ep, e, m, to, s, 8)
+#define SYSCALL_poll(f, n, to)	   syscall(SYS_poll, f, n, to)
+#define SYSCALL_ppoll(f, n, ts, s) syscall(SYS_ppoll, f, n, ts, s, 8)
+
+/* ---- the read side: the kernel writes the buffers ---- */
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, t > 0);
-
-		r = next_read ? next_read(fd, buf, n)
-			      : syscall(SYS_read, fd, buf, n);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, t > 0), NEXT(read, fd, buf, n));
 }
 
 SHIM_EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, t > 0);
-
-		r = next_pread ? next_pread(fd, buf, n, off)
-			       : syscall(SYS_pread64, fd, buf, n, off);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, t > 0),
+		NEXT(pread, fd, buf, n, off));
 }
 
 SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
@@ -322,34 +354,14 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt, t > 0);
-
-		r = next_readv ? next_readv(fd, iov, cnt)
-			       : syscall(SYS_readv, fd, iov, cnt);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, t > 0), NEXT(readv, fd, iov, cnt));
 }
 
 SHIM_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt,
 			     off_t off)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt, t > 0);
-
-		/* preadv(2)'s offset: two words, low then high (x86-64: all low) */
-		r = next_preadv ? next_preadv(fd, iov, cnt, off)
-				: syscall(SYS_preadv, fd, iov, cnt, off, 0);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, t > 0),
+		NEXT(preadv, fd, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -359,85 +371,35 @@ SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, t > 0);
-
-		r = next_recv ? next_recv(fd, buf, n, flags)
-			      : syscall(SYS_recvfrom, fd, buf, n, flags, NULL,
-					NULL);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, t > 0),
+		NEXT(recv, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *addrlen)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_addr(addr, addrlen, t > 0);
-
-		mine = (mode && touch_front(buf, n, t > 0)) || mine;
-
-		r = next_recvfrom
-			    ? next_recvfrom(fd, buf, n, flags, addr, addrlen)
-			    : syscall(SYS_recvfrom, fd, buf, n, flags, addr,
-				      addrlen);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t,
+		either(touch_addr(addr, addrlen, t > 0),
+		       touch_front(buf, n, t > 0)),
+		NEXT(recvfrom, fd, buf, n, flags, addr, addrlen));
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_msg(msg, t > 0);
-
-		r = next_recvmsg ? next_recvmsg(fd, msg, flags)
-				 : syscall(SYS_recvmsg, fd, msg, flags);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_msg(msg, t > 0), NEXT(recvmsg, fd, msg, flags));
 }
 
-/* ---- the write side ---- */
+/* ---- the write side: the kernel reads the buffers ---- */
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, false);
-
-		r = next_write ? next_write(fd, buf, n)
-			       : syscall(SYS_write, fd, buf, n);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, false), NEXT(write, fd, buf, n));
 }
 
 SHIM_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, false);
-
-		r = next_pwrite ? next_pwrite(fd, buf, n, off)
-				: syscall(SYS_pwrite64, fd, buf, n, off);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, false),
+		NEXT(pwrite, fd, buf, n, off));
 }
 
 SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -447,33 +409,15 @@ SHIM_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt, false);
-
-		r = next_writev ? next_writev(fd, iov, cnt)
-				: syscall(SYS_writev, fd, iov, cnt);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, false),
+		NEXT(writev, fd, iov, cnt));
 }
 
 SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt,
 			      off_t off)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_iov(iov, cnt, false);
-
-		r = next_pwritev ? next_pwritev(fd, iov, cnt, off)
-				 : syscall(SYS_pwritev, fd, iov, cnt, off, 0);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, false),
+		NEXT(pwritev, fd, iov, cnt, off));
 }
 
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
@@ -483,51 +427,21 @@ SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_front(buf, n, false);
-
-		r = next_send ? next_send(fd, buf, n, flags)
-			      : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_front(buf, n, false),
+		NEXT(send, fd, buf, n, flags));
 }
 
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			   const struct sockaddr *addr, socklen_t addrlen)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch(addr, addrlen);
-
-		mine = (mode && touch_front(buf, n, false)) || mine;
-
-		r = next_sendto ? next_sendto(fd, buf, n, flags, addr, addrlen)
-				: syscall(SYS_sendto, fd, buf, n, flags, addr,
-					  addrlen);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t,
+		either(touch(addr, addrlen), touch_front(buf, n, false)),
+		NEXT(sendto, fd, buf, n, flags, addr, addrlen));
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	bool mode = in_mode();
-	ssize_t r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_msg(msg, false);
-
-		r = next_sendmsg ? next_sendmsg(fd, msg, flags)
-				 : syscall(SYS_sendmsg, fd, msg, flags);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(ssize_t, touch_msg(msg, false), NEXT(sendmsg, fd, msg, flags));
 }
 
 /*
@@ -542,69 +456,30 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
 			   int timeout)
 {
-	bool mode = in_mode();
-	int r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && max > 0 &&
-			    touch_front(ev, (size_t)max * sizeof(*ev), t > 0);
-
-		r = next_epoll_wait ? next_epoll_wait(epfd, ev, max, timeout)
-				    : (int)syscall(SYS_epoll_pwait, epfd, ev,
-						   max, timeout, NULL, 8);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(int,
+		max > 0 && touch_front(ev, (size_t)max * sizeof(*ev), t > 0),
+		(int)NEXT(epoll_wait, epfd, ev, max, timeout));
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			    int timeout, const sigset_t *mask)
 {
-	bool mode = in_mode();
-	int r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && max > 0 &&
-			    touch_front(ev, (size_t)max * sizeof(*ev), t > 0);
-
-		r = next_epoll_pwait
-			    ? next_epoll_pwait(epfd, ev, max, timeout, mask)
-			    : (int)syscall(SYS_epoll_pwait, epfd, ev, max,
-					   timeout, mask, 8);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(int,
+		max > 0 && touch_front(ev, (size_t)max * sizeof(*ev), t > 0),
+		(int)NEXT(epoll_pwait, epfd, ev, max, timeout, mask));
 }
 
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	bool mode = in_mode();
-	int r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_rw(fds, n * sizeof(*fds), t > 0);
-
-		r = next_poll ? next_poll(fds, n, timeout)
-			      : (int)syscall(SYS_poll, fds, n, timeout);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(int, touch_rw(fds, n * sizeof(*fds), t > 0),
+		(int)NEXT(poll, fds, n, timeout));
 }
 
 SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		      const sigset_t *mask)
 {
-	bool mode = in_mode();
-	int r;
-
-	for (unsigned t = 0;; t++) {
-		bool mine = mode && touch_rw(fds, n * sizeof(*fds), t > 0);
-
-		r = next_ppoll ? next_ppoll(fds, n, ts, mask)
-			       : (int)syscall(SYS_ppoll, fds, n, ts, mask, 8);
-		if (!again(r, t, mine))
-			return r;
-	}
+	IO_WRAP(int, touch_rw(fds, n * sizeof(*fds), t > 0),
+		(int)NEXT(ppoll, fds, n, ts, mask));
 }
 
 /*

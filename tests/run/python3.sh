@@ -26,25 +26,26 @@ for k, i, v in rows[::97]:
     h.update(k.encode()); h.update(v.encode())
 print(h.hexdigest())
 PYEOF
-$PY "$TMP/p.py" > "$TMP/want" 2>&1 || fail "python3 without uswap failed: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 48M --stats-file "$TMP/stats" \
-	-- $PY "$TMP/p.py" > "$TMP/got" 2>&1
-rc=$?
-hung $rc python3
-[ $rc -eq 0 ] || { cat "$TMP/got"; fail "python3 under uswap exited $rc"; }
-cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "output differs"; }
-cat "$TMP/got"
-check_paged "$TMP/stats"
+# same_output LABEL SCRIPT STATS OPTIONS...: SCRIPT under `uswap run
+# OPTIONS` prints what it prints without uswap, and pages.
+same_output() {
+	label=$1 script=$2 stats=$3
+	shift 3
+	$PY "$script" > "$TMP/want" 2>&1 || fail "$label without uswap failed: $(cat "$TMP/want")"
+	timeout 120 "$USWAP_EXE" run "$@" --stats-file "$stats" \
+		-- $PY "$script" > "$TMP/got" 2>&1
+	rc=$?
+	hung $rc "$label"
+	[ $rc -eq 0 ] || { cat "$TMP/got"; fail "$label under uswap $* exited $rc"; }
+	cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "$label: output differs"; }
+	cat "$TMP/got"
+	check_paged "$stats"
+}
+same_output python3 "$TMP/p.py" "$TMP/stats" --budget 48M
 
 # The same in the in-thread mode (--sigbus), where the kernel's own
 # access to a page not in memory fails with EFAULT.
-timeout 120 "$USWAP_EXE" run --budget 48M --sigbus --stats-file "$TMP/stats-sigbus" \
-	-- $PY "$TMP/p.py" > "$TMP/got" 2>&1
-rc=$?
-hung $rc "python3 (--sigbus)"
-[ $rc -eq 0 ] || { cat "$TMP/got"; fail "python3 under uswap --sigbus exited $rc"; }
-cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "output differs (--sigbus)"; }
-check_paged "$TMP/stats-sigbus"
+same_output "python3 (--sigbus)" "$TMP/p.py" "$TMP/stats-sigbus" --budget 48M --sigbus
 # Threads started over a heap pushed out, in the in-thread mode: each new
 # thread reads the locale data (in the heap) at birth, and an exiting one
 # may free old stacks' TLS, with every signal blocked, where a fault is a
@@ -69,14 +70,7 @@ case "$t" in
 *glibc.pthread.stack_cache_size=1099511627776*) ;;
 *) fail "uswap run --sigbus did not keep the thread stacks: GLIBC_TUNABLES='$t'" ;;
 esac
-$PY "$TMP/thr.py" > "$TMP/want" 2>&1 || fail "thr.py without uswap failed: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-thr" \
-	-- $PY "$TMP/thr.py" > "$TMP/got" 2>&1
-rc=$?
-hung $rc "python3 threads (--sigbus)"
-[ $rc -eq 0 ] || { cat "$TMP/got"; fail "python3 threads under uswap --budget 8M --sigbus exited $rc"; }
-cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "output differs (threads, --sigbus)"; }
-check_paged "$TMP/stats-thr"
+same_output "python3 threads (--sigbus)" "$TMP/thr.py" "$TMP/stats-thr" --budget 8M --sigbus
 # Imports read modules into fresh heap buffers: under an 8M budget that
 # failed with "OSError: [Errno 14] Bad address" in 5 runs of 6 until the
 # shim brought the buffers in first (src/preload/io.c).  Three runs.
