@@ -12,9 +12,8 @@
  * (malloc'd by fopen, then swapped out) and the heap around them intact;
  * a child forked after setlocale(3), its data swapped out, does not hang,
  * nor does a fork after getpwnam(3); a SIGTERM sent to the process while
- * it blocks it waits for sigtimedwait(2).
- * --fork-only: only the fork scenarios (for the in-thread mode, where the
- * system calls above fail with EFAULT by design).  Exit 0 pass, 1 fail.
+ * it blocks it waits for sigtimedwait(2).  Run with handler threads and
+ * in the in-thread mode (shim_ops.sh).  Exit 0 pass, 1 fail.
  */
 #include <fcntl.h>
 #include <locale.h>
@@ -428,11 +427,10 @@ static void blocked_signal(void)
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
 	static uint64_t gen[NPAGE];
 	static bool freed[NPAGE];
-	bool fork_only = argc > 1 && !strcmp(argv[1], "--fork-only");
 	unsigned char *p, *q;
 	size_t i;
 
@@ -443,17 +441,9 @@ int main(int argc, char **argv)
 	 * 10, even after three passes over 40M (not looked into)
 	 */
 	fork_locale();
-	/*
-	 * In the in-thread mode a new thread dies at birth once the locale
-	 * data is out (docs/pager.md, its caveats): no sleepers there
-	 */
-	fork_files(fork_only ? 0 : NSLEEPER);
+	fork_files(NSLEEPER);
 	fork_nss();
 	blocked_signal();
-	if (fork_only) {
-		printf("%lu mismatches\n", errors);
-		return errors ? 1 : 0;
-	}
 	p = mmap(NULL, NPAGE * PAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
