@@ -1135,9 +1135,24 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 	prev = &sigbus_prev[atomic_load(&sigbus_cur) & 1];
 	if (prev->sa_flags & SA_SIGINFO) {
 		prev->sa_sigaction(sig, si, uc);
+	} else if (prev->sa_handler == SIG_IGN && si->si_code <= 0) {
+		/* sent (kill, raise, sigqueue: si_code <= 0) and ignored */
 	} else if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN) {
-		/* the access is retried and dies of the default action */
-		signal(SIGBUS, SIG_DFL);
+		/*
+		 * The default action: a fault is retried and dies of it (an
+		 * ignored fault too, as the kernel does); a sent one is sent
+		 * again, pending until we return (before 2026-11-27 it was
+		 * lost: `kill -BUS` did not end the process).  sigaction,
+		 * not signal: under the preload shim that is libc's own
+		 * (raw.h).
+		 */
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGBUS, &dfl, NULL);
+		if (si->si_code <= 0)
+			raise(SIGBUS);
 	} else {
 		prev->sa_handler(sig);
 	}
