@@ -17,9 +17,10 @@
  * do not apply (it runs inside uswap's).  Outside that mode, and for every
  * other signal, sigaction is libc's.
  *
- * Not covered: signal(2), sigset(3) and bsd_signal(3), which reach libc's
- * __sigaction without the PLT: a SIGBUS handler installed through them
- * still replaces uswap's.
+ * signal(2) (and bsd_signal, its other name) reaches libc's __sigaction
+ * without the PLT, so it is interposed too, as glibc defines it: the
+ * handler with SA_RESTART, SIGBUS itself in its mask (which ours drops).
+ * Not covered: sigset(3) and sysv_signal(3).
  *
  * And SIGBUS is never blocked there.  A fault in a thread that blocks
  * SIGBUS is a kill (the kernel resets a blocked forced signal to its
@@ -44,6 +45,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "preload/shim.h"
@@ -114,4 +116,35 @@ SHIM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	if (!next)
 		return ENOSYS;
 	return next(how, without_sigbus(how, set, &own), old);
+}
+
+/* signal - glibc's BSD semantics, through the sigaction above */
+SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	static sighandler_t (*next)(int, sighandler_t);
+	struct sigaction sa, old;
+
+	if (sig != SIGBUS || !in_mode()) {
+		if (!next)
+			*(void **)&next = dlsym(RTLD_NEXT, "signal");
+		if (!next) {
+			errno = ENOSYS;
+			return SIG_ERR;
+		}
+		return next(sig, handler);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+sighandler_t bsd_signal(int sig, sighandler_t handler);
+
+SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+	return signal(sig, handler);
 }
