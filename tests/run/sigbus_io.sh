@@ -14,4 +14,17 @@ cat "$TMP/got"
 [ $rc -eq 0 ] || fail "sigbus_io under uswap --sigbus exited $rc"
 check_paged "$TMP/stats"
 grep -o "EFAULT retried [0-9]*" "$TMP/stats"
+# A SIGBUS sent to the process ends it, as without uswap, even when no
+# fault follows; ignored, it does not (uswap's handler passes it on:
+# src/mm/fault.c).  Before 2026-11-27 the first survived and the second
+# died at the next fault (uswap's handler was reset).
+"$USWAP_EXE" run --budget 8M --sigbus -- "$1" --kill > "$TMP/kill" 2>&1
+rc=$?
+[ $rc -eq 135 ] && ! grep -q survived "$TMP/kill" ||
+	fail "kill -BUS under uswap --sigbus: exit $rc, $(cat "$TMP/kill")"
+"$USWAP_EXE" run --budget 8M --sigbus -- /bin/sh -c 'trap "" BUS; kill -BUS $$; echo survived' \
+	> "$TMP/kill" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q survived "$TMP/kill" ||
+	fail "kill -BUS, ignored, under uswap --sigbus: exit $rc, $(cat "$TMP/kill")"
 exit 0
