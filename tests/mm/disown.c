@@ -46,7 +46,13 @@ struct churn {
 	atomic_bool stop;
 };
 
-/* churn_main - read pages 256.. again and again, evicting as it goes */
+/*
+ * churn_main - read pages 256.. again and again through the 32-page
+ * budget (the reclaimer evicts all the time), and evict them by force.
+ * Not the pages being disowned: a forced eviction of every page, again
+ * and again, could take a page back out before each of mm_disown's 100
+ * tries (CI saw -EBUSY so once).
+ */
 static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
@@ -54,7 +60,8 @@ static void *churn_main(void *arg)
 	while (!atomic_load(&c->stop)) {
 		for (size_t i = NPAGES / 2; i < NPAGES; i++)
 			verify(c->a, i, "churn");
-		mm_evict_range(uswap_mm(c->u), c->a, NPAGES * PAGE_SIZE, false);
+		mm_evict_range(uswap_mm(c->u), c->a + NPAGES / 2 * PAGE_SIZE,
+			       NPAGES / 2 * PAGE_SIZE, false);
 	}
 	return NULL;
 }
@@ -101,13 +108,18 @@ static void scenario(bool sigbus)
 	for (int round = 0; round < 2; round++)
 		for (size_t i = 0; i < NPAGES; i++)
 			verify(a, i, "a sweep after the disowns");
-	CHECK(mm_evict_range(mm, a, NPAGES * PAGE_SIZE, true) >= 0,
-	      "%s: mm_evict_range", mode);
-	mm_quiesce(mm);
-	uswap_stats(u, &st0);
+	/* a forced eviction may leave a page busy a moment: up to 10 tries */
+	for (int tries = 0;; tries++) {
+		CHECK(mm_evict_range(mm, a, NPAGES * PAGE_SIZE, true) >= 0,
+		      "%s: mm_evict_range", mode);
+		mm_quiesce(mm);
+		uswap_stats(u, &st0);
+		if (st0.resident == 0 || tries == 10)
+			break;
+	}
 	CHECK(st0.resident == 0,
-	      "%s: %llu bytes resident after evicting all: plain pages "
-	      "counted?",
+	      "%s: %llu bytes resident after evicting all 10 times: plain "
+	      "pages counted?",
 	      mode, (unsigned long long)st0.resident);
 	for (size_t i = 10; i <= 20; i += i == 12 ? 8 : 1) {
 		CHECK(mt_pte(u, a + i * PAGE_SIZE) == PTE_PLAIN,
@@ -128,9 +140,9 @@ static void scenario(bool sigbus)
 		      "%s: a discarded plain page reads %#llx", mode,
 		      (unsigned long long)((uint64_t *)(a +
 							11 * PAGE_SIZE))[w]);
-	CHECK(mt_pte(u, a + 11 * PAGE_SIZE) == PTE_PRESENT,
-	      "%s: page 11 after its discard: pte %#llx", mode,
-	      (unsigned long long)mt_pte(u, a + 11 * PAGE_SIZE));
+	/* the pager's again: none, present or evicted since, not plain */
+	CHECK(mt_pte(u, a + 11 * PAGE_SIZE) != PTE_PLAIN,
+	      "%s: page 11 still plain after its discard", mode);
 
 	n = uswap_disown(u, a + 1, PAGE_SIZE);
 	CHECK(n == -EINVAL, "%s: unaligned disown: %ld", mode, n);
