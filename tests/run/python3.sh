@@ -103,13 +103,5 @@ if __name__ == '__main__':
         os._exit(0 if data[12345] == bytes([12345 % 251]) * 800 else 1)
     print('child', os.waitpid(pid, 0)[1])
 PYEOF
-$PY "$TMP/mp.py" > "$TMP/want" 2>&1 || fail "mp.py without uswap failed: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats2" \
-	-- $PY "$TMP/mp.py" > "$TMP/got" 2>&1
-rc=$?
-hung $rc "python3's multiprocessing pool"
-[ $rc -eq 0 ] || { cat "$TMP/got"; fail "mp.py under uswap exited $rc"; }
-cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "mp.py output differs"; }
-cat "$TMP/got"
-check_paged "$TMP/stats2"
+same_output "python3's multiprocessing pool" "$TMP/mp.py" "$TMP/stats2" --budget 8M
 exit 0
