@@ -106,7 +106,6 @@ static ssize_t (*next_send)(int, const void *, size_t, int);
 static ssize_t (*next_sendto)(int, const void *, size_t, int,
 			      const struct sockaddr *, socklen_t);
 static ssize_t (*next_sendmsg)(int, const struct msghdr *, int);
-static int (*next_epoll_wait)(int, struct epoll_event *, int, int);
 static int (*next_epoll_pwait)(int, struct epoll_event *, int, int,
 			       const sigset_t *);
 static int (*next_poll)(struct pollfd *, nfds_t, int);
@@ -131,7 +130,6 @@ void io_init(void)
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
 	LOOKUP(next_sendmsg, "sendmsg");
-	LOOKUP(next_epoll_wait, "epoll_wait");
 	LOOKUP(next_epoll_pwait, "epoll_pwait");
 	LOOKUP(next_poll, "poll");
 	LOOKUP(next_ppoll, "ppoll");
@@ -328,8 +326,6 @@ static inline bool either(bool a, bool b)
 #define SYSCALL_send(fd, b, n, f)	  syscall(SYS_sendto, fd, b, n, f, NULL, 0)
 #define SYSCALL_sendto(fd, b, n, f, a, l) syscall(SYS_sendto, fd, b, n, f, a, l)
 #define SYSCALL_sendmsg(fd, m, f)	  syscall(SYS_sendmsg, fd, m, f)
-#define SYSCALL_epoll_wait(ep, e, m, to) \
-	syscall(SYS_epoll_pwait, ep, e, m, to, NULL, 8)
 #define SYSCALL_epoll_pwait(ep, e, m, to, s) \
 	syscall(SYS_epoll_pwait, ep, e, m, to, s, 8)
 #define SYSCALL_poll(f, n, to)	   syscall(SYS_poll, f, n, to)
@@ -528,12 +524,11 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
  * again loses nothing, and returns at once, the event still being ready.
  */
 
+/* epoll_wait is epoll_pwait without a mask (as in the kernel) */
 SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
 			   int timeout)
 {
-	IO_WRAP(int,
-		max > 0 && touch_front(ev, (size_t)max * sizeof(*ev), t > 0),
-		(int)NEXT(epoll_wait, epfd, ev, max, timeout));
+	return epoll_pwait(epfd, ev, max, timeout, NULL);
 }
 
 SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
