@@ -28,7 +28,6 @@
  * Context: the program's thread calling setlocale; uswap_disown loads the
  * pages first (served by uswap's SIGBUS handler in this thread).
  */
-#include <dlfcn.h>
 #include <locale.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -40,7 +39,7 @@
 
 #define LOCALE_DATA_BYTES 256
 
-static char *(*next_setlocale)(int, const char *);
+static void *next_slot;	    /* setlocale's next definition (shim_next) */
 static atomic_ulong n_kept; /* pages disowned; statistics only: relaxed */
 
 unsigned long locale_pages_kept(void)
@@ -73,13 +72,13 @@ static void keep_ctype(void)
 
 SHIM_EXPORT char *setlocale(int category, const char *locale)
 {
+	char *(*next)(int, const char *);
 	char *ret;
 
-	if (!next_setlocale)
-		*(void **)&next_setlocale = dlsym(RTLD_NEXT, "setlocale");
-	if (!next_setlocale)
+	*(void **)&next = shim_next(&next_slot, "setlocale");
+	if (!next)
 		return NULL;
-	ret = next_setlocale(category, locale);
+	ret = next(category, locale);
 	if (ret && locale && (category == LC_ALL || category == LC_CTYPE) &&
 	    shim_active() && uswap_faults_in_thread(shim_u))
 		keep_ctype();

@@ -8,6 +8,7 @@
 #ifndef USWAP_PRELOAD_SHIM_H
 #define USWAP_PRELOAD_SHIM_H
 
+#include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,6 +36,23 @@ static inline bool shim_active(void)
 static inline bool shim_owned(const void *addr, size_t len)
 {
 	return uswap_owns(shim_u, addr, len ? len : 1) == 1;
+}
+
+/*
+ * shim_next - the next definition of @name after the shim's (libc's, or
+ * another preloaded library's), looked up at the first call and kept in
+ * *@slot.  Threads racing on a first call each look it up and store the
+ * same value (relaxed atomics: no data race).  NULL if there is none.
+ */
+static inline void *shim_next(void **slot, const char *name)
+{
+	void *fn = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, fn, __ATOMIC_RELAXED);
+	}
+	return fn;
 }
 
 /*

@@ -40,7 +40,6 @@
  * async-signal-safe, as sigaction is; a program calling sigaction(SIGBUS)
  * from a signal handler could deadlock here).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -94,11 +93,11 @@ static const sigset_t *without_sigbus(int how, const sigset_t *set,
 
 SHIM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	static int (*next)(int, const sigset_t *, sigset_t *);
+	static void *slot;
+	int (*next)(int, const sigset_t *, sigset_t *);
 	sigset_t own;
 
-	if (!next)
-		*(void **)&next = dlsym(RTLD_NEXT, "sigprocmask");
+	*(void **)&next = shim_next(&slot, "sigprocmask");
 	if (!next) {
 		errno = ENOSYS;
 		return -1;
@@ -108,11 +107,11 @@ SHIM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 
 SHIM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	static int (*next)(int, const sigset_t *, sigset_t *);
+	static void *slot;
+	int (*next)(int, const sigset_t *, sigset_t *);
 	sigset_t own;
 
-	if (!next)
-		*(void **)&next = dlsym(RTLD_NEXT, "pthread_sigmask");
+	*(void **)&next = shim_next(&slot, "pthread_sigmask");
 	if (!next)
 		return ENOSYS;
 	return next(how, without_sigbus(how, set, &own), old);
@@ -121,12 +120,12 @@ SHIM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 /* signal - glibc's BSD semantics, through the sigaction above */
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
-	static sighandler_t (*next)(int, sighandler_t);
+	static void *slot;
+	sighandler_t (*next)(int, sighandler_t);
 	struct sigaction sa, old;
 
 	if (sig != SIGBUS || !in_mode()) {
-		if (!next)
-			*(void **)&next = dlsym(RTLD_NEXT, "signal");
+		*(void **)&next = shim_next(&slot, "signal");
 		if (!next) {
 			errno = ENOSYS;
 			return SIG_ERR;
