@@ -217,6 +217,8 @@ struct mm_stats {
 	_Atomic uint64_t run_evictions;	    /* pages evict_run moved */
 	_Atomic uint64_t window_evictions;  /* pages window evictions dropped */
 	_Atomic uint64_t zap_windows;	    /* zap_evict's drops */
+	_Atomic uint64_t zap_carried;	    /* carried pages put back */
+	_Atomic uint64_t zap_carry_missed;  /* carried, left evicted */
 	_Atomic uint64_t zap_waits;	    /* faults left asleep for one */
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
@@ -540,6 +542,16 @@ void mm_sigbus_unregister(struct mm *mm);
  */
 int do_swap_page(struct mm *mm, struct mm_region *r, uint64_t addr,
 		 swp_entry_t entry);
+/*
+ * swapin_put_back - a page a window eviction carried (zap.c): install
+ * @entry's folio, still in the swap cache, at @addr, on the active list,
+ * as a minor fault would; skip it (never wait) if its folio is locked,
+ * gone, or the pte moved on.  Return: whether it is back in the process;
+ * if not, it stays an evicted page like any other (a minor fault later).
+ * Context: no locks held.
+ */
+bool swapin_put_back(struct mm *mm, struct mm_region *r, uint64_t addr,
+		     swp_entry_t entry);
 void swapin_readahead(struct mm *mm, struct mm_region *r, uint64_t addr,
 		      pid_t tid);
 struct folio *mm_folio_alloc(struct mm *mm);
@@ -572,7 +584,7 @@ void lru_del_locked(struct mm *mm, struct mm_page *page);
 void lru_add(struct mm *mm, struct mm_page *page);
 void lru_add_active(struct mm *mm, struct mm_page *page);
 void lru_del(struct mm *mm, struct mm_page *page);
-void page_keep_locked(struct mm *mm, struct mm_page *page);
+void page_keep_locked(struct mm *mm, struct mm_page *page, bool active);
 /* isolated_add - @n more (or fewer, n < 0) pages isolated (nr_isolated). */
 static inline void isolated_add(struct mm *mm, long n)
 {

@@ -22,6 +22,9 @@
 struct mm;
 
 /* Parameters of one pager instance; fixed at mm_create(). */
+/* mm_params.zap_carry's default (USWAP_F_NO_CARRY: 0) */
+#define ZAP_CARRY_RUN 8
+
 struct mm_params {
 	size_t budget_pages; /* resident + swap-cached pages, hard limit */
 	/*
@@ -116,6 +119,13 @@ struct mm_params {
 	 * each.  Tests lower it so that tiny budgets exercise windows.
 	 */
 	unsigned zap_min;
+	/*
+	 * Longest run of active pages between two victims that a window
+	 * eviction carries (drops with the victims and puts back at once)
+	 * instead of cutting its range there (zap.c, carry_isolate).
+	 * 0: cut at every present page.  Default ZAP_CARRY_RUN.
+	 */
+	unsigned zap_carry;
 	/*
 	 * Most nanoseconds the reading handler polls the uffd for the next
 	 * event before it sleeps in poll(2) (fault.c, handler_wait: adaptive

@@ -197,12 +197,13 @@ static size_t lru_isolate_run(struct mm *mm, struct mm_page **run, size_t max)
 
 /*
  * page_keep_locked - a page isolated for eviction and not evicted: still
- * present, back to the young end of the list; but a page the program
+ * present, back to the young end of its list (the active one when
+ * @active: a page a window meant to carry, zap.c); but a page the program
  * discarded (page->discarded) is dropped instead: its data must not come
  * back, and the kernel zaps it (or did).
  * Context: the page's pte lock held.
  */
-void page_keep_locked(struct mm *mm, struct mm_page *page)
+void page_keep_locked(struct mm *mm, struct mm_page *page, bool active)
 {
 	if (atomic_load(&page->pte) != PTE_PRESENT)
 		return;
@@ -211,7 +212,10 @@ void page_keep_locked(struct mm *mm, struct mm_page *page)
 		atomic_store(&page->pte, PTE_NONE);
 		return;
 	}
-	lru_add(mm, page);
+	if (active)
+		lru_add_active(mm, page);
+	else
+		lru_add(mm, page);
 }
 
 /* lru_putback - a page isolated for eviction stays: back to the young end. */
@@ -220,7 +224,7 @@ static void lru_putback(struct mm *mm, struct mm_page *page)
 	struct pte_table *tbl = page_table(page);
 
 	pthread_mutex_lock(&tbl->lock);
-	page_keep_locked(mm, page);
+	page_keep_locked(mm, page, false);
 	pthread_mutex_unlock(&tbl->lock);
 }
 
@@ -427,7 +431,7 @@ static int evict_page(struct mm *mm, struct mm_page *page, struct folio *folio)
 	pthread_mutex_lock(&tbl->lock);
 	if (atomic_load(&page->pte) != PTE_PRESENT || page->discarded ||
 	    atomic_load(&mm->closing)) {
-		page_keep_locked(mm, page);
+		page_keep_locked(mm, page, false);
 		ret = 0;
 		goto undo;
 	}
@@ -605,7 +609,7 @@ static int evict_run(struct mm *mm, struct mm_page **pages, size_t n)
 		pte_set_swapped(mm, pages[i], entries[i]);
 	/* the rest stay resident: back to the young end */
 	for (i = moved; i < n; i++)
-		page_keep_locked(mm, pages[i]);
+		page_keep_locked(mm, pages[i], false);
 	pthread_mutex_unlock(&tbl->lock);
 
 	for (i = 0; i < moved; i++) {

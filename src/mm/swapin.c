@@ -645,21 +645,23 @@ static void readahead_install(struct mm *mm, struct mm_region *r, uint64_t addr,
 }
 
 /*
- * readahead_cached - readahead found @folio (referenced) in the swap cache
- * for the neighbour @addr's entry: install it, as a minor fault would,
- * unless its lock is taken (someone is reading, evicting or installing
- * it: skip, never wait).  Without this a stream met each folio still in
- * the cache (evicted and not compressed yet, or read by a swap-in whose
- * install the remove fence refused) as a fault of its own: 0.4 per window
- * of 8 in the benchmark's sequential sweep.
+ * cached_install - install @folio (referenced), found in the swap cache
+ * for @entry, at @addr, as a minor fault would, unless its lock is taken
+ * (someone is reading, evicting or installing it: skip, never wait).
+ * @active: onto the active list.
+ * Return: swapin_install's result; LOST when skipped.
  * Context: no folio or pte lock held; @folio's reference is dropped.
  */
-static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
-			     swp_entry_t entry, struct folio *folio)
+static enum install_result cached_install(struct mm *mm, struct mm_region *r,
+					  uint64_t addr, swp_entry_t entry,
+					  struct folio *folio, bool active)
 {
+	enum install_result res;
+	bool moved;
+
 	if (!folio_trylock(folio)) {
 		folio_put(folio);
-		return;
+		return LOST;
 	}
 	/* as in swapin_cached: it may have left the cache before our lock */
 	if (!folio_test(folio, PG_swapcache) ||
@@ -667,9 +669,36 @@ static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
 	    folio_test(folio, PG_error)) {
 		folio_unlock(folio);
 		folio_put(folio);
-		return;
+		return LOST;
 	}
-	readahead_install(mm, r, addr, entry, folio);
+	res = swapin_install(mm, r, addr, entry, folio, &moved, active);
+	swapin_release(mm, folio, moved);
+	return res;
+}
+
+/*
+ * readahead_cached - readahead found @folio (referenced) in the swap cache
+ * for the neighbour @addr's entry: install it (cached_install; not
+ * active: a prefetch is no reference).  Without this a stream met each
+ * folio still in the cache (evicted and not compressed yet, or read by a
+ * swap-in whose install the remove fence refused) as a fault of its own:
+ * 0.4 per window of 8 in the benchmark's sequential sweep.
+ * Context: no folio or pte lock held; @folio's reference is dropped.
+ */
+static void readahead_cached(struct mm *mm, struct mm_region *r, uint64_t addr,
+			     swp_entry_t entry, struct folio *folio)
+{
+	if (cached_install(mm, r, addr, entry, folio, false) == INSTALLED)
+		STAT_INC(mm, readahead);
+}
+
+bool swapin_put_back(struct mm *mm, struct mm_region *r, uint64_t addr,
+		     swp_entry_t entry)
+{
+	struct folio *folio = swap_cache_get_folio(entry);
+
+	return folio &&
+	       cached_install(mm, r, addr, entry, folio, true) == INSTALLED;
 }
 
 /*

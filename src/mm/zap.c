@@ -11,11 +11,17 @@
  * reclaim unmaps 32 pages per shootdown.  Here: write-protect the ranges
  * that hold them, copy them out, and drop the ranges with one
  * process_madvise(MADV_DONTNEED): two shootdowns and one remove event per
- * range for the whole window.
+ * range for the whole window.  Each range's event is a round trip to the
+ * reading handler, and while one is pending the kernel refuses every
+ * install (mmap_changing): so the active pages between two victims do
+ * not cut the range but are carried (C: dropped with the victims and put
+ * back at once, as minor faults would; carry_isolate says why).
  *
  * The steps, for the inactive pages V around the oldest one, inside one
  * aligned ZAP_WINDOW of one pte table and of one region (window_isolate),
- * on the reclaimer thread only (zap_evict):
+ * and the short runs C of active pages between them (carry_isolate), on
+ * the reclaimer thread only (zap_evict); "V" below is V and C alike but
+ * where C is named:
  *   zap_inflight := 1; a layout change in progress (layout_busy)?  back off
  *   each page of V: folio := new folio, locked; entry := swap_alloc,
  *     swap_cache_add_folio (swapout_folio_prepare)
@@ -23,7 +29,8 @@
  *   ranges := runs of V's pages still present, the holes between them
  *     included (none or swapped pages: dropping them changes nothing),
  *     cut at every other present, poisoned or plain page (never dropped:
- *     pte_droppable); at most ZAP_RANGES,
+ *     pte_droppable), beginning and ending with a victim not carried
+ *     (zap_plan_trim); at most ZAP_RANGES,
  *     each inside one vma (vma_covers: then it raises exactly one remove
  *     event with exactly its bounds)
  *   UFFDIO_WRITEPROTECT each range: a writer now waits in a WP fault
@@ -41,6 +48,11 @@
  *   zap_finish: forget the ranges; under the pte lock PTE_ZAP|e -> e,
  *     PTE_ZAP -> none; a page marked PTE_DISCARD meanwhile (the program's
  *     own remove event) is discarded now: entry released, none
+ *   each page of C whose pte is still its entry e: installed from its
+ *     folio, still in the swap cache, on the active list (zap_put_back,
+ *     swapin_put_back: under the pte lock and the remove fence, as a
+ *     minor fault); one that cannot be stays evicted
+ *   wake the faulters of the ranges
  *   zap_inflight := 0
  *
  * Why nothing is held across the drop: it waits until a handler reads its
@@ -79,6 +91,16 @@
  *    releases the entry: the page reads zero.  Its event for exactly one
  *    of our ranges may be taken for ours: then ours is taken for its, and
  *    every page of the range reads zero, as it asked.
+ *  - A carried page: the same as a page of V until zap_finish (a write
+ *    waits, a read sees the copy's data until the drop, a discard
+ *    releases the entry).  Then whoever locks its folio first installs
+ *    it: zap_put_back, or the program's own fault after the wake (a
+ *    minor fault), and the other finds the pte present (LOST: no second
+ *    install).  A discard applied before the put back leaves the pte
+ *    none: nothing is installed.  A refused install (EAGAIN: an event
+ *    pending; the remove fence: a reader mid-batch) leaves it evicted,
+ *    its data in the swap cache: a minor fault later.  The budget never
+ *    sees it twice: isolated, then cached, then resident again.
  *  - uswap_unmap/mmap/mremap over a range: layout_lock (region.c) waits
  *    for zap_inflight, or we back off before marking anything.  The
  *    program's own munmap(2): its unmap event clears the marks
@@ -126,16 +148,81 @@ static size_t zap_min(struct mm *mm)
 }
 
 /*
+ * carry_isolate - the active pages between two of the @n victims v[]
+ * (address order) that the window carries: the drop takes them with the
+ * victims, and zap_evict puts them back in the process at once
+ * (swapin_put_back: a copy, no TLB shootdown, no event), on the active
+ * list.  Why: every active page between two victims cut the range, and
+ * each range of a drop is one remove event, a round trip to the reading
+ * handler during which the kernel refuses every install (mmap_changing):
+ * under uniform access 6.25 ranges per window of 16 victims, the drop
+ * 86-90 us, and 30% of the program's faults were repeats of a refused
+ * install (docs/pager.md, "Carried pages").  A run of more than
+ * p.zap_carry active pages still cuts: putting them back would cost more
+ * than the event.  They are taken off the LRU and isolated like the
+ * victims; they go back to the active list whatever happens.
+ * Return: the number of pages in v[] now (victims and carried, address
+ * order, at most ZAP_WINDOW); *@a follows the anchor.
+ * Context: mm->lru_lock held.
+ */
+static size_t carry_isolate(struct mm *mm, struct pte_table *tbl,
+			    struct mm_page **v, bool *carry, size_t n,
+			    size_t *a)
+{
+	struct mm_page *out[ZAP_WINDOW];
+	bool out_carry[ZAP_WINDOW];
+	struct mm_page *anchor = v[*a];
+	size_t m = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (size_t)(v[k] - tbl->pages), j, run = 0;
+		size_t next = k + 1 < n ? (size_t)(v[k + 1] - tbl->pages) : i;
+
+		out[m] = v[k];
+		out_carry[m++] = false;
+		if (!mm->p.zap_carry)
+			continue;
+		for (j = i + 1; j < next && run <= mm->p.zap_carry; j++) {
+			struct mm_page *page = &tbl->pages[j];
+
+			run += page->lru_next && page->active;
+		}
+		if (run == 0 || run > mm->p.zap_carry)
+			continue;
+		for (j = i + 1; j < next; j++) {
+			struct mm_page *page = &tbl->pages[j];
+
+			if (!page->lru_next || !page->active)
+				continue;
+			isolated_add(mm, 1); /* first: never under-counted */
+			lru_del_locked(mm, page);
+			out[m] = page;
+			out_carry[m++] = true;
+		}
+	}
+	for (size_t k = 0; k < m; k++) {
+		v[k] = out[k];
+		carry[k] = out_carry[k];
+		if (out[k] == anchor)
+			*a = k;
+	}
+	return m;
+}
+
+/*
  * window_isolate - the victims of a window eviction: @anchor (isolated by
  * the caller, the oldest inactive page) and the inactive pages of its
  * aligned ZAP_WINDOW, inside its region, up to @max in all (ZAP_VICTIMS
- * at most), taken off the LRU, in address order.
- * Return: the number of victims; *@a is the anchor's index among them.
- * Fewer than zap_min: only the anchor (the others stay on the list).
+ * at most), taken off the LRU, in address order.  With them, in order,
+ * the pages to carry (carry_isolate): v[k] is one when @carry[k].
+ * Return: the number of pages in @v; *@a is the anchor's index there.
+ * Fewer than zap_min victims: only the anchor (the others stay on the
+ * list).
  * Context: the caller holds a reference on the anchor's table.
  */
 static size_t window_isolate(struct mm *mm, struct mm_page *anchor,
-			     struct mm_page **v, size_t max, size_t *a)
+			     struct mm_page **v, bool *carry, size_t max,
+			     size_t *a)
 {
 	struct pte_table *tbl = page_table(anchor);
 	size_t ai = (size_t)(anchor - tbl->pages);
@@ -144,6 +231,7 @@ static size_t window_isolate(struct mm *mm, struct mm_page *anchor,
 	size_t n = 0;
 
 	v[0] = anchor;
+	carry[0] = false;
 	*a = 0;
 	if (!r)
 		return 1;
@@ -178,6 +266,8 @@ static size_t window_isolate(struct mm *mm, struct mm_page *anchor,
 		v[0] = anchor;
 		*a = 0;
 		n = 1;
+	} else {
+		n = carry_isolate(mm, tbl, v, carry, n, a);
 	}
 	pthread_mutex_unlock(&mm->lru_lock);
 	return n;
@@ -185,11 +275,12 @@ static size_t window_isolate(struct mm *mm, struct mm_page *anchor,
 
 /* The ranges of one window eviction, and what each page of it is. */
 struct zap_plan {
-	size_t nr;		/* ranges */
-	size_t lo[ZAP_RANGES];	/* first page (table index) */
-	size_t hi[ZAP_RANGES];	/* one past the last victim */
-	bool take[ZAP_VICTIMS]; /* the victim is in a range */
-	size_t ntake;
+	size_t nr;	       /* ranges */
+	size_t lo[ZAP_RANGES]; /* first page (table index) */
+	size_t hi[ZAP_RANGES]; /* one past the last victim */
+	bool take[ZAP_WINDOW]; /* the page (victim or carried) is in a range */
+	size_t ntake;	       /* victims taken */
+	size_t ncarry;	       /* carried pages taken */
 };
 
 /*
@@ -204,20 +295,64 @@ static bool pte_droppable(uint64_t pte)
 }
 
 /*
- * zap_plan_make - cut the victims still present into ranges (see the file
- * comment).  Victims no longer present are not taken (nothing to evict:
- * discarded, or not ours any more); victims past the last range neither.
+ * zap_plan_trim - a range must begin and end with a victim: carried pages
+ * at its ends (a cut fell between them and the next victim) are not
+ * taken; a range left with no victim goes.
+ */
+static void zap_plan_trim(struct pte_table *tbl, struct mm_page **v,
+			  const bool *carry, size_t n, struct zap_plan *pl)
+{
+	size_t nr = 0;
+
+	for (size_t r = 0; r < pl->nr; r++) {
+		size_t first = SIZE_MAX, last = 0;
+
+		for (size_t k = 0; k < n; k++) {
+			size_t i = (size_t)(v[k] - tbl->pages);
+
+			if (!pl->take[k] || i < pl->lo[r] || i >= pl->hi[r])
+				continue;
+			if (!carry[k]) {
+				if (first == SIZE_MAX)
+					first = k;
+				last = k;
+			}
+		}
+		for (size_t k = 0; k < n; k++) {
+			size_t i = (size_t)(v[k] - tbl->pages);
+
+			if (pl->take[k] && carry[k] && i >= pl->lo[r] &&
+			    i < pl->hi[r] &&
+			    (first == SIZE_MAX || k < first || k > last)) {
+				pl->take[k] = false;
+				pl->ncarry--;
+			}
+		}
+		if (first == SIZE_MAX)
+			continue;
+		pl->lo[nr] = (size_t)(v[first] - tbl->pages);
+		pl->hi[nr++] = (size_t)(v[last] - tbl->pages) + 1;
+	}
+	pl->nr = nr;
+}
+
+/*
+ * zap_plan_make - cut the victims and carried pages still present into
+ * ranges (see the file comment).  Victims no longer present are not
+ * taken (nothing to evict: discarded, or not ours any more); victims past
+ * the last range neither.
  * Context: the pte lock of @tbl held.
  */
 static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
-			  struct mm_page **v, size_t n, struct zap_plan *pl)
+			  struct mm_page **v, const bool *carry, size_t n,
+			  struct zap_plan *pl)
 {
 	size_t first = (size_t)(v[0] - tbl->pages);
 	size_t last = (size_t)(v[n - 1] - tbl->pages);
 	size_t k = 0;
 	bool open = false;
 
-	pl->nr = pl->ntake = 0;
+	pl->nr = pl->ntake = pl->ncarry = 0;
 	for (size_t i = first; i <= last; i++) {
 		struct mm_page *page = &tbl->pages[i];
 		uint64_t pte = atomic_load(&page->pte);
@@ -232,7 +367,10 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 				}
 				pl->hi[pl->nr - 1] = i + 1;
 				pl->take[k] = true;
-				pl->ntake++;
+				if (carry[k])
+					pl->ncarry++;
+				else
+					pl->ntake++;
 			} else {
 				open = false;
 			}
@@ -241,13 +379,16 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 			open = false;
 		}
 	}
+	zap_plan_trim(tbl, v, carry, n, pl);
 	/* each range must raise exactly one remove event: one vma */
 	for (size_t r = 0; r < pl->nr; r++) {
 		if (vma_covers(mm, tbl->addr + pl->lo[r] * PAGE_SIZE,
 			       tbl->addr + pl->hi[r] * PAGE_SIZE))
 			continue;
+		for (k = 0; k < n; k++)
+			pl->take[k] = false;
 		pl->nr = 0;
-		pl->ntake = 0;
+		pl->ntake = pl->ncarry = 0;
 		return;
 	}
 }
@@ -390,23 +531,23 @@ static size_t zap_finish(struct mm *mm, uint64_t start, uint64_t end, bool seen,
 
 /*
  * zap_back_off - undo a window eviction that marked nothing: the first
- * @wp ranges are un-protected, the victims still present go back to the
- * LRU except v[@keep] (the caller evicts it alone; SIZE_MAX: none), the
+ * @wp ranges are un-protected, the victims and carried pages still
+ * present go back to their LRU list except v[@keep] (the caller evicts it alone; SIZE_MAX: none), the
  * @ready folios and entries are released.  An un-protect the kernel
  * refuses (EAGAIN) leaves its range write-protected, as zap_unzap_locked
  * says.
  * Context: the pte lock held (dropped here); zap_inflight set (cleared).
  */
 static void zap_back_off(struct mm *mm, struct pte_table *tbl,
-			 struct mm_page **v, size_t n, size_t keep,
-			 const struct zap_plan *pl, size_t wp,
+			 struct mm_page **v, const bool *carry, size_t n,
+			 size_t keep, const struct zap_plan *pl, size_t wp,
 			 struct folio **folios, size_t ready)
 {
 	if (wp)
 		zap_protect(mm, tbl, pl, wp, false);
 	for (size_t i = 0; i < n; i++) {
 		if (i != keep) {
-			page_keep_locked(mm, v[i]);
+			page_keep_locked(mm, v[i], carry[i]);
 			isolated_add(mm, -1);
 		}
 	}
@@ -421,6 +562,35 @@ static void zap_back_off(struct mm *mm, struct pte_table *tbl,
 }
 
 /*
+ * zap_put_back - the drop is done: the carried pages the plan took
+ * (carry_isolate) go back into the process from their folios, still in
+ * the swap cache, as minor faults would put them (swapin_put_back).  One
+ * that cannot (its folio busy, the pte changed: the program faulted it
+ * back first or discarded it; an install refused for an event pending)
+ * stays evicted like a victim: its next touch is a minor fault.
+ * Context: the reclaimer; no locks held, no references (as after the
+ * drop: @addrs, not the pages, say where they were).
+ */
+static void zap_put_back(struct mm *mm, const bool *carry, size_t n,
+			 const struct zap_plan *pl, const uint64_t *addrs,
+			 const swp_entry_t *entries)
+{
+	for (size_t k = 0; k < n; k++) {
+		struct mm_region *r;
+
+		if (!carry[k] || !pl->take[k])
+			continue;
+		r = region_get(mm, addrs[k]);
+		if (r && swapin_put_back(mm, r, addrs[k], entries[k]))
+			STAT_INC(mm, zap_carried);
+		else
+			STAT_INC(mm, zap_carry_missed);
+		if (r)
+			region_put(r);
+	}
+}
+
+/*
  * zap_evict - evict the victims @v[0..@n) of one window (window_isolate;
  * v[@a] is the anchor), as the file comment says.  On success the table
  * reference the caller holds (lru_isolate's) is dropped here, before the
@@ -430,11 +600,13 @@ static void zap_back_off(struct mm *mm, struct pte_table *tbl,
  * the table reference still held (the caller evicts the anchor alone).
  * Context: the reclaimer thread; no locks held.
  */
-static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
+static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
+		     size_t n, size_t a)
 {
 	struct pte_table *tbl = page_table(v[0]);
-	struct folio *folios[ZAP_VICTIMS];
-	swp_entry_t entries[ZAP_VICTIMS];
+	struct folio *folios[ZAP_WINDOW];
+	swp_entry_t entries[ZAP_WINDOW];
+	uint64_t addrs[ZAP_WINDOW];
 	struct iovec iov[ZAP_RANGES];
 	struct zap_range done[ZAP_RANGES];
 	bool dropped[ZAP_RANGES];
@@ -445,7 +617,7 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 	atomic_store(&mm->zap_inflight, 1);
 	if (atomic_load(&mm->layout_busy)) {
 		pthread_mutex_lock(&tbl->lock);
-		zap_back_off(mm, tbl, v, n, a, &pl, 0, folios, 0);
+		zap_back_off(mm, tbl, v, carry, n, a, &pl, 0, folios, 0);
 		return -EAGAIN;
 	}
 	for (; ready < n; ready++) {
@@ -458,17 +630,18 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 	}
 	pthread_mutex_lock(&tbl->lock);
 	if (ready < n || atomic_load(&mm->closing)) {
-		zap_back_off(mm, tbl, v, n, a, &pl, 0, folios, ready);
+		zap_back_off(mm, tbl, v, carry, n, a, &pl, 0, folios, ready);
 		return -EAGAIN;
 	}
-	zap_plan_make(mm, tbl, v, n, &pl);
+	zap_plan_make(mm, tbl, v, carry, n, &pl);
 	if (pl.ntake < zap_min(mm)) {
-		zap_back_off(mm, tbl, v, n, a, &pl, 0, folios, ready);
+		zap_back_off(mm, tbl, v, carry, n, a, &pl, 0, folios, ready);
 		return -EAGAIN;
 	}
 	if (!mm->p.zap_unprotected &&
 	    zap_protect(mm, tbl, &pl, pl.nr, true) < 0) {
-		zap_back_off(mm, tbl, v, n, a, &pl, pl.nr, folios, ready);
+		zap_back_off(mm, tbl, v, carry, n, a, &pl, pl.nr, folios,
+			     ready);
 		return -EAGAIN;
 	}
 	for (k = 0; k < n; k++) {
@@ -478,7 +651,8 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 			break; /* dropped by the program: EIO */
 	}
 	if (k < n) {
-		zap_back_off(mm, tbl, v, n, a, &pl, pl.nr, folios, ready);
+		zap_back_off(mm, tbl, v, carry, n, a, &pl, pl.nr, folios,
+			     ready);
 		return -EAGAIN;
 	}
 	/* mark: from here the pages are on their way out */
@@ -508,10 +682,11 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 			(uint64_t)(uintptr_t)iov[r].iov_base + iov[r].iov_len,
 			false};
 	pthread_mutex_unlock(&mm->zap_lock);
-	/* victims not taken: back to the LRU if still present */
+	/* pages not taken: back to their list if still present */
 	for (k = 0; k < n; k++) {
+		addrs[k] = page_addr(v[k]);
 		if (!pl.take[k]) {
-			page_keep_locked(mm, v[k]);
+			page_keep_locked(mm, v[k], carry[k]);
 			isolated_add(mm, -1);
 		}
 	}
@@ -560,11 +735,19 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
 		}
 		evicted -= zap_finish(mm, done[r].start, done[r].end,
 				      done[r].seen, dropped[r]);
-		/* the faults that met PTE_ZAP sleep until now (serve_fault) */
+	}
+	zap_put_back(mm, carry, n, &pl, addrs, entries);
+	/* the faults that met PTE_ZAP sleep until now (serve_fault) */
+	for (size_t r = 0; r < pl.nr; r++)
 		uffd_wake(&mm->uffd, done[r].start,
 			  done[r].end - done[r].start);
-	}
 	atomic_store(&mm->zap_inflight, 0);
+	/*
+	 * The carried pages were not evicted.  (Those of a range whose drop
+	 * failed zap_finish counted already: under-counted then, which
+	 * only makes the reclaimer go on.)
+	 */
+	evicted = evicted > pl.ncarry ? evicted - pl.ncarry : 0;
 	STAT_ADD(mm, window_evictions, evicted);
 	STAT_INC(mm, zap_windows);
 	return (int)evicted;
@@ -584,7 +767,8 @@ static int zap_evict(struct mm *mm, struct mm_page **v, size_t n, size_t a)
  */
 int zap_window(struct mm *mm, struct mm_page *anchor, size_t max)
 {
-	struct mm_page *v[ZAP_VICTIMS];
+	struct mm_page *v[ZAP_WINDOW];
+	bool carry[ZAP_WINDOW];
 	size_t batch = mm->p.budget_pages / 4, a, n;
 
 	if (mm->zap_pause_ns && zap_now_ns() < mm->zap_pause_ns)
@@ -594,9 +778,9 @@ int zap_window(struct mm *mm, struct mm_page *anchor, size_t max)
 		batch = ZAP_VICTIMS;
 	if (max < batch)
 		max = batch;
-	n = window_isolate(mm, anchor, v, max, &a);
+	n = window_isolate(mm, anchor, v, carry, max, &a);
 
 	if (n < zap_min(mm))
 		return -EAGAIN;
-	return zap_evict(mm, v, n, a);
+	return zap_evict(mm, v, carry, n, a);
 }

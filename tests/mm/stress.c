@@ -441,7 +441,8 @@ int main(int argc, char **argv)
 	uswap_stats(u, &st);
 	printf("faults %llu zero %llu minor %llu major %llu repeat %llu "
 	       "eexist %llu swapins %llu swapouts %llu (evicted in runs "
-	       "%llu, by windows %llu in %llu drops, faults woken to wait "
+	       "%llu, by windows %llu in %llu drops, carried and put back "
+	       "%llu, left evicted %llu, faults woken to wait "
 	       "for a drop %llu; faults that reclaimed first %llu)\n",
 	       (unsigned long long)st.faults,
 	       (unsigned long long)st.faults_zero,
@@ -455,6 +456,9 @@ int main(int argc, char **argv)
 	       (unsigned long long)atomic_load(
 		       &uswap_mm(u)->stats.window_evictions),
 	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_windows),
+	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_carried),
+	       (unsigned long long)atomic_load(
+		       &uswap_mm(u)->stats.zap_carry_missed),
 	       (unsigned long long)atomic_load(&uswap_mm(u)->stats.zap_waits),
 	       (unsigned long long)atomic_load(
 		       &uswap_mm(u)->stats.direct_reclaims));
