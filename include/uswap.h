@@ -69,6 +69,13 @@ struct uswap_config {
 				    instead of all on one, where each page drop's
 				    hand-off between them is a context switch
 				    rather than two cross-CPU wake-ups */
+#define USWAP_F_NO_CARRY \
+	(1u << 6) /* a window eviction cuts its drop at every page
+				    in use between its cold ones, instead of
+				    dropping up to 8 in a row with them and
+				    putting them back at once (each cut is one
+				    more remove event, during which the kernel
+				    refuses every install) */
 
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {

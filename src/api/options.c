@@ -164,6 +164,18 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_NO_COLOCATE},
+	{{"no_carry", "USWAP_NO_CARRY", "flag", "off",
+	  "A window eviction cuts its drop at every page in use between "
+	  "its cold ones.  By default it drops runs of up to 8 such pages "
+	  "with them and puts them straight back: each cut costs one more "
+	  "remove event, and while one is pending the kernel refuses every "
+	  "install, so faults repeat (docs/pager.md, \"Carried pages\").",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_NO_CARRY},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -48,6 +48,10 @@ int main(void)
 	CHECK(cfg.flags == (USWAP_F_SIGBUS | USWAP_F_NO_COLOCATE));
 	CHECK(uswap_options_set(&cfg, "no_colocate", "off", err, 256) == 0);
 	CHECK(cfg.flags == USWAP_F_SIGBUS);
+	CHECK(uswap_options_set(&cfg, "no_carry", "1", err, 256) == 0);
+	CHECK(cfg.flags == (USWAP_F_SIGBUS | USWAP_F_NO_CARRY));
+	CHECK(uswap_options_set(&cfg, "no_carry", "false", err, 256) == 0);
+	CHECK(cfg.flags == USWAP_F_SIGBUS);
 	CHECK(uswap_options_resolve(&cfg, &o, err, sizeof(err)) == 0);
 	CHECK(o.budget == 256ul << 20 && o.threads == 4);
 	CHECK(o.policy == SWAPIN_FALLBACK && o.flags == USWAP_F_SIGBUS);
@@ -64,6 +68,6 @@ int main(void)
 		CHECK(info->name && info->env && info->def && info->help);
 		CHECK(!strncmp(info->env, "USWAP_", 6));
 	}
-	CHECK(i == 12);
+	CHECK(i == 13);
 	return 0;
 }
