@@ -50,13 +50,15 @@ usage: sudo $0 [options] [-- extra workload options]
   -p, --patterns "P.."  default "$patterns"
   -T, --threads "N.."   default "$threads_list"
   -c, --configs "C.."   any of "uswap zram plain uswap-sigbus uswap-nospin
-                        uswap-sigbus-spread" (default the first three;
+                        uswap-sigbus-spread uswap-nocarry
+                        uswap-sigbus-nocarry" (default the first three;
                         uswap-sigbus is uswap with USWAP_SIGBUS=1, faults
                         served in the faulting thread; uswap-nospin is uswap
                         with USWAP_NO_SPIN=1, handlers that sleep at once;
                         uswap-sigbus-spread is uswap-sigbus with
                         USWAP_NO_COLOCATE=1, uswap's threads on any CPU;
-                        uswap* are
+                        the -nocarry ones add USWAP_NO_CARRY=1, window
+                        evictions that carry no page; uswap* are
                         skipped if the workload was built without uswap.
                         Other USWAP_* variables in the environment reach
                         every uswap run)
@@ -261,7 +263,7 @@ want_zram=0
 run_configs=()
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread)
+	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread | uswap-nocarry | uswap-sigbus-nocarry)
 		if [[ " $features " == *" uswap "* ]]; then
 			run_configs+=("$c")
 		else
@@ -270,7 +272,7 @@ for c in $configs; do
 		;;
 	zram) want_zram=1 run_configs+=(zram) ;;
 	plain) run_configs+=(plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, uswap-nocarry, uswap-sigbus-nocarry, zram, plain)" ;;
 	esac
 done
 [ ${#run_configs[@]} -gt 0 ] || die "nothing to run"
@@ -313,6 +315,17 @@ md="$outdir/pager-vs-zram-$stamp.md"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t_begin=$(date +%s)
 
+uswap_env() { # uswap configuration -> its USWAP_* variables
+	case "$1" in
+	uswap) ;;
+	uswap-sigbus) echo USWAP_SIGBUS=1 ;;
+	uswap-sigbus-spread) echo USWAP_SIGBUS=1 USWAP_NO_COLOCATE=1 ;;
+	uswap-nospin) echo USWAP_NO_SPIN=1 ;;
+	uswap-nocarry) echo USWAP_NO_CARRY=1 ;;
+	uswap-sigbus-nocarry) echo USWAP_SIGBUS=1 USWAP_NO_CARRY=1 ;;
+	esac
+}
+
 run_one() { # config pattern threads rep
 	local c=$1 p=$2 t=$3 rep=$4 rc=0 out err
 	local args=(--budget "$budget_b" --size "$size_b" --pattern "$p"
@@ -322,17 +335,9 @@ run_one() { # config pattern threads rep
 	tmo=$(awk -v s="$seconds" -v w="$warm" 'BEGIN { printf "%d", 10 * (s + w) + 300 }')
 	out=$(mktemp) err=$(mktemp)
 	case "$c" in
-	uswap)
-		timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
-		;;
-	uswap-sigbus)
-		USWAP_SIGBUS=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
-		;;
-	uswap-sigbus-spread)
-		USWAP_SIGBUS=1 USWAP_NO_COLOCATE=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
-		;;
-	uswap-nospin)
-		USWAP_NO_SPIN=1 timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+	uswap*)
+		# shellcheck disable=SC2046 # one word per variable
+		env $(uswap_env "$c") timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	zram)
 		echo 0 >"$cg/memory.max_usage_in_bytes"
