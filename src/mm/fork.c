@@ -306,6 +306,7 @@ static void fork_restart(struct mm *mm)
  */
 static void fork_child(void)
 {
+	mm_tid_forget();
 	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
 		fork_restart(mm);
 		pthread_mutex_unlock(&mm->map_lock);

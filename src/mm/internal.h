@@ -577,6 +577,9 @@ static inline bool folio_populated(struct mm *mm, struct folio *folio)
  * (the store allocates), only the reclaimer thread frees folios.
  */
 extern _Thread_local bool mm_in_signal;
+/* mm_tid - gettid(), cached per thread; mm_tid_forget: fork's child */
+pid_t mm_tid(void);
+void mm_tid_forget(void);
 
 /* ---- reclaim.c ---- */
 void lru_add_locked(struct mm *mm, struct mm_page *page, bool active);
