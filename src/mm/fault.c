@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -1110,11 +1111,49 @@ static int sigbus_users; /* sigbus_lock */
 
 _Thread_local bool mm_in_signal;
 
+/*
+ * A copy that may meet a page not in memory (mm_copy_page): where its
+ * SIGBUS jumps back to.  Set only around the copy, in the copying thread.
+ */
+static _Thread_local sigjmp_buf *volatile copy_env;
+
+bool mm_copy_page(void *dst, const void *src)
+{
+	sigjmp_buf env;
+
+	/*
+	 * No mask saved (a system call per page): the jump leaves the
+	 * handler's mask, SIGBUS blocked (sa_mask is empty), so the rare
+	 * way back unblocks it.
+	 */
+	if (sigsetjmp(env, 0)) {
+		sigset_t bus;
+
+		copy_env = NULL;
+		sigemptyset(&bus);
+		sigaddset(&bus, SIGBUS);
+		pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
+		return false;
+	}
+	/* the fences keep the stores around the copy (the compiler would
+	 * drop the first: nothing it knows of reads it before the second) */
+	copy_env = &env;
+	atomic_signal_fence(memory_order_seq_cst);
+	memcpy(dst, src, PAGE_SIZE);
+	atomic_signal_fence(memory_order_seq_cst);
+	copy_env = NULL;
+	return true;
+}
+
 static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 {
 	const struct sigaction *prev;
 	int saved = errno;
 
+	if (copy_env && si->si_code == BUS_ADRERR) {
+		errno = saved;
+		siglongjmp(*copy_env, 1);
+	}
 	if (si->si_code == BUS_ADRERR) {
 		uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
 

@@ -577,6 +577,16 @@ static inline bool folio_populated(struct mm *mm, struct folio *folio)
  * (the store allocates), only the reclaimer thread frees folios.
  */
 extern _Thread_local bool mm_in_signal;
+/*
+ * mm_copy_page - in the in-thread mode, copy the page at @src (in a
+ * region) to @dst with a plain memcpy, for a thread that holds a pte
+ * lock: a page not in memory raises SIGBUS in this thread, and uswap's
+ * handler, instead of serving it (it would wait for our lock), jumps
+ * back here.  Return: false if it met such a page (@dst partly written).
+ * Not for the handler-thread mode: there the access would wait for a
+ * handler.  Context: not in a signal handler.
+ */
+bool mm_copy_page(void *dst, const void *src);
 /* mm_tid - gettid(), cached per thread; mm_tid_forget: fork's child */
 pid_t mm_tid(void);
 void mm_tid_forget(void);

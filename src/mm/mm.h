@@ -280,6 +280,9 @@ enum mm_hook_point {
 				      before inflight_del */
 	MM_HOOK_WP_FAULT,	   /* do_wp_page, before the pte lock
 				      (entry 0) */
+	MM_HOOK_ZAP_BEFORE_COPY,   /* a window eviction, pte lock held,
+				      before it copies its pages (entry:
+				      .val is the first one's address) */
 	MM_HOOK_NR,
 };
 

@@ -34,8 +34,10 @@
  *     each inside one vma (vma_covers: then it raises exactly one remove
  *     event with exactly its bounds)
  *   UFFDIO_WRITEPROTECT each range: a writer now waits in a WP fault
- *   copy each page of V into its folio with pread(/proc/self/mem): a page
- *     the program dropped meanwhile reads EIO instead of faulting to us
+ *   copy each page of V into its folio (zap_copy): a page the program
+ *     dropped meanwhile must not fault to our handlers (they would wait
+ *     for our pte lock): pread(/proc/self/mem) reads EIO there, the
+ *     in-thread mode's memcpy jumps back from its SIGBUS
  *   each page of V: swap_duplicate (count 1), pte := PTE_ZAP|entry; each
  *     hole of a range: pte |= PTE_ZAP
  *   register the ranges (mm->zap_ranges); pte unlock
@@ -71,7 +73,7 @@
  *
  * Race timelines:
  *  - A thread writes a page of V.  Before the write-protect: the write is
- *    in the copy (pread reads after the WP).  After: it waits in a WP
+ *    in the copy (the copy reads after the WP).  After: it waits in a WP
  *    fault; its handler (do_wp_page) finds PTE_ZAP and leaves it asleep;
  *    the evictor's wake after zap_finish sends it to fault again, now a
  *    missing fault that swaps the page in from the swap cache; then it
@@ -83,8 +85,8 @@
  *  - The program discards a page of V (MADV_DONTNEED) before the plan:
  *    the page is marked discarded (region.c, discard_table) and is not
  *    taken.  Between the plan and the copy (the kernel zaps after the
- *    event was read, not under our lock): pread gives EIO, we back off
- *    (ranges un-protected, pages back on the LRU or dropped if
+ *    event was read, not under our lock): the copy sees it gone, we back
+ *    off (ranges un-protected, pages back on the LRU or dropped if
  *    discarded).
  *    After the copy: its remove event is applied under the pte lock, so
  *    after the marks: discard_table sets PTE_DISCARD, and zap_finish
@@ -562,6 +564,26 @@ static void zap_back_off(struct mm *mm, struct pte_table *tbl,
 }
 
 /*
+ * zap_copy - copy the present page @page into @folio.  A plain read of a
+ * page the program dropped meanwhile would fault to our own handlers,
+ * who would wait for the pte lock we hold.  With handler threads:
+ * pread(/proc/self/mem), which reads EIO there instead of faulting: a
+ * system call per page, most of what a window costs besides its drop
+ * (bench/evict_batch.c, wp-ev1).  In the in-thread mode such a fault is
+ * a SIGBUS in this thread: mm_copy_page copies with memcpy and jumps
+ * back on one (tests/mm/zap_copy_gone.c makes it happen).
+ * Return: false when the page was not there.
+ */
+static bool zap_copy(struct mm *mm, struct folio *folio, struct mm_page *page)
+{
+	if (mm->p.sigbus)
+		return mm_copy_page(folio->data,
+				    (const void *)(uintptr_t)page_addr(page));
+	return pread(mm->mem_fd, folio->data, PAGE_SIZE,
+		     (off_t)page_addr(page)) == (ssize_t)PAGE_SIZE;
+}
+
+/*
  * zap_put_back - the drop is done: the carried pages the plan took
  * (carry_isolate) go back into the process from their folios, still in
  * the swap cache, as minor faults would put them (swapin_put_back).  One
@@ -644,11 +666,12 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 			     ready);
 		return -EAGAIN;
 	}
+	for (k = 0; k < n && !pl.take[k]; k++)
+		;
+	mm_hook(MM_HOOK_ZAP_BEFORE_COPY, (swp_entry_t){.val = page_addr(v[k])});
 	for (k = 0; k < n; k++) {
-		if (pl.take[k] &&
-		    pread(mm->mem_fd, folios[k]->data, PAGE_SIZE,
-			  (off_t)page_addr(v[k])) != (ssize_t)PAGE_SIZE)
-			break; /* dropped by the program: EIO */
+		if (pl.take[k] && !zap_copy(mm, folios[k], v[k]))
+			break; /* dropped by the program */
 	}
 	if (k < n) {
 		zap_back_off(mm, tbl, v, carry, n, a, &pl, pl.nr, folios,
