@@ -534,8 +534,9 @@ static size_t zap_finish(struct mm *mm, uint64_t start, uint64_t end, bool seen,
 /*
  * zap_back_off - undo a window eviction that marked nothing: the first
  * @wp ranges are un-protected, the victims and carried pages still
- * present go back to their LRU list except v[@keep] (the caller evicts it alone; SIZE_MAX: none), the
- * @ready folios and entries are released.  An un-protect the kernel
+ * present go back to their LRU list except v[@keep] (the caller evicts
+ * it alone; SIZE_MAX: none), the @ready folios and entries are
+ * released.  An un-protect the kernel
  * refuses (EAGAIN) leaves its range write-protected, as zap_unzap_locked
  * says.
  * Context: the pte lock held (dropped here); zap_inflight set (cleared).
@@ -668,7 +669,8 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 	}
 	for (k = 0; k < n && !pl.take[k]; k++)
 		;
-	mm_hook(MM_HOOK_ZAP_BEFORE_COPY, (swp_entry_t){.val = page_addr(v[k])});
+	mm_hook(MM_HOOK_ZAP_BEFORE_COPY,
+		(swp_entry_t){.val = k < n ? page_addr(v[k]) : 0});
 	for (k = 0; k < n; k++) {
 		if (pl.take[k] && !zap_copy(mm, folios[k], v[k]))
 			break; /* dropped by the program */
