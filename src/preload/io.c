@@ -41,8 +41,8 @@
  * ("Guru Meditation: aeApiPoll: epoll_wait, Bad address") before.
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
- * makes inside itself (stdio's buffers: fread, fgets, getline...),
- * preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
+ * makes inside itself (but stdio's buffers are kept out of uswap memory:
+ * stdio.c), preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
  * into buffers (stat, getdents64, select...).  A thread with SIGBUS
  * blocked that touches a page not in memory is killed (the mode's limit):
  * it would have got EFAULT here before.
@@ -210,6 +210,11 @@ static bool touch(const void *p, size_t len)
 static bool touch_front(const void *p, size_t len, bool write)
 {
 	return touch_rw(p, len < io_touch_max ? len : io_touch_max, write);
+}
+
+bool io_touch_front(const void *p, size_t len, bool write)
+{
+	return touch_front(p, len, write);
 }
 
 /*

@@ -183,9 +183,6 @@ static void early_note(const void *addr, size_t len)
 
 /* ---- the raw system calls (also uswap's own mmap, via raw.h) ---- */
 
-void *uswap_raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		     off_t off);
-int uswap_raw_munmap(void *addr, size_t len);
 void *uswap_raw_mremap(void *old, size_t old_len, size_t new_len, int flags,
 		       ...);
 int uswap_raw_madvise(void *addr, size_t len, int advice);
@@ -660,6 +657,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	shim_u = u;
 	adopt_early();
 	atomic_store_explicit(&shim_ready, true, memory_order_release);
+	stdio_init();
 	shim_depth--;
 }
 
@@ -703,7 +701,7 @@ static void shim_report(void)
 			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
 			      "DONTNEED %lu, adopted %lu (%lu KiB), not "
 			      "adopted %lu, EFAULT retried %lu, locale pages "
-			      "kept %lu\n",
+			      "kept %lu, stdio buffers given %lu\n",
 			      prefix, atomic_load(&n_routed),
 			      atomic_load(&n_fallback), atomic_load(&n_large),
 			      atomic_load(&n_unmapped),
@@ -711,7 +709,7 @@ static void shim_report(void)
 			      atomic_load(&n_adopted),
 			      atomic_load(&n_adopted_bytes) >> 10,
 			      atomic_load(&n_adopt_failed), io_retried(),
-			      locale_pages_kept());
+			      locale_pages_kept(), stdio_buffers_given());
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

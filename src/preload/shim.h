@@ -1,6 +1,7 @@
 /*
  * What the shim's files share: shim.c (the memory calls, start and exit),
- * io.c (system calls into uswap memory in the in-thread mode), locale.c
+ * io.c (system calls into uswap memory in the in-thread mode), stdio.c
+ * (stdio's buffers out of uswap memory, in that mode), locale.c
  * (the locale data new threads read at birth, in that mode) and signals.c
  * (uswap's SIGBUS handler stays first, in that mode).
  * Hidden: exports.map exports only the interposed names.
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "uswap.h"
 
@@ -64,6 +66,27 @@ void io_init(void);
 
 /* io.c: bytes of a call's buffers touched first (half the budget) */
 extern size_t io_touch_max;
+
+/*
+ * io_touch_front - bring in the front of [@p, +@len) that is uswap memory
+ * (at most io_touch_max bytes, last page first; @write: by atomic adds of
+ * zero, for buffers the kernel writes).  Return: whether any was uswap's.
+ */
+bool io_touch_front(const void *p, size_t len, bool write);
+
+/*
+ * stdio_init - give stdin and stdout buffers out of uswap memory in the
+ * in-thread mode (stdio.c).  Context: the constructor, shim_u set.
+ */
+void stdio_init(void);
+
+/* stdio_buffers_given - stdio.c's buffers given, for the report */
+unsigned long stdio_buffers_given(void);
+
+/* The shim's raw system calls (shim.c): never routed into uswap. */
+void *uswap_raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		     off_t off);
+int uswap_raw_munmap(void *addr, size_t len);
 
 /* io_retried - system calls io.c retried after EFAULT, for the report. */
 unsigned long io_retried(void);
