@@ -101,7 +101,8 @@ static const struct opt opts[] = {
 	  "faster, but a system call touching a page not in memory "
 	  "(swapped out or never touched) fails with EFAULT (under "
 	  "`uswap run` read, write, recv, send and their variants "
-	  "bring their buffers in first), and a thread touching one "
+	  "bring their buffers in first, and stdio streams get buffers "
+	  "out of uswap memory), and a thread touching one "
 	  "with SIGBUS blocked is killed (`uswap run` keeps SIGBUS "
 	  "unblocked and covers glibc's thread start and exit: "
 	  "docs/preload.md).",
