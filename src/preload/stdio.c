@@ -31,9 +31,10 @@
  * page evicted between the touch and the kernel's copy, which needs the
  * reclaimer to take a page just touched).
  *
- * Not covered: streams opened before the shim's constructor, or by
- * fopencookie, fmemopen and open_memstream (no kernel I/O into their
- * buffers), and wide-character streams' own buffers.
+ * Not covered: streams opened before the shim's constructor, or by glibc
+ * for itself, or by fopencookie, fmemopen and open_memstream (no kernel
+ * I/O into their buffers), glibc's "m" streams (read through an mmap),
+ * and wide-character streams' own buffers.
  *
  * Lock order: kept_lock is a leaf (no call made under it); fork holds it
  * across (atfork), so the child never inherits it taken.
@@ -45,6 +46,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -178,10 +180,14 @@ static bool in_mode(void)
 	return shim_active() && uswap_faults_in_thread(shim_u);
 }
 
-/* opened - a stream the program just opened: give it a buffer (in mode). */
-static FILE *opened(FILE *fp)
+/*
+ * opened - a stream the program just opened with @mode: give it a buffer
+ * (in the mode).  Not to a glibc "m" stream (read through an mmap of the
+ * file: no read(2) into a buffer).
+ */
+static FILE *opened(FILE *fp, const char *mode)
 {
-	if (fp && in_mode())
+	if (fp && in_mode() && !(mode && strchr(mode, 'm')))
 		give_buffer(fp);
 	return fp;
 }
@@ -225,32 +231,32 @@ NEXT_FN(size_t, fwrite_unlocked, (const void *, size_t, size_t, FILE *))
 
 SHIM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
-	return opened(fopen_next()(path, mode));
+	return opened(fopen_next()(path, mode), mode);
 }
 
 SHIM_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
-	return opened(fopen64_next()(path, mode));
+	return opened(fopen64_next()(path, mode), mode);
 }
 
 SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 {
-	return opened(fdopen_next()(fd, mode));
+	return opened(fdopen_next()(fd, mode), mode);
 }
 
 SHIM_EXPORT FILE *tmpfile(void)
 {
-	return opened(tmpfile_next()());
+	return opened(tmpfile_next()(), NULL);
 }
 
 SHIM_EXPORT FILE *tmpfile64(void)
 {
-	return opened(tmpfile64_next()());
+	return opened(tmpfile64_next()(), NULL);
 }
 
 SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 {
-	return opened(popen_next()(cmd, mode));
+	return opened(popen_next()(cmd, mode), mode);
 }
 
 /*
@@ -287,7 +293,7 @@ SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
 
 	if (had)
 		kept_free(&k);
-	return opened(r);
+	return opened(r, mode);
 }
 
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
@@ -298,7 +304,7 @@ SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 
 	if (had)
 		kept_free(&k);
-	return opened(r);
+	return opened(r, mode);
 }
 
 /*
