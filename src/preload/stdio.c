@@ -285,26 +285,27 @@ SHIM_EXPORT int pclose(FILE *fp)
 	CLOSING(fp, pclose_next()(fp));
 }
 
-SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+/* reopened - freopen's work: the old buffer goes (see CLOSING), a new one */
+static FILE *reopened(FILE *(*next)(const char *, const char *, FILE *),
+		      const char *path, const char *mode, FILE *fp)
 {
 	struct kept k;
 	bool had = kept_take(fp, &k);
-	FILE *r = freopen_next()(path, mode, fp);
+	FILE *r = next(path, mode, fp);
 
 	if (had)
 		kept_free(&k);
 	return opened(r, mode);
 }
 
+SHIM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	return reopened(freopen_next(), path, mode, fp);
+}
+
 SHIM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *fp)
 {
-	struct kept k;
-	bool had = kept_take(fp, &k);
-	FILE *r = freopen64_next()(path, mode, fp);
-
-	if (had)
-		kept_free(&k);
-	return opened(r, mode);
+	return reopened(freopen64_next(), path, mode, fp);
 }
 
 /*
