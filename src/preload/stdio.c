@@ -260,7 +260,7 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 }
 
 /*
- * closed - after @fp's close (or reopen: glibc drops the buffer before it
+ * CLOSING - after @fp's close (or reopen: glibc drops the buffer before it
  * opens the new file), unmap the buffer it had from us, if any: glibc
  * flushed it and holds it no more.
  */
