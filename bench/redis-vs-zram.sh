@@ -203,16 +203,36 @@ held_peak() {
 	esac
 }
 
+# killed - the server died under the run (the kernel's OOM killer in the
+# zram configuration's cgroup, most often: SIGKILL): a failed run, kept
+# in the raw lines (the table counts the runs that completed), not the end
+# of the benchmark.  Return: 0 when it died.
+killed() { # config rep phase
+	local rc=0
+	kill -0 "$server" 2>/dev/null && return 1
+	wait "$server" 2>/dev/null || rc=$?
+	server=
+	echo "RESULT label=$1 rep=$2 failed=died-while-$3 status=$rc" >>"$raw"
+	echo "  $1 rep $2: redis-server died while $3 (exit status $rc; 137 = SIGKILL, the OOM killer's); run counted as failed" >&2
+	return 0
+}
+
 run_one() { # config rep
 	local c=$1 rep=$2 t0 t1 line="RESULT label=$1 rep=$2" bench swapouts=-
 	start_server "$c"
 	t0=$(date +%s.%N)
-	"$python" "$here/redis_load.py" "$nkeys" "$size" "$rep" | redis-cli -p "$port" --pipe >"$work/load.out" 2>&1 ||
+	if ! "$python" "$here/redis_load.py" "$nkeys" "$size" "$rep" | redis-cli -p "$port" --pipe >"$work/load.out" 2>&1; then
+		killed "$c" "$rep" loading && return
 		die "$c: loading failed: $(tail -2 "$work/load.out")"
+	fi
 	t1=$(date +%s.%N)
-	[ "$(redis-cli -p "$port" dbsize)" = "$nkeys" ] || die "$c: dbsize $(redis-cli -p "$port" dbsize), want $nkeys"
+	[ "$(redis-cli -p "$port" dbsize)" = "$nkeys" ] || {
+		killed "$c" "$rep" loading && return
+		die "$c: dbsize $(redis-cli -p "$port" dbsize), want $nkeys"
+	}
 	line+=" load_kps=$(awk -v n="$nkeys" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')"
-	bench=$(redis-benchmark -p "$port" -t get,set -n "$requests" -r "$nkeys" -c "$clients" -d "$size" --csv 2>/dev/null)
+	bench=$(redis-benchmark -p "$port" -t get,set -n "$requests" -r "$nkeys" -c "$clients" -d "$size" --csv 2>/dev/null) || true
+	killed "$c" "$rep" benchmarking && return
 	# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
 	line+=$(echo "$bench" | tr -d '"' | awk -F, '$1 == "GET" || $1 == "SET" {
 		t = tolower($1); printf " %s_rps=%s %s_p50_ms=%s %s_p99_ms=%s", t, $2, t, $5, t, $7 }')

@@ -31,10 +31,24 @@ cols = [("load keys/s", "load_kps", 1, 0), ("GET req/s", "get_rps", 1, 0),
         ("GET p50 ms", "get_p50_ms", 1, 3), ("GET p99 ms", "get_p99_ms", 1, 3),
         ("SET req/s", "set_rps", 1, 0), ("SET p99 ms", "set_p99_ms", 1, 3),
         ("held MiB", "held", 1 / 1048576, 1), ("peak MiB", "peak", 1 / 1048576, 1)]
-print("| config | " + " | ".join(c[0] for c in cols) + " |")
-print("|---|" + "---|" * len(cols))
+
+
+def runs_ok(c):
+    mine = [r for r in runs if r.get("label") == c]
+    return f"{sum('failed' not in r for r in mine)}/{len(mine)}"
+
+
+print("| config | " + " | ".join(c[0] for c in cols) + " | runs ok |")
+print("|---|" + "---|" * (len(cols) + 1))
 for c in configs:
-    print(f"| {c} | " + " | ".join(fmt(stat(c, k, s), nd) for _, k, s, nd in cols) + " |")
+    print(f"| {c} | " + " | ".join(fmt(stat(c, k, s), nd) for _, k, s, nd in cols)
+          + f" | {runs_ok(c)} |")
+failed = [r for r in runs if "failed" in r]
+if failed:
+    print()
+    print("Failed runs (not in the medians): " + ", ".join(
+        f"{r.get('label')} rep {r.get('rep')} ({r['failed']}, exit status "
+        f"{r.get('status', '?')})" for r in failed))
 for mine in [c for c in configs if c.startswith("uswap")]:
     if "zram" not in configs:
         break
