@@ -148,12 +148,6 @@ void io_init(void)
  */
 size_t io_touch_max;
 
-/* in_mode - this call may meet EFAULT from uswap memory. */
-static inline bool in_mode(void)
-{
-	return shim_active() && uswap_faults_in_thread(shim_u);
-}
-
 /*
  * touch_page - one access to the page at @a: a load, or with @write an
  * atomic add of zero, a write that changes nothing even under a racing
@@ -301,7 +295,7 @@ static inline bool either(bool a, bool b)
  */
 #define IO_WRAP(type, touch, call)                     \
 	do {                                           \
-		bool mode_ = in_mode();                \
+		bool mode_ = shim_in_thread_mode();    \
                                                        \
 		for (unsigned t = 0;; t++) {           \
 			bool mine_ = mode_ && (touch); \
@@ -397,8 +391,8 @@ static ssize_t whole(once_fn once, int fd, char *buf, size_t n, off_t off)
 	ssize_t r = once(fd, buf, n, off), done = r;
 	int saved = errno;
 
-	if (r <= 0 || (size_t)r == n || !in_mode() || !shim_owned(buf + r, 1) ||
-	    !regular_file(fd)) {
+	if (r <= 0 || (size_t)r == n || !shim_in_thread_mode() ||
+	    !shim_owned(buf + r, 1) || !regular_file(fd)) {
 		errno = saved;
 		return r;
 	}

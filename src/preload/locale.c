@@ -80,7 +80,7 @@ SHIM_EXPORT char *setlocale(int category, const char *locale)
 		return NULL;
 	ret = next(category, locale);
 	if (ret && locale && (category == LC_ALL || category == LC_CTYPE) &&
-	    shim_active() && uswap_faults_in_thread(shim_u))
+	    shim_in_thread_mode())
 		keep_ctype();
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "api/api.h"
 #include "uswap.h"
 
 /* The instance; set once by the constructor before shim_ready. */
@@ -32,6 +33,17 @@ static inline bool shim_active(void)
 {
 	return atomic_load_explicit(&shim_ready, memory_order_acquire) &&
 	       !shim_depth;
+}
+
+/*
+ * shim_in_thread_mode - shim_active() and uswap serves faults in the
+ * faulting thread (`--sigbus`): there the kernel's own access to uswap
+ * memory not in memory fails with EFAULT, and a SIGBUS is uswap's fault
+ * path (io.c, stdio.c, locale.c, signals.c act only then).
+ */
+static inline bool shim_in_thread_mode(void)
+{
+	return shim_active() && uswap_faults_in_thread(shim_u);
 }
 
 /* shim_owned - [@addr, +@len) overlaps uswap memory.  After shim_ready. */

@@ -53,18 +53,12 @@
 
 int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-/* in_mode - uswap's SIGBUS handler serves this thread's faults */
-static bool in_mode(void)
-{
-	return shim_active() && uswap_faults_in_thread(shim_u);
-}
-
 SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,
 			  struct sigaction *old)
 {
 	struct sigaction own;
 
-	if (!in_mode())
+	if (!shim_in_thread_mode())
 		return __sigaction(sig, act, old);
 	if (act && sigismember(&act->sa_mask, SIGBUS) == 1) {
 		own = *act;
@@ -84,7 +78,7 @@ static const sigset_t *without_sigbus(int how, const sigset_t *set,
 				      sigset_t *own)
 {
 	if (!set || how == SIG_UNBLOCK || sigismember(set, SIGBUS) != 1 ||
-	    !in_mode())
+	    !shim_in_thread_mode())
 		return set;
 	*own = *set;
 	sigdelset(own, SIGBUS);
@@ -124,7 +118,7 @@ SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 	sighandler_t (*next)(int, sighandler_t);
 	struct sigaction sa, old;
 
-	if (sig != SIGBUS || !in_mode()) {
+	if (sig != SIGBUS || !shim_in_thread_mode()) {
 		*(void **)&next = shim_next(&slot, "signal");
 		if (!next) {
 			errno = ENOSYS;

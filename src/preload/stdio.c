@@ -175,11 +175,6 @@ static void give_buffer(FILE *fp)
 	atomic_fetch_add_explicit(&n_given, 1, memory_order_relaxed);
 }
 
-static bool in_mode(void)
-{
-	return shim_active() && uswap_faults_in_thread(shim_u);
-}
-
 /*
  * opened - a stream the program just opened with @mode: give it a buffer
  * (in the mode).  Not to a glibc "m" stream (read through an mmap of the
@@ -187,7 +182,7 @@ static bool in_mode(void)
  */
 static FILE *opened(FILE *fp, const char *mode)
 {
-	if (fp && in_mode() && !(mode && strchr(mode, 'm')))
+	if (fp && shim_in_thread_mode() && !(mode && strchr(mode, 'm')))
 		give_buffer(fp);
 	return fp;
 }
@@ -318,7 +313,7 @@ static void touch_user(const void *p, size_t size, size_t n, FILE *fp,
 {
 	size_t bufsz;
 
-	if (!size || !n || n > SIZE_MAX / size || !in_mode())
+	if (!size || !n || n > SIZE_MAX / size || !shim_in_thread_mode())
 		return;
 	/* less than the stream's buffer only ever moves through it */
 	bufsz = fp && fp->_IO_buf_base
