@@ -282,7 +282,6 @@ struct zap_plan {
 	size_t hi[ZAP_RANGES]; /* one past the last victim */
 	bool take[ZAP_WINDOW]; /* the page (victim or carried) is in a range */
 	size_t ntake;	       /* victims taken */
-	size_t ncarry;	       /* carried pages taken */
 };
 
 /*
@@ -325,10 +324,8 @@ static void zap_plan_trim(struct pte_table *tbl, struct mm_page **v,
 
 			if (pl->take[k] && carry[k] && i >= pl->lo[r] &&
 			    i < pl->hi[r] &&
-			    (first == SIZE_MAX || k < first || k > last)) {
+			    (first == SIZE_MAX || k < first || k > last))
 				pl->take[k] = false;
-				pl->ncarry--;
-			}
 		}
 		if (first == SIZE_MAX)
 			continue;
@@ -354,7 +351,7 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 	size_t k = 0;
 	bool open = false;
 
-	pl->nr = pl->ntake = pl->ncarry = 0;
+	pl->nr = pl->ntake = 0;
 	for (size_t i = first; i <= last; i++) {
 		struct mm_page *page = &tbl->pages[i];
 		uint64_t pte = atomic_load(&page->pte);
@@ -369,10 +366,7 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 				}
 				pl->hi[pl->nr - 1] = i + 1;
 				pl->take[k] = true;
-				if (carry[k])
-					pl->ncarry++;
-				else
-					pl->ntake++;
+				pl->ntake += !carry[k];
 			} else {
 				open = false;
 			}
@@ -390,7 +384,7 @@ static void zap_plan_make(struct mm *mm, struct pte_table *tbl,
 		for (k = 0; k < n; k++)
 			pl->take[k] = false;
 		pl->nr = 0;
-		pl->ntake = pl->ncarry = 0;
+		pl->ntake = 0;
 		return;
 	}
 }
@@ -635,7 +629,7 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 	bool dropped[ZAP_RANGES];
 	struct zap_plan pl = {.nr = 0};
 	uint64_t reads;
-	size_t ready = 0, evicted = 0, k;
+	size_t ready = 0, evicted = 0, carried = 0, k;
 
 	atomic_store(&mm->zap_inflight, 1);
 	if (atomic_load(&mm->layout_busy)) {
@@ -667,10 +661,9 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 			     ready);
 		return -EAGAIN;
 	}
-	for (k = 0; k < n && !pl.take[k]; k++)
-		;
+	/* a range begins with a victim (zap_plan_trim) */
 	mm_hook(MM_HOOK_ZAP_BEFORE_COPY,
-		(swp_entry_t){.val = k < n ? page_addr(v[k]) : 0});
+		(swp_entry_t){.val = tbl->addr + pl.lo[0] * PAGE_SIZE});
 	for (k = 0; k < n; k++) {
 		if (pl.take[k] && !zap_copy(mm, folios[k], v[k]))
 			break; /* dropped by the program */
@@ -722,6 +715,7 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 			evicted_folio_publish(mm, folios[k], entries[k]);
 			isolated_add(mm, -1); /* cached now */
 			evicted++;
+			carried += carry[k];
 		} else {
 			swap_cache_del_folio(folios[k], NULL);
 			folio_unlock(folios[k]);
@@ -772,7 +766,7 @@ static int zap_evict(struct mm *mm, struct mm_page **v, const bool *carry,
 	 * failed zap_finish counted already: under-counted then, which
 	 * only makes the reclaimer go on.)
 	 */
-	evicted = evicted > pl.ncarry ? evicted - pl.ncarry : 0;
+	evicted = evicted > carried ? evicted - carried : 0;
 	STAT_ADD(mm, window_evictions, evicted);
 	STAT_INC(mm, zap_windows);
 	return (int)evicted;
