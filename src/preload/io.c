@@ -27,8 +27,12 @@
  *    regular file's position, a pipe's or a stream socket's data stay as
  *    they were (filemap_read, pipe_read, tcp_recvmsg, unix_stream_read).
  *    A datagram whose copy fails is dropped (udp_recvmsg,
- *    unix_dgram_recvmsg): the touch before the first call is what keeps
- *    it, and a page evicted between that touch and the copy still loses it.
+ *    unix_dgram_recvmsg), and the touch cannot keep it: the page may
+ *    leave while the receiver waits in the call.  So a receive on a
+ *    datagram socket (recv, recvfrom, recvmsg, and read and readv on one)
+ *    goes through plain memory first (bounce.c); the touch is what is left
+ *    for the receives bounce.c does not take (over 1 MiB, over 64 buffers,
+ *    a buffer partly outside uswap memory).
  *  - write side (write, pwrite, writev, pwritev, send, sendto, sendmsg):
  *    nothing was written; the data is still in the buffer.
  * A touch loads: a page uswap installs at a read fault is writable (or
@@ -408,8 +412,30 @@ static ssize_t whole(once_fn once, int fd, char *buf, size_t n, off_t off)
 
 /* ---- the read side: the kernel writes the buffers ---- */
 
+/*
+ * calls_recvmsg, calls_recvfrom - libc's, for bounce.c (NEXT is a macro).
+ */
+static ssize_t calls_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return NEXT(recvmsg, fd, msg, flags);
+}
+
+static ssize_t calls_recvfrom(int fd, void *buf, size_t n, int flags,
+			      struct sockaddr *addr, socklen_t *addrlen)
+{
+	return NEXT(recvfrom, fd, buf, n, flags, addr, addrlen);
+}
+
+static const struct bounce_calls calls = {calls_recvmsg, calls_recvfrom};
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+	ssize_t r;
+
+	/* on a datagram socket read(2) is recv(2): bounce.c */
+	if (shim_in_thread_mode() &&
+	    bounce_recvfrom(fd, buf, n, 0, NULL, NULL, &calls, &r))
+		return r;
 	return whole(read_once, fd, buf, n, 0);
 }
 
@@ -425,6 +451,13 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = cnt > 0 ? (size_t)cnt : 0};
+	ssize_t r;
+
+	if (cnt > 0 && shim_in_thread_mode() &&
+	    bounce_recvmsg(fd, &msg, 0, &calls, &r))
+		return r;
 	IO_WRAP(ssize_t, touch_iov(iov, cnt, t > 0), NEXT(readv, fd, iov, cnt));
 }
 
@@ -442,6 +475,11 @@ SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	ssize_t r;
+
+	if (shim_in_thread_mode() &&
+	    bounce_recvfrom(fd, buf, n, flags, NULL, NULL, &calls, &r))
+		return r;
 	IO_WRAP(ssize_t, touch_front(buf, n, t > 0),
 		NEXT(recv, fd, buf, n, flags));
 }
@@ -449,6 +487,11 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			     struct sockaddr *addr, socklen_t *addrlen)
 {
+	ssize_t r;
+
+	if (shim_in_thread_mode() &&
+	    bounce_recvfrom(fd, buf, n, flags, addr, addrlen, &calls, &r))
+		return r;
 	IO_WRAP(ssize_t,
 		either(touch_addr(addr, addrlen, t > 0),
 		       touch_front(buf, n, t > 0)),
@@ -457,6 +500,10 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	ssize_t r;
+
+	if (shim_in_thread_mode() && bounce_recvmsg(fd, msg, flags, &calls, &r))
+		return r;
 	IO_WRAP(ssize_t, touch_msg(msg, t > 0), NEXT(recvmsg, fd, msg, flags));
 }
 

@@ -635,6 +635,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 
 	shim_depth++;
 	io_init();
+	bounce_init();
 	if (find_libc_allocator() < 0)
 		shim_die("glibc's __libc_malloc not found", ENOENT);
 	priv_heap_use_libc();
@@ -696,20 +697,22 @@ static void shim_report(void)
 		 prog_name(comm, sizeof(comm)));
 	n = uswap_stats_format(&st, prefix, buf, sizeof(buf));
 	if (n > 0 && (size_t)n < sizeof(buf))
-		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
-			      "%s: mmap routed %lu, plain fallbacks %lu, too "
-			      "large %lu, munmap %lu, mremap %lu, MADV_FREE as "
-			      "DONTNEED %lu, adopted %lu (%lu KiB), not "
-			      "adopted %lu, EFAULT retried %lu, locale pages "
-			      "kept %lu, stdio buffers given %lu\n",
-			      prefix, atomic_load(&n_routed),
-			      atomic_load(&n_fallback), atomic_load(&n_large),
-			      atomic_load(&n_unmapped),
-			      atomic_load(&n_remapped), atomic_load(&n_freed),
-			      atomic_load(&n_adopted),
-			      atomic_load(&n_adopted_bytes) >> 10,
-			      atomic_load(&n_adopt_failed), io_retried(),
-			      locale_pages_kept(), stdio_buffers_given());
+		n += snprintf(
+			buf + n, sizeof(buf) - (size_t)n,
+			"%s: mmap routed %lu, plain fallbacks %lu, too "
+			"large %lu, munmap %lu, mremap %lu, MADV_FREE as "
+			"DONTNEED %lu, adopted %lu (%lu KiB), not "
+			"adopted %lu, EFAULT retried %lu, locale pages "
+			"kept %lu, stdio buffers given %lu, received through "
+			"plain memory %lu\n",
+			prefix, atomic_load(&n_routed),
+			atomic_load(&n_fallback), atomic_load(&n_large),
+			atomic_load(&n_unmapped), atomic_load(&n_remapped),
+			atomic_load(&n_freed), atomic_load(&n_adopted),
+			atomic_load(&n_adopted_bytes) >> 10,
+			atomic_load(&n_adopt_failed), io_retried(),
+			locale_pages_kept(), stdio_buffers_given(),
+			bounce_count());
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

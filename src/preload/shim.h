@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "api/api.h"
@@ -94,6 +95,29 @@ void stdio_init(void);
 
 /* stdio_buffers_given - stdio.c's buffers given, for the report */
 unsigned long stdio_buffers_given(void);
+
+/*
+ * bounce.c: a receive on a datagram socket in the in-thread mode, through
+ * plain memory in place of the caller's buffers of uswap memory (a
+ * datagram whose copy fails is dropped by the kernel).  @calls: libc's
+ * functions (io.c's).  Return: 1 and the call's result in *@ret (errno
+ * set as the call left it); 0 when it does not apply (not a datagram
+ * socket, nothing of uswap's, too large, a buffer partly uswap's, or a
+ * signal handler's call inside another): the caller goes on as before.
+ */
+struct bounce_calls {
+	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
+	ssize_t (*recvfrom)(int fd, void *buf, size_t n, int flags,
+			    struct sockaddr *addr, socklen_t *addrlen);
+};
+void bounce_init(void);
+int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
+		   const struct bounce_calls *calls, ssize_t *ret);
+int bounce_recvfrom(int fd, void *data, size_t n, int flags,
+		    struct sockaddr *addr, socklen_t *addrlen,
+		    const struct bounce_calls *calls, ssize_t *ret);
+/* bounce_count - receives bounce.c served, for the report */
+unsigned long bounce_count(void);
 
 /* The shim's raw system calls (shim.c): never routed into uswap. */
 void *uswap_raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
