@@ -1,34 +1,44 @@
 /*
- * Datagrams received through plain memory, in the in-thread mode (`uswap
- * run --sigbus`).
+ * Receives that consume what they copy, through plain memory, in the
+ * in-thread mode (`uswap run --sigbus`).
  *
  * There the kernel's copy into a page of a region that is not in memory
- * fails with EFAULT (io.c).  For most calls that loses nothing and io.c
- * touches the pages and calls again.  Not for a datagram: the kernel
- * takes it off the queue before it copies, and drops it when the copy
- * fails (unix_dgram_recvmsg, udp_recvmsg: skb_free_datagram after the
- * error).  io.c's touch before the call made that rare, not impossible:
- * the receiver sleeps in the call until a datagram comes, and the
- * reclaimer can take the touched page meanwhile.
- * tests/run/sigbus_dgram.c lost 3 of 3000 datagrams that way in each of
- * two runs.  The descriptors of an SCM_RIGHTS message whose control copy
- * fails are lost with it.
+ * fails with EFAULT (io.c).  For most calls that loses nothing, and io.c
+ * touches the pages and calls again.  Not for these, where the kernel
+ * takes what it copies before the copy, and drops it when the copy fails:
+ *  - a datagram (unix_dgram_recvmsg, udp_recvmsg: skb_free_datagram after
+ *    the error), and with it the descriptors of an SCM_RIGHTS message;
+ *  - an eventfd's count, a timerfd's expirations, a signalfd's signal, an
+ *    inotify event (eventfd_read: eventfd_ctx_do_read, then copy_to_iter;
+ *    timerfd_read, signalfd_read, inotify_read alike);
+ *  - a connection, when accept's address cannot be written
+ *    (do_accept: the new file is put, the connection closed).
+ * io.c's touch before the call made that rare, not impossible: the caller
+ * sleeps in the call until something comes, and the reclaimer can take
+ * the touched page meanwhile.  tests/run/sigbus_recv.c lost 59 of 3000
+ * datagrams that way.
  *
- * So a receive on a datagram socket (SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW,
- * SOCK_RDM) hands the kernel plain memory in place of every buffer of
- * uswap memory: the data buffers, the address and the control buffer.
- * Then it copies what came to the caller's buffers in user space, where a
- * page not in memory is a fault that uswap serves in this thread.
- * Nothing can fail after the kernel took the datagram.
+ * So such a call gets plain memory in place of each of its buffers in
+ * uswap memory (data buffers, address, control, lengths), and what came
+ * is copied to the caller's buffers in user space, where a page not in
+ * memory is a fault that uswap serves in this thread.  Nothing can fail
+ * after the kernel took it.  Which calls: recv, recvfrom and recvmsg on a
+ * datagram socket (SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM); read
+ * and readv on one, on a character device or on an anonymous inode
+ * (eventfd, timerfd, signalfd, inotify...: fstat says neither file, pipe,
+ * directory nor socket); accept and accept4 with an address.  Regular
+ * files, pipes and stream sockets leave what a failed copy did not take
+ * where it was: io.c's retry is right for them, and cheaper.
  *
  * The plain memory is this thread's (bounce_buf), mapped by the raw
  * mmap, kept for the next call, grown when a call needs more, unmapped at
  * the thread's exit.  When it cannot serve a call, io.c's touch and retry
  * take it.  That happens when the buffers of uswap memory need more than
- * BOUNCE_MAX, when a buffer lies partly outside uswap memory (a bad
- * address must stay the kernel's EFAULT, not a SIGSEGV in our copy), or
- * when a signal handler receives while the thread it interrupted is
- * inside this file (bounce_busy).
+ * BOUNCE_MAX or are more than BOUNCE_IOV, when a buffer lies partly
+ * outside uswap memory (a bad address must stay the kernel's EFAULT, not
+ * a SIGSEGV in our copy), when a length we would have to read is not
+ * uswap memory (same), or when a signal handler receives while the call
+ * it interrupted is inside this file (bounce_busy).
  *
  * Context: any program thread, in the in-thread mode, for buffers in
  * uswap memory (io.c decides).  No lock.  The buffer is the thread's own;
@@ -44,6 +54,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "preload/shim.h"
@@ -141,7 +152,7 @@ static enum owned owned_whole(const void *p, size_t len)
 	return all ? OWNED_WHOLE : any ? OWNED_PART : OWNED_NONE;
 }
 
-/* datagram_socket - @fd loses a message whose copy fails */
+/* datagram_socket - a socket that drops a message whose copy fails */
 static bool datagram_socket(int fd)
 {
 	int type;
@@ -151,6 +162,30 @@ static bool datagram_socket(int fd)
 		return false; /* not a socket: nothing is dropped */
 	return type == SOCK_DGRAM || type == SOCK_SEQPACKET ||
 	       type == SOCK_RAW || type == SOCK_RDM;
+}
+
+/*
+ * read_consumes - a read(2) of @fd takes what it copies (file comment):
+ * a datagram socket, a character device, an anonymous inode.  Not a
+ * regular file, pipe, directory, block device or stream socket.
+ */
+static bool read_consumes(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return false; /* a bad descriptor: the call says so */
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFDIR:
+	case S_IFBLK:
+		return false;
+	case S_IFSOCK:
+		return datagram_socket(fd);
+	default:
+		return true;
+	}
 }
 
 /*
@@ -184,8 +219,8 @@ static bool plan_one(struct bounce_plan *pl, const void *p, size_t len,
 }
 
 /*
- * plan_msg - place @msg's buffers.  Return: true if the call can be
- * bounced and something of it is uswap's.  Reads @msg and its iovec
+ * plan_msg - place @msg's buffers (pl->need: 0 when none is uswap's).
+ * Return: false if the call cannot be bounced.  Reads @msg and its iovec
  * array (a bad pointer to either is the caller's SIGSEGV, as in io.c's
  * touch_msg).
  */
@@ -208,7 +243,7 @@ static bool plan_msg(struct bounce_plan *pl, const struct msghdr *msg)
 			      &pl->at[i]))
 			return false;
 	}
-	return pl->need > 0;
+	return true;
 }
 
 /*
@@ -241,38 +276,58 @@ static void copy_out(const struct bounce_plan *pl, const char *buf,
 	msg->msg_flags = sh->msg_flags;
 }
 
-int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
-		   const struct bounce_calls *calls, ssize_t *ret)
+/* What a bounced call is: which of libc's functions takes @sh. */
+enum bounce_how { HOW_READ, HOW_READV, HOW_RECVMSG };
+
+/*
+ * bounced - the call @how with @msg's buffers of uswap memory replaced by
+ * this thread's plain memory as @pl placed them, then copy_out.  @msg
+ * holds only data buffers for read and readv.
+ * Return: 1 and the call's result in *@ret, errno as it left it; 0 when
+ * the plain memory cannot be had (the caller goes on as before).
+ */
+static int bounced(int fd, struct msghdr *msg, int flags, enum bounce_how how,
+		   struct bounce_plan *pl, const struct bounce_calls *calls,
+		   ssize_t *ret)
 {
 	struct iovec kiov[BOUNCE_IOV];
-	struct bounce_plan pl;
 	struct msghdr sh;
 	char *buf;
 	ssize_t r;
 	int saved;
 
-	if (bounce_busy || !msg || !plan_msg(&pl, msg) || !datagram_socket(fd))
-		return 0;
 	bounce_busy = true;
-	if (!(buf = bounce_get(pl.need))) {
+	/* none of the buffers may be uswap's (a recvmsg's msghdr alone) */
+	buf = pl->need ? bounce_get(pl->need) : NULL;
+	if (pl->need && !buf) {
 		bounce_busy = false;
 		return 0;
 	}
 	sh = *msg;
 	sh.msg_iov = kiov;
 	for (size_t i = 0; i < sh.msg_iovlen; i++) {
-		kiov[i] = pl.iov[i];
-		if (pl.at[i] >= 0)
-			kiov[i].iov_base = buf + pl.at[i];
+		kiov[i] = pl->iov[i];
+		if (pl->at[i] >= 0)
+			kiov[i].iov_base = buf + pl->at[i];
 	}
-	if (pl.name_at >= 0)
-		sh.msg_name = buf + pl.name_at;
-	if (pl.control_at >= 0)
-		sh.msg_control = buf + pl.control_at;
-	r = calls->recvmsg(fd, &sh, flags);
+	if (pl->name_at >= 0)
+		sh.msg_name = buf + pl->name_at;
+	if (pl->control_at >= 0)
+		sh.msg_control = buf + pl->control_at;
+	switch (how) {
+	case HOW_READ:
+		r = calls->read(fd, kiov[0].iov_base, kiov[0].iov_len);
+		break;
+	case HOW_READV:
+		r = calls->readv(fd, kiov, (int)sh.msg_iovlen);
+		break;
+	default:
+		r = calls->recvmsg(fd, &sh, flags);
+		break;
+	}
 	saved = errno;
 	if (r >= 0) {
-		copy_out(&pl, buf, msg, &sh, (size_t)r);
+		copy_out(pl, buf, msg, &sh, (size_t)r);
 		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
 	}
 	bounce_busy = false;
@@ -281,49 +336,94 @@ int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
 	return 1;
 }
 
+int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
+		   const struct bounce_calls *calls, ssize_t *ret)
+{
+	struct bounce_plan pl;
+
+	/*
+	 * The kernel writes the msghdr too (msg_flags, the lengths) after
+	 * it took the datagram: one in uswap memory is bounced even when its
+	 * buffers are not (the kernel gets bounced()'s own).
+	 */
+	if (bounce_busy || !msg || !plan_msg(&pl, msg) ||
+	    (!pl.need && !shim_owned(msg, sizeof(*msg))) ||
+	    !datagram_socket(fd))
+		return 0;
+	return bounced(fd, msg, flags, HOW_RECVMSG, &pl, calls, ret);
+}
+
+int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
+		ssize_t *ret)
+{
+	struct iovec iov = {buf, n};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct bounce_plan pl;
+
+	/* cheap tests first: this is every read into uswap memory */
+	if (bounce_busy || !n || n > BOUNCE_MAX || !shim_owned(buf, n) ||
+	    !read_consumes(fd) || !plan_msg(&pl, &msg) || !pl.need)
+		return 0;
+	return bounced(fd, &msg, 0, HOW_READ, &pl, calls, ret);
+}
+
+int bounce_readv(int fd, const struct iovec *iov, int cnt,
+		 const struct bounce_calls *calls, ssize_t *ret)
+{
+	struct msghdr msg = {.msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = cnt > 0 ? (size_t)cnt : 0};
+	struct bounce_plan pl;
+
+	if (bounce_busy || cnt <= 0 || !plan_msg(&pl, &msg) || !pl.need ||
+	    !read_consumes(fd))
+		return 0;
+	return bounced(fd, &msg, 0, HOW_READV, &pl, calls, ret);
+}
+
 int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		    struct sockaddr *addr, socklen_t *addrlen,
 		    const struct bounce_calls *calls, ssize_t *ret)
 {
 	struct iovec iov = {data, n};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	/* the address's first byte: its length is not known yet */
-	enum owned a = owned_whole(addr, addr ? 1 : 0);
-	enum owned l = owned_whole(addrlen, addr ? sizeof(*addrlen) : 0);
-	char *buf;
-	ssize_t r;
-	int saved, done;
+	struct bounce_plan pl;
+	int done;
 
-	if (a == OWNED_NONE && l == OWNED_NONE) {
-		/* the kernel writes the address: only the data comes here */
-		if (bounce_busy || !n || n > BOUNCE_MAX ||
-		    !shim_owned(data, n) || !datagram_socket(fd) ||
-		    owned_whole(data, n) != OWNED_WHOLE)
+	if (bounce_busy)
+		return 0;
+	if (!addr || (owned_whole(addr, 1) == OWNED_NONE &&
+		      owned_whole(addrlen, sizeof(*addrlen)) == OWNED_NONE)) {
+		/*
+		 * The kernel writes the address itself: only the data comes
+		 * here, and recv(2) is recvfrom without one.
+		 */
+		if (!n || n > BOUNCE_MAX || !shim_owned(data, n) ||
+		    !datagram_socket(fd) || !plan_msg(&pl, &msg) || !pl.need)
 			return 0;
 		bounce_busy = true;
-		if (!(buf = bounce_get(n))) {
+		if (!bounce_get(pl.need)) {
 			bounce_busy = false;
 			return 0;
 		}
-		r = calls->recvfrom(fd, buf, n, flags, addr, addrlen);
-		saved = errno;
-		if (r >= 0) {
-			memcpy(data, buf, (size_t)r < n ? (size_t)r : n);
+		*ret = calls->recvfrom(fd, bounce_buf, n, flags, addr, addrlen);
+		done = errno;
+		if (*ret >= 0) {
+			memcpy(data, bounce_buf,
+			       (size_t)*ret < n ? (size_t)*ret : n);
 			atomic_fetch_add_explicit(&n_bounced, 1,
 						  memory_order_relaxed);
 		}
 		bounce_busy = false;
-		errno = saved;
-		*ret = r;
+		errno = done;
 		return 1;
 	}
 	/*
-	 * The address or its length is uswap's: a msghdr.  The length is
-	 * read here, so only when it is uswap memory (mapped); otherwise a
-	 * bad pointer would be our SIGSEGV, not the kernel's EFAULT, and
-	 * io.c goes on as before.
+	 * The address or its length is uswap's: through a msghdr.  The
+	 * length is read here, so only when it is uswap memory (mapped);
+	 * otherwise a bad pointer would be our SIGSEGV, not the kernel's
+	 * EFAULT.
 	 */
-	if (l != OWNED_WHOLE)
+	if (owned_whole(addrlen, sizeof(*addrlen)) != OWNED_WHOLE)
 		return 0;
 	msg.msg_name = addr;
 	msg.msg_namelen = *addrlen;
@@ -331,4 +431,40 @@ int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 	if (done && *ret >= 0)
 		*addrlen = msg.msg_namelen;
 	return done;
+}
+
+int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+		  const struct bounce_calls *calls, int *ret)
+{
+	struct sockaddr_storage ss;
+	enum owned a;
+	socklen_t len, want;
+	int saved;
+
+	/*
+	 * The length is ours to read and write only when it is uswap memory
+	 * (a bad pointer must stay the kernel's EFAULT); an address of uswap
+	 * memory with a length elsewhere stays io.c's.
+	 */
+	if (!addr || owned_whole(addrlen, sizeof(*addrlen)) != OWNED_WHOLE)
+		return 0;
+	want = *addrlen;
+	a = owned_whole(addr, want);
+	if (a == OWNED_PART)
+		return 0;
+	len = a == OWNED_WHOLE && want > sizeof(ss) ? (socklen_t)sizeof(ss)
+						    : want;
+	*ret = calls->accept4(fd,
+			      a == OWNED_WHOLE ? (struct sockaddr *)&ss : addr,
+			      &len, flags);
+	saved = errno;
+	if (*ret >= 0) {
+		/* the kernel says the whole length, and copied up to ours */
+		if (a == OWNED_WHOLE)
+			memcpy(addr, &ss, len < want ? len : want);
+		*addrlen = len;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	errno = saved;
+	return 1;
 }

@@ -26,13 +26,13 @@
  *  - read side (read, pread, readv, preadv, recv, recvfrom, recvmsg): a
  *    regular file's position, a pipe's or a stream socket's data stay as
  *    they were (filemap_read, pipe_read, tcp_recvmsg, unix_stream_read).
- *    A datagram whose copy fails is dropped (udp_recvmsg,
- *    unix_dgram_recvmsg), and the touch cannot keep it: the page may
- *    leave while the receiver waits in the call.  So a receive on a
- *    datagram socket (recv, recvfrom, recvmsg, and read and readv on one)
- *    goes through plain memory first (bounce.c); the touch is what is left
- *    for the receives bounce.c does not take (over 1 MiB, over 64 buffers,
- *    a buffer partly outside uswap memory).
+ *    Not so a datagram, an eventfd's count, a connection accept could
+ *    not write the address of...: the kernel drops what a failed copy
+ *    took, and the touch cannot keep it (the page may leave while the
+ *    receiver waits in the call).  Those calls go through plain memory
+ *    first (bounce.c); the touch is what is left for the ones bounce.c
+ *    does not take (over 1 MiB, over 64 buffers, a buffer partly outside
+ *    uswap memory).
  *  - write side (write, pwrite, writev, pwritev, send, sendto, sendmsg):
  *    nothing was written; the data is still in the buffer.
  * A touch loads: a page uswap installs at a read fault is writable (or
@@ -115,6 +115,7 @@ static int (*next_epoll_pwait)(int, struct epoll_event *, int, int,
 static int (*next_poll)(struct pollfd *, nfds_t, int);
 static int (*next_ppoll)(struct pollfd *, nfds_t, const struct timespec *,
 			 const sigset_t *);
+static int (*next_accept4)(int, struct sockaddr *, socklen_t *, int);
 
 #define LOOKUP(var, name) (*(void **)&(var) = dlsym(RTLD_NEXT, name))
 
@@ -131,6 +132,7 @@ void io_init(void)
 	LOOKUP(next_recv, "recv");
 	LOOKUP(next_recvfrom, "recvfrom");
 	LOOKUP(next_recvmsg, "recvmsg");
+	LOOKUP(next_accept4, "accept4");
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
 	LOOKUP(next_sendmsg, "sendmsg");
@@ -322,6 +324,7 @@ static inline bool either(bool a, bool b)
 #define SYSCALL_recvfrom(fd, b, n, f, a, l) \
 	syscall(SYS_recvfrom, fd, b, n, f, a, l)
 #define SYSCALL_recvmsg(fd, m, f)	  syscall(SYS_recvmsg, fd, m, f)
+#define SYSCALL_accept4(fd, a, l, f)	  syscall(SYS_accept4, fd, a, l, f)
 #define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
 #define SYSCALL_pwrite(fd, b, n, o)	  syscall(SYS_pwrite64, fd, b, n, o)
 #define SYSCALL_writev(fd, v, c)	  syscall(SYS_writev, fd, v, c)
@@ -412,9 +415,17 @@ static ssize_t whole(once_fn once, int fd, char *buf, size_t n, off_t off)
 
 /* ---- the read side: the kernel writes the buffers ---- */
 
-/*
- * calls_recvmsg, calls_recvfrom - libc's, for bounce.c (NEXT is a macro).
- */
+/* libc's functions, for bounce.c (NEXT is a macro) */
+static ssize_t calls_read(int fd, void *buf, size_t n)
+{
+	return NEXT(read, fd, buf, n);
+}
+
+static ssize_t calls_readv(int fd, const struct iovec *iov, int cnt)
+{
+	return NEXT(readv, fd, iov, cnt);
+}
+
 static ssize_t calls_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	return NEXT(recvmsg, fd, msg, flags);
@@ -426,15 +437,26 @@ static ssize_t calls_recvfrom(int fd, void *buf, size_t n, int flags,
 	return NEXT(recvfrom, fd, buf, n, flags, addr, addrlen);
 }
 
-static const struct bounce_calls calls = {calls_recvmsg, calls_recvfrom};
+static int calls_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+			 int flags)
+{
+	return (int)NEXT(accept4, fd, addr, addrlen, flags);
+}
+
+static const struct bounce_calls calls = {
+	.read = calls_read,
+	.readv = calls_readv,
+	.recvmsg = calls_recvmsg,
+	.recvfrom = calls_recvfrom,
+	.accept4 = calls_accept4,
+};
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ssize_t r;
 
-	/* on a datagram socket read(2) is recv(2): bounce.c */
-	if (shim_in_thread_mode() &&
-	    bounce_recvfrom(fd, buf, n, 0, NULL, NULL, &calls, &r))
+	/* a datagram socket, an eventfd...: bounce.c */
+	if (shim_in_thread_mode() && bounce_read(fd, buf, n, &calls, &r))
 		return r;
 	return whole(read_once, fd, buf, n, 0);
 }
@@ -451,12 +473,9 @@ SHIM_EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	struct msghdr msg = {.msg_iov = (struct iovec *)iov,
-			     .msg_iovlen = cnt > 0 ? (size_t)cnt : 0};
 	ssize_t r;
 
-	if (cnt > 0 && shim_in_thread_mode() &&
-	    bounce_recvmsg(fd, &msg, 0, &calls, &r))
+	if (shim_in_thread_mode() && bounce_readv(fd, iov, cnt, &calls, &r))
 		return r;
 	IO_WRAP(ssize_t, touch_iov(iov, cnt, t > 0), NEXT(readv, fd, iov, cnt));
 }
@@ -505,6 +524,29 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (shim_in_thread_mode() && bounce_recvmsg(fd, msg, flags, &calls, &r))
 		return r;
 	IO_WRAP(ssize_t, touch_msg(msg, t > 0), NEXT(recvmsg, fd, msg, flags));
+}
+
+/*
+ * accept, accept4: the kernel writes the peer's address after it took the
+ * connection, and closes the connection when that copy fails (bounce.c).
+ * The touch is for an address bounce.c leaves (its length not in uswap
+ * memory).
+ */
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+			int flags)
+{
+	int r;
+
+	if (shim_in_thread_mode() &&
+	    bounce_accept(fd, addr, addrlen, flags, &calls, &r))
+		return r;
+	IO_WRAP(int, touch_addr(addr, addrlen, t > 0),
+		(int)NEXT(accept4, fd, addr, addrlen, flags));
+}
+
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return accept4(fd, addr, addrlen, 0);
 }
 
 /* ---- the write side: the kernel reads the buffers ---- */

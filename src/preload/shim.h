@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "api/api.h"
 #include "uswap.h"
@@ -97,26 +98,37 @@ void stdio_init(void);
 unsigned long stdio_buffers_given(void);
 
 /*
- * bounce.c: a receive on a datagram socket in the in-thread mode, through
- * plain memory in place of the caller's buffers of uswap memory (a
- * datagram whose copy fails is dropped by the kernel).  @calls: libc's
- * functions (io.c's).  Return: 1 and the call's result in *@ret (errno
- * set as the call left it); 0 when it does not apply (not a datagram
- * socket, nothing of uswap's, too large, a buffer partly uswap's, or a
- * signal handler's call inside another): the caller goes on as before.
+ * bounce.c: in the in-thread mode, a receive that takes what it copies (a
+ * datagram, an eventfd's count, a connection...) gets plain memory in
+ * place of the caller's buffers of uswap memory, then copies out: the
+ * kernel drops what a failed copy took.  @calls: libc's functions (io.c's).
+ * Return: 1 and the call's result in *@ret (errno as the call left it);
+ * 0 when it does not apply (the descriptor loses nothing, nothing of
+ * uswap's, too large, a buffer partly uswap's, a signal handler's call
+ * inside another): the caller goes on as before.
  */
 struct bounce_calls {
+	ssize_t (*read)(int fd, void *buf, size_t n);
+	ssize_t (*readv)(int fd, const struct iovec *iov, int cnt);
 	ssize_t (*recvmsg)(int fd, struct msghdr *msg, int flags);
 	ssize_t (*recvfrom)(int fd, void *buf, size_t n, int flags,
 			    struct sockaddr *addr, socklen_t *addrlen);
+	int (*accept4)(int fd, struct sockaddr *addr, socklen_t *addrlen,
+		       int flags);
 };
 void bounce_init(void);
+int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
+		ssize_t *ret);
+int bounce_readv(int fd, const struct iovec *iov, int cnt,
+		 const struct bounce_calls *calls, ssize_t *ret);
 int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
 		   const struct bounce_calls *calls, ssize_t *ret);
 int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		    struct sockaddr *addr, socklen_t *addrlen,
 		    const struct bounce_calls *calls, ssize_t *ret);
-/* bounce_count - receives bounce.c served, for the report */
+int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+		  const struct bounce_calls *calls, int *ret);
+/* bounce_count - calls bounce.c served, for the report */
 unsigned long bounce_count(void);
 
 /* The shim's raw system calls (shim.c): never routed into uswap. */
