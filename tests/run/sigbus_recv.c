@@ -161,13 +161,9 @@ static bool check_fd(const struct msghdr *msg, const unsigned char *buf)
 
 static void datagrams(void)
 {
-	static const char *const how[] = {"recv",
-					  "recvfrom",
-					  "recvmsg",
-					  "read",
-					  "readv",
-					  "recvmsg "
-					  "(header only)"};
+	static const char *const how[] = {"recv",    "recvfrom",
+					  "recvmsg", "read",
+					  "readv",   "recvmsg (header only)"};
 	static unsigned char stack_buf[DGRAM + 4096]; /* not uswap memory */
 	unsigned char *want = malloc(DGRAM);
 	/* the receiving side, all of it in the heap */
@@ -241,7 +237,7 @@ static void datagrams(void)
 			iov[1] = (struct iovec){buf + 100, DGRAM + 3996};
 			n = readv(sv[1], iov, 2);
 			break;
-		default:
+		default: {
 			/*
 			 * Only the msghdr in the heap: the kernel writes its
 			 * msg_flags back after it took the datagram.
@@ -255,6 +251,7 @@ static void datagrams(void)
 			if (n > 0)
 				memcpy(buf, stack_buf, (size_t)n);
 			break;
+		}
 		}
 		if (n < 0 && errno == EAGAIN) {
 			failed(how[k], expect, "none came in 10 s: lost");
