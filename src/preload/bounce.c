@@ -12,7 +12,10 @@
  *    inotify event (eventfd_read: eventfd_ctx_do_read, then copy_to_iter;
  *    timerfd_read, signalfd_read, inotify_read alike);
  *  - a connection, when accept's address cannot be written
- *    (do_accept: the new file is put, the connection closed).
+ *    (do_accept: the new file is put, the connection closed);
+ *  - a child's exit status (wait4, waitid: the child is reaped first), a
+ *    signal's siginfo (sigtimedwait: dequeued first); these are at the
+ *    end of the file.
  * io.c's touch before the call made that rare, not impossible: the caller
  * sleeps in the call until something comes, and the reclaimer can take
  * the touched page meanwhile.  tests/run/sigbus_recv.c lost 59 of 3000
@@ -56,6 +59,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include "preload/shim.h"
 
@@ -89,9 +95,19 @@ static void bounce_release(void *buf)
 	}
 }
 
+/* wait4's, waitid's and sigtimedwait's next definitions (end of file) */
+static void *slot_wait4, *slot_waitid, *slot_sigtimedwait;
+
+/*
+ * bounce_init - the key, and the next definitions looked up now: waitpid
+ * runs in SIGCHLD handlers, and dlsym must not run there.
+ */
 void bounce_init(void)
 {
 	bounce_key_ok = pthread_key_create(&bounce_key, bounce_release) == 0;
+	(void)shim_next(&slot_wait4, "wait4");
+	(void)shim_next(&slot_waitid, "waitid");
+	(void)shim_next(&slot_sigtimedwait, "sigtimedwait");
 }
 
 /* bounce_get - this thread's buffer, at least @need bytes; NULL if not */
@@ -467,4 +483,135 @@ int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
 	}
 	errno = saved;
 	return 1;
+}
+
+/*
+ * ---- a child's status, a signal ----
+ *
+ * wait4 and waitid reap the child before they write its status (and
+ * rusage, siginfo): a failed copy leaves the status lost and the child
+ * gone (kernel_wait4: put_user after do_wait), and the call again finds
+ * no child.  sigtimedwait dequeues the signal before it writes its
+ * siginfo.  So in the mode each result of uswap memory is taken into a
+ * local variable and copied out; one partly uswap's is left to the kernel
+ * (a bad address stays its EFAULT).  wait, waitpid and wait3 are wait4
+ * with fewer arguments; sigwaitinfo is sigtimedwait without a timeout.
+ */
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* want_local - whether @p's @len bytes go through a local (whole: yes) */
+static bool want_local(const void *p, size_t len, bool *part)
+{
+	enum owned o = owned_whole(p, p ? len : 0);
+
+	if (o == OWNED_PART)
+		*part = true;
+	return o == OWNED_WHOLE;
+}
+
+typedef pid_t (*wait4_fn)(pid_t, int *, int, struct rusage *);
+
+SHIM_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	wait4_fn next = (wait4_fn)shim_next(&slot_wait4, "wait4");
+	bool part = false, ls, lr;
+	struct rusage r;
+	int st, saved;
+	pid_t ret;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode())
+		return next(pid, status, options, ru);
+	ls = want_local(status, sizeof(*status), &part);
+	lr = want_local(ru, sizeof(*ru), &part);
+	if (part || (!ls && !lr))
+		return next(pid, status, options, ru);
+	ret = next(pid, ls ? &st : status, options, lr ? &r : ru);
+	saved = errno;
+	if (ret > 0) {
+		if (ls)
+			*status = st;
+		if (lr)
+			*ru = r;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	errno = saved;
+	return ret;
+}
+
+SHIM_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	return wait4(pid, status, options, NULL);
+}
+
+SHIM_EXPORT pid_t wait(int *status)
+{
+	return wait4(-1, status, 0, NULL);
+}
+
+SHIM_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	return wait4(-1, status, options, ru);
+}
+
+typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
+
+SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+	waitid_fn next = (waitid_fn)shim_next(&slot_waitid, "waitid");
+	bool part = false;
+	siginfo_t si;
+	int ret, saved;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
+		return next(idtype, id, info, options);
+	ret = next(idtype, id, &si, options);
+	saved = errno;
+	if (ret == 0) { /* WNOHANG without a child also writes it (zeroes) */
+		*info = si;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	errno = saved;
+	return ret;
+}
+
+typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *,
+			       const struct timespec *);
+
+SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
+			     const struct timespec *timeout)
+{
+	static void *slot;
+	sigtimedwait_fn next =
+		(sigtimedwait_fn)shim_next(&slot, "sigtimedwait");
+	bool part = false;
+	siginfo_t si;
+	int ret, saved;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
+		return next(set, info, timeout);
+	ret = next(set, &si, timeout);
+	saved = errno;
+	if (ret > 0) {
+		*info = si;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	errno = saved;
+	return ret;
+}
+
+SHIM_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return sigtimedwait(set, info, NULL);
 }

@@ -47,7 +47,8 @@
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
  * stdio.c), preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
- * into buffers (stat, getdents64, select...).  A thread with SIGBUS
+ * into buffers (select, getsockopt...; stat, getrandom and their kin are
+ * fill.c's, the waits bounce.c's).  A thread with SIGBUS
  * blocked that touches a page not in memory is killed (the mode's limit):
  * it would have got EFAULT here before.
  *
@@ -275,11 +276,7 @@ static bool touch_addr(struct sockaddr *addr, socklen_t *len, bool write)
 	return touch_rw(len, sizeof(*len), write) || any;
 }
 
-/*
- * again - the call returned @r on try @t (0 first): whether to touch and
- * call once more.  @mine: the buffers touched were uswap's.
- */
-static inline bool again(long r, unsigned t, bool mine)
+bool io_again(long r, unsigned t, bool mine)
 {
 	if (r != -1 || errno != EFAULT || !mine || t >= IO_TRIES)
 		return false;
@@ -287,30 +284,10 @@ static inline bool again(long r, unsigned t, bool mine)
 	return true;
 }
 
-/* either - @a or @b, both evaluated (each touches pages) */
-static inline bool either(bool a, bool b)
+bool io_touch(const void *p, size_t len, bool write)
 {
-	return a || b;
+	return touch_rw(p, len, write);
 }
-
-/*
- * IO_WRAP - the body of every wrapper: in the mode, @touch (an expression
- * that may use the try number `t`: buffers the kernel writes are touched
- * with writes after the first try) before each @call, and again while it
- * fails with EFAULT on uswap memory.  @type: the call's return type.
- */
-#define IO_WRAP(type, touch, call)                     \
-	do {                                           \
-		bool mode_ = shim_in_thread_mode();    \
-                                                       \
-		for (unsigned t = 0;; t++) {           \
-			bool mine_ = mode_ && (touch); \
-			type r_ = (call);              \
-                                                       \
-			if (!again(r_, t, mine_))      \
-				return r_;             \
-		}                                      \
-	} while (0)
 
 /* NEXT - libc's function, or before io_init the system call itself */
 #define NEXT(fn, ...) \

@@ -117,6 +117,8 @@ struct bounce_calls {
 		       int flags);
 };
 void bounce_init(void);
+/* fill.c: stat, getrandom, getcwd...; fill_init looks up the next ones */
+void fill_init(void);
 int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
 		ssize_t *ret);
 int bounce_readv(int fd, const struct iovec *iov, int cnt,
@@ -138,6 +140,48 @@ int uswap_raw_munmap(void *addr, size_t len);
 
 /* io_retried - system calls io.c retried after EFAULT, for the report. */
 unsigned long io_retried(void);
+
+/*
+ * io_touch - bring in the pages of [@p, +@len) that are uswap memory,
+ * last first (@write: by atomic adds of zero, see io.c's touch_page).
+ * Return: whether any was uswap's.
+ */
+bool io_touch(const void *p, size_t len, bool write);
+
+/*
+ * io_again - a wrapped call returned @r on try @t (0 first): whether to
+ * touch and call once more (EFAULT on uswap memory, @mine, at most 100
+ * tries; counted in io_retried).
+ */
+bool io_again(long r, unsigned t, bool mine);
+
+/* either - @a or @b, both evaluated (each touches pages) */
+static inline bool either(bool a, bool b)
+{
+	return a || b;
+}
+
+/*
+ * IO_WRAP - the body of a wrapper of a call the kernel may fail with
+ * EFAULT on uswap memory in the in-thread mode, having taken nothing
+ * (io.c says why that holds for the calls wrapped so): in the mode,
+ * @touch (an expression that may use the try number `t`: buffers the
+ * kernel writes are touched with writes after the first try) before each
+ * @call, and again while it fails with EFAULT on uswap memory.  @type:
+ * the call's return type.
+ */
+#define IO_WRAP(type, touch, call)                     \
+	do {                                           \
+		bool mode_ = shim_in_thread_mode();    \
+                                                       \
+		for (unsigned t = 0;; t++) {           \
+			bool mine_ = mode_ && (touch); \
+			type r_ = (call);              \
+                                                       \
+			if (!io_again(r_, t, mine_))   \
+				return r_;             \
+		}                                      \
+	} while (0)
 
 /* locale_pages_kept - locale.c's pages taken out of uswap, for the report */
 unsigned long locale_pages_kept(void);

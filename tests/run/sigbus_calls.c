@@ -1,0 +1,359 @@
+/*
+ * Run under `uswap run --sigbus` (sigbus_calls.sh): the system calls of
+ * src/preload/fill.c and the waits of src/preload/bounce.c write into
+ * heap pages that are not in memory and get it right.
+ *
+ * In the in-thread mode the kernel's copy into a page of a region that is
+ * not in memory fails with EFAULT, a never-touched page included.  Each
+ * call here writes into a fresh page of a heap area nobody touched
+ * (fresh(): the failure without the wrappers is certain, not a race), and
+ * its answer is compared with the same call's into the stack.  A second
+ * round takes pages the program wrote and then pushed out (a churn of 4 x
+ * the budget between the calls).  The waits (waitpid, wait, wait3, wait4,
+ * waitid) and sigtimedwait take what they return before they write it:
+ * without a wrapper the child's status or the signal is gone.
+ *
+ * Exit 0 pass, 1 fail; the first failing calls are named with errno.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE  4096UL
+#define FRESH (64UL << 20) /* pages handed out untouched */
+#define APART (1UL << 20)  /* between two: no fault fills the next */
+#define CHURN (32UL << 20) /* 4 x the script's 8M budget */
+
+static unsigned char *fresh_area, *churn_area, *cold_area;
+static size_t fresh_next;
+static unsigned long failures, checked;
+static int round_cold; /* 0: fresh pages, 1: pushed-out ones */
+
+static void fail(const char *what, const char *why)
+{
+	if (failures++ < 20)
+		fprintf(stderr, "FAIL %s (%s pages): %s (errno %d: %s)\n", what,
+			round_cold ? "pushed-out" : "fresh", why, errno,
+			strerror(errno));
+}
+
+static void churn(void)
+{
+	for (size_t o = 0; o < CHURN; o += PAGE)
+		churn_area[o]++;
+}
+
+/*
+ * buffer - @len bytes (at most 64 pages) for one call: in the first
+ * round never touched, in the second written and then pushed out.
+ */
+static void *buffer(size_t len)
+{
+	static size_t cold_next;
+	size_t pages = (len + PAGE - 1) / PAGE;
+	unsigned char *p;
+
+	if (!round_cold) {
+		if (fresh_next + pages * PAGE > FRESH) {
+			fprintf(stderr, "fresh area used up\n");
+			exit(1);
+		}
+		p = fresh_area + fresh_next;
+		fresh_next += (pages * PAGE + APART - 1) / APART * APART;
+		return p;
+	}
+	p = cold_area + cold_next;
+	cold_next = (cold_next + pages * PAGE) % (64 * PAGE * 16);
+	memset(p, 0x5a, pages * PAGE);
+	churn();
+	return p;
+}
+
+static void check(const char *what, int ok, const char *why)
+{
+	checked++;
+	if (!ok)
+		fail(what, why);
+}
+
+static void stats(void)
+{
+	struct stat want, *got;
+	struct statx wantx, *gotx;
+	struct statfs wantf, *gotf;
+	int fd = open("/etc/passwd", O_RDONLY);
+	int (*xstat)(int, const char *, struct stat *) =
+		(int (*)(int, const char *, struct stat *))dlsym(RTLD_DEFAULT,
+								 "__xstat");
+
+	if (fd < 0 || stat("/etc/passwd", &want) ||
+	    statx(AT_FDCWD, "/etc/passwd", 0, STATX_BASIC_STATS, &wantx) ||
+	    statfs("/etc/passwd", &wantf)) {
+		perror("reference stat");
+		exit(1);
+	}
+	got = buffer(sizeof(*got));
+	check("stat",
+	      stat("/etc/passwd", got) == 0 && got->st_ino == want.st_ino &&
+		      got->st_size == want.st_size,
+	      "wrong");
+	got = buffer(sizeof(*got));
+	check("lstat",
+	      lstat("/etc/passwd", got) == 0 && got->st_ino == want.st_ino,
+	      "wrong");
+	got = buffer(sizeof(*got));
+	check("fstat", fstat(fd, got) == 0 && got->st_ino == want.st_ino,
+	      "wrong");
+	got = buffer(sizeof(*got));
+	check("fstatat",
+	      fstatat(AT_FDCWD, "/etc/passwd", got, 0) == 0 &&
+		      got->st_ino == want.st_ino,
+	      "wrong");
+	got = buffer(sizeof(*got));
+	check("__xstat",
+	      xstat && xstat(1, "/etc/passwd", got) == 0 &&
+		      got->st_ino == want.st_ino,
+	      "wrong");
+	gotx = buffer(sizeof(*gotx));
+	check("statx",
+	      statx(AT_FDCWD, "/etc/passwd", 0, STATX_BASIC_STATS, gotx) == 0 &&
+		      gotx->stx_ino == wantx.stx_ino,
+	      "wrong");
+	gotf = buffer(sizeof(*gotf));
+	check("statfs",
+	      statfs("/etc/passwd", gotf) == 0 && gotf->f_type == wantf.f_type,
+	      "wrong");
+	gotf = buffer(sizeof(*gotf));
+	check("fstatfs", fstatfs(fd, gotf) == 0 && gotf->f_type == wantf.f_type,
+	      "wrong");
+	close(fd);
+}
+
+static void buffers(void)
+{
+	char want[PATH_MAX], *got;
+	ssize_t n, m;
+	unsigned char *rnd;
+	size_t zero = 0;
+	int dfd;
+
+	/* 1 MiB of random bytes: a short count is legal, loop as callers do */
+	rnd = buffer(1 << 20);
+	for (n = 0; n < (1 << 20); n += m) {
+		m = getrandom(rnd + n, (1 << 20) - (size_t)n, 0);
+		if (m <= 0)
+			break;
+	}
+	for (size_t i = 0; i < (1 << 20); i++)
+		zero += !rnd[i];
+	check("getrandom", n == (1 << 20) && zero < 8192, "short or zeros");
+	rnd = buffer(256);
+	check("getentropy", getentropy(rnd, 256) == 0, "failed");
+
+	n = readlink("/proc/self/exe", want, sizeof(want));
+	got = buffer(PATH_MAX);
+	check("readlink",
+	      n > 0 && readlink("/proc/self/exe", got, PATH_MAX) == n &&
+		      !memcmp(got, want, (size_t)n),
+	      "wrong");
+	got = buffer(PATH_MAX);
+	check("readlinkat",
+	      n > 0 &&
+		      readlinkat(AT_FDCWD, "/proc/self/exe", got, PATH_MAX) ==
+			      n &&
+		      !memcmp(got, want, (size_t)n),
+	      "wrong");
+
+	if (!getcwd(want, sizeof(want))) {
+		perror("reference getcwd");
+		exit(1);
+	}
+	got = buffer(PATH_MAX);
+	check("getcwd", getcwd(got, PATH_MAX) == got && !strcmp(got, want),
+	      "wrong");
+	/*
+	 * glibc mallocs this one itself (PATH_MAX bytes) and the kernel
+	 * fills it: blocks of that size are written, freed and pushed out
+	 * first, so that its malloc takes one of them.
+	 */
+	for (int i = 0; i < 10; i++) {
+		char *blocks[64], *cwd;
+
+		for (int b = 0; b < 64; b++)
+			if ((blocks[b] = malloc(PATH_MAX)))
+				memset(blocks[b], 1, PATH_MAX);
+		for (int b = 0; b < 64; b++)
+			free(blocks[b]);
+		churn();
+		cwd = getcwd(NULL, 0);
+		check("getcwd(NULL)", cwd && !strcmp(cwd, want), "wrong");
+		free(cwd);
+	}
+
+	/* a directory's entries: as many into the heap as into the stack */
+	dfd = open("/usr/bin", O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		static char sbuf[1 << 16];
+		long want_n = 0, got_n = 0;
+
+		while ((n = getdents64(dfd, sbuf, sizeof(sbuf))) > 0)
+			want_n += n;
+		lseek(dfd, 0, SEEK_SET);
+		got = buffer(1 << 16);
+		while ((n = getdents64(dfd, got, 1 << 16)) > 0)
+			got_n += n;
+		check("getdents64", n == 0 && got_n == want_n,
+		      "fewer bytes of entries");
+		close(dfd);
+	}
+}
+
+static void descriptors(void)
+{
+	int *fds = buffer(2 * sizeof(int));
+	struct sockaddr_storage *ss;
+	socklen_t *len;
+	char c = 'x';
+
+	check("pipe",
+	      pipe(fds) == 0 && write(fds[1], &c, 1) == 1 &&
+		      read(fds[0], &c, 1) == 1,
+	      "no pipe");
+	close(fds[0]);
+	close(fds[1]);
+	fds = buffer(2 * sizeof(int));
+	check("pipe2",
+	      pipe2(fds, O_CLOEXEC) == 0 && write(fds[1], &c, 1) == 1 &&
+		      read(fds[0], &c, 1) == 1,
+	      "no pipe");
+	close(fds[0]);
+	close(fds[1]);
+	fds = buffer(2 * sizeof(int));
+	check("socketpair",
+	      socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0 &&
+		      write(fds[1], &c, 1) == 1 && read(fds[0], &c, 1) == 1,
+	      "no pair");
+	ss = buffer(sizeof(*ss));
+	len = buffer(sizeof(*len));
+	*len = sizeof(*ss);
+	check("getsockname",
+	      getsockname(fds[0], (struct sockaddr *)ss, len) == 0 &&
+		      ss->ss_family == AF_UNIX,
+	      "wrong");
+	ss = buffer(sizeof(*ss));
+	len = buffer(sizeof(*len));
+	*len = sizeof(*ss);
+	check("getpeername",
+	      getpeername(fds[0], (struct sockaddr *)ss, len) == 0 &&
+		      ss->ss_family == AF_UNIX,
+	      "wrong");
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* child - a process that exits with @code after a while */
+static pid_t child(int code)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		usleep(20000);
+		_exit(code);
+	}
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	return pid;
+}
+
+static void waits(void)
+{
+	int *st;
+	struct rusage *ru;
+	siginfo_t *si;
+	sigset_t set;
+	struct timespec ts = {.tv_sec = 5};
+	pid_t pid;
+
+	for (int k = 0; k < 4; k++) {
+		const char *name[] = {"waitpid", "wait", "wait3", "wait4"};
+		int code = 10 + k + 10 * round_cold;
+
+		pid = child(code);
+		st = buffer(sizeof(*st));
+		ru = buffer(sizeof(*ru));
+		switch (k) {
+		case 0:
+			pid = waitpid(pid, st, 0) == pid ? pid : -1;
+			break;
+		case 1:
+			pid = wait(st) == pid ? pid : -1;
+			break;
+		case 2:
+			pid = wait3(st, 0, ru) == pid ? pid : -1;
+			break;
+		default:
+			pid = wait4(pid, st, 0, ru) == pid ? pid : -1;
+			break;
+		}
+		check(name[k],
+		      pid > 0 && WIFEXITED(*st) && WEXITSTATUS(*st) == code,
+		      "status lost");
+	}
+	pid = child(40 + round_cold);
+	si = buffer(sizeof(*si));
+	check("waitid",
+	      waitid(P_PID, (id_t)pid, si, WEXITED) == 0 && si->si_pid == pid &&
+		      si->si_status == 40 + round_cold,
+	      "status lost");
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	raise(SIGUSR1);
+	si = buffer(sizeof(*si));
+	check("sigtimedwait",
+	      sigtimedwait(&set, si, &ts) == SIGUSR1 && si->si_signo == SIGUSR1,
+	      "signal lost");
+	raise(SIGUSR1);
+	si = buffer(sizeof(*si));
+	check("sigwaitinfo",
+	      sigwaitinfo(&set, si) == SIGUSR1 && si->si_signo == SIGUSR1,
+	      "signal lost");
+}
+
+int main(void)
+{
+	fresh_area = malloc(FRESH);
+	churn_area = malloc(CHURN);
+	cold_area = malloc(64 * PAGE * 16);
+	if (!fresh_area || !churn_area || !cold_area) {
+		perror("malloc");
+		return 1;
+	}
+	memset(churn_area, 1, CHURN);
+	for (round_cold = 0; round_cold < 2; round_cold++) {
+		stats();
+		buffers();
+		descriptors();
+		waits();
+	}
+	printf("%lu calls checked, %lu failed\n", checked, failures);
+	return failures ? 1 : 0;
+}
