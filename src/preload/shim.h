@@ -130,6 +130,11 @@ int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		    const struct bounce_calls *calls, ssize_t *ret);
 int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
 		  const struct bounce_calls *calls, int *ret);
+/*
+ * bounce_fd_closed - @fd's number is free: what bounce.c knew of it goes
+ * (close, dup2 are bounce.c's; stdio.c's fclose and pclose call this).
+ */
+void bounce_fd_closed(int fd);
 /* bounce_count - calls bounce.c served, for the report */
 unsigned long bounce_count(void);
 

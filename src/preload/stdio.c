@@ -257,16 +257,19 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
 /*
  * CLOSING - after @fp's close (or reopen: glibc drops the buffer before it
  * opens the new file), unmap the buffer it had from us, if any: glibc
- * flushed it and holds it no more.
+ * flushed it and holds it no more.  Its descriptor's number is free:
+ * bounce.c forgets what it knew of it.
  */
 #define CLOSING(fp, call)                       \
 	do {                                    \
 		struct kept k_;                 \
 		bool had_ = kept_take(fp, &k_); \
+		int fd_ = fp ? fileno(fp) : -1; \
 		__typeof__(call) r_ = (call);   \
                                                 \
 		if (had_)                       \
 			kept_free(&k_);         \
+		bounce_fd_closed(fd_);          \
 		return r_;                      \
 	} while (0)
 
