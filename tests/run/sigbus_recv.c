@@ -24,7 +24,9 @@
  *    msghdr in the heap, in turn, each checked
  *    for its number and bytes: a gap is a lost datagram;
  *  - an eventfd: NEVENT writes of 1, taken by read and readv into a heap
- *    word: the counts must add up to NEVENT;
+ *    word: the counts must add up to NEVENT.  It takes the descriptor
+ *    number of a pipe read and closed just before (bounce.c remembers
+ *    what a number is until it is closed);
  *  - connections: NCONN connects to a unix stream socket, taken by accept
  *    and accept4 with the address and its length in the heap; each client
  *    waits for a reply byte, and a connection the kernel closed gets none.
@@ -356,11 +358,28 @@ static void events(void)
 	struct iovec *iov = malloc(sizeof(*iov));
 	unsigned long reads[2] = {0};
 	pthread_t wt;
+	int p[2], was;
 
-	if (!count || !iov || (efd = eventfd(0, 0)) < 0) {
+	/*
+	 * The eventfd takes the number of a pipe read into the heap just
+	 * before and closed: what the shim knew of that number (a pipe
+	 * keeps what a failed copy did not take) must go with the close.
+	 */
+	if (!count || pipe(p) || write(p[1], "x", 1) != 1 ||
+	    read(p[0], count, 1) != 1) {
+		perror("pipe");
+		exit(1);
+	}
+	was = p[0];
+	close(p[0]);
+	close(p[1]);
+	if (!iov || (efd = eventfd(0, 0)) < 0) {
 		perror("eventfd");
 		exit(1);
 	}
+	if (efd != was)
+		fprintf(stderr, "note: the eventfd is %d, not the pipe's %d\n",
+			efd, was);
 	if (pthread_create(&wt, NULL, event_writer, NULL)) {
 		perror("pthread_create");
 		exit(1);
