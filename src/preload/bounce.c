@@ -29,9 +29,10 @@
  * datagram socket (SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM); read
  * and readv on one, on a character device or on an anonymous inode
  * (eventfd, timerfd, signalfd, inotify...: fstat says neither file, pipe,
- * directory nor socket); accept and accept4 with an address.  Regular
- * files, pipes and stream sockets leave what a failed copy did not take
- * where it was: io.c's retry is right for them, and cheaper.
+ * directory nor socket; fdkind.c tells, and remembers per number);
+ * accept and accept4 with an address.  Regular files, pipes and stream
+ * sockets leave what a failed copy did not take where it was: io.c's
+ * retry is right for them, and cheaper.
  *
  * The plain memory is this thread's (bounce_buf), mapped by the raw
  * mmap, kept for the next call, grown when a call needs more, unmapped at
@@ -55,15 +56,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <unistd.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "preload/shim.h"
 
@@ -168,97 +166,6 @@ static enum owned owned_whole(const void *p, size_t len)
 			break;
 	}
 	return all ? OWNED_WHOLE : any ? OWNED_PART : OWNED_NONE;
-}
-
-/* datagram_socket - a socket that drops a message whose copy fails */
-static bool datagram_socket(int fd)
-{
-	int type;
-	socklen_t len = sizeof(type);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
-		return false; /* not a socket: nothing is dropped */
-	return type == SOCK_DGRAM || type == SOCK_SEQPACKET ||
-	       type == SOCK_RAW || type == SOCK_RDM;
-}
-
-/*
- * classify - whether a read of @fd takes what it copies (file comment):
- * a datagram socket, a character device, an anonymous inode.  Not a
- * regular file, pipe, directory, block device or stream socket.
- */
-static bool classify(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return false; /* a bad descriptor: the call says so */
-	switch (st.st_mode & S_IFMT) {
-	case S_IFREG:
-	case S_IFIFO:
-	case S_IFDIR:
-	case S_IFBLK:
-		return false;
-	case S_IFSOCK:
-		return datagram_socket(fd);
-	default:
-		return true;
-	}
-}
-
-/*
- * ---- what a descriptor is, remembered ----
- *
- * Telling costs an fstat and, for a socket, a getsockopt: told at every
- * call, a 64-byte read(2) of a pipe took 2.2x the time it took before
- * this file, of a stream socket 1.76x; remembered, 1.06x and 1.00x
- * (bench/shim_read.c, docs/BENCHMARKS.md "The shim's read").
- * So the answer is kept per descriptor number, with a generation that
- * close, close_range, dup2 and dup3 (interposed below) and stdio.c's
- * fclose and pclose advance (bounce_fd_closed) once the number is free:
- * an answer found while the number was being closed is not stored
- * (compare-and-swap on the generation it started from).  Not exact: a
- * descriptor glibc closes inside itself (closedir, getaddrinfo...) keeps
- * its answer for the next one of that number, which then costs, at
- * worst, a copy it did not need, or io.c's touch alone (this file's
- * race, as before it).  Numbers beyond FD_KINDS are told at every call.
- */
-#define FD_KINDS 65536
-
-enum fd_kind { FD_UNKNOWN, FD_KEEPS, FD_TAKES };
-
-/* gen << 2 | kind; relaxed is enough: each entry is one atomic byte */
-static _Atomic uint8_t fd_kinds[FD_KINDS];
-
-/* read_consumes - a read of @fd takes what it copies */
-static bool read_consumes(int fd)
-{
-	uint8_t e, k;
-
-	if (fd < 0 || fd >= FD_KINDS)
-		return classify(fd);
-	e = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
-	if (e & 3)
-		return (e & 3) == FD_TAKES;
-	k = classify(fd) ? FD_TAKES : FD_KEEPS;
-	/* not stored if the number was closed meanwhile (generation) */
-	atomic_compare_exchange_strong_explicit(
-		&fd_kinds[fd], &e, (uint8_t)(e | k), memory_order_relaxed,
-		memory_order_relaxed);
-	return k == FD_TAKES;
-}
-
-void bounce_fd_closed(int fd)
-{
-	uint8_t e;
-
-	if (fd < 0 || fd >= FD_KINDS)
-		return;
-	e = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
-	while (!atomic_compare_exchange_weak_explicit(
-		&fd_kinds[fd], &e, (uint8_t)(((e >> 2) + 1) << 2),
-		memory_order_relaxed, memory_order_relaxed))
-		;
 }
 
 /*
@@ -420,7 +327,7 @@ int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
 	 * buffers are not (the kernel gets bounced()'s own).
 	 */
 	if (bounce_busy || !msg || !plan_msg(&pl, msg) ||
-	    (!pl.need && !shim_owned(msg, sizeof(*msg))) || !read_consumes(fd))
+	    (!pl.need && !shim_owned(msg, sizeof(*msg))) || !fd_takes(fd))
 		return 0;
 	return bounced(fd, msg, flags, HOW_RECVMSG, &pl, calls, ret);
 }
@@ -434,7 +341,7 @@ int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
 
 	/* cheap tests first: this is every read into uswap memory */
 	if (bounce_busy || !n || n > BOUNCE_MAX || !shim_owned(buf, n) ||
-	    !read_consumes(fd) || !plan_msg(&pl, &msg) || !pl.need)
+	    !fd_takes(fd) || !plan_msg(&pl, &msg) || !pl.need)
 		return 0;
 	return bounced(fd, &msg, 0, HOW_READ, &pl, calls, ret);
 }
@@ -447,7 +354,7 @@ int bounce_readv(int fd, const struct iovec *iov, int cnt,
 	struct bounce_plan pl;
 
 	if (bounce_busy || cnt <= 0 || !plan_msg(&pl, &msg) || !pl.need ||
-	    !read_consumes(fd))
+	    !fd_takes(fd))
 		return 0;
 	return bounced(fd, &msg, 0, HOW_READV, &pl, calls, ret);
 }
@@ -470,7 +377,7 @@ int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		 * here, and recv(2) is recvfrom without one.
 		 */
 		if (!n || n > BOUNCE_MAX || !shim_owned(data, n) ||
-		    !read_consumes(fd) || !plan_msg(&pl, &msg) || !pl.need)
+		    !fd_takes(fd) || !plan_msg(&pl, &msg) || !pl.need)
 			return 0;
 		bounce_busy = true;
 		if (!bounce_get(pl.need)) {
@@ -670,63 +577,4 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 SHIM_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
 	return sigtimedwait(set, info, NULL);
-}
-
-/* ---- descriptors closed: their numbers forgotten (fd_kinds) ---- */
-
-typedef int (*close_fn)(int);
-typedef int (*dup2_fn)(int, int);
-typedef int (*dup3_fn)(int, int, int);
-typedef int (*close_range_fn)(unsigned, unsigned, int);
-
-/* after the call: a number freed meanwhile and taken again is re-told */
-SHIM_EXPORT int close(int fd)
-{
-	static void *slot;
-	close_fn next = (close_fn)shim_next(&slot, "close");
-	int r = next ? next(fd) : (int)syscall(SYS_close, fd);
-	int saved = errno;
-
-	bounce_fd_closed(fd);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT int dup2(int old, int fd)
-{
-	static void *slot;
-	dup2_fn next = (dup2_fn)shim_next(&slot, "dup2");
-	int r = next ? next(old, fd) : (int)syscall(SYS_dup2, old, fd);
-	int saved = errno;
-
-	bounce_fd_closed(fd);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT int dup3(int old, int fd, int flags)
-{
-	static void *slot;
-	dup3_fn next = (dup3_fn)shim_next(&slot, "dup3");
-	int r = next ? next(old, fd, flags)
-		     : (int)syscall(SYS_dup3, old, fd, flags);
-	int saved = errno;
-
-	bounce_fd_closed(fd);
-	errno = saved;
-	return r;
-}
-
-SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
-{
-	static void *slot;
-	close_range_fn next = (close_range_fn)shim_next(&slot, "close_range");
-	int r = next ? next(first, last, flags)
-		     : (int)syscall(SYS_close_range, first, last, flags);
-	int saved = errno;
-
-	for (unsigned fd = first; fd <= last && fd < FD_KINDS; fd++)
-		bounce_fd_closed((int)fd);
-	errno = saved;
-	return r;
 }

@@ -117,6 +117,14 @@ struct bounce_calls {
 		       int flags);
 };
 void bounce_init(void);
+/*
+ * fdkind.c: fd_takes - a read of @fd takes what it copies (a datagram
+ * socket, a character device, an anonymous inode); remembered per number.
+ * fd_forget - @fd's number is free (close and dup2 are fdkind.c's own;
+ * stdio.c's fclose and pclose call it).
+ */
+bool fd_takes(int fd);
+void fd_forget(int fd);
 /* fill.c: stat, getrandom, getcwd...; fill_init looks up the next ones */
 void fill_init(void);
 int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
@@ -130,11 +138,6 @@ int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		    const struct bounce_calls *calls, ssize_t *ret);
 int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
 		  const struct bounce_calls *calls, int *ret);
-/*
- * bounce_fd_closed - @fd's number is free: what bounce.c knew of it goes
- * (close, dup2 are bounce.c's; stdio.c's fclose and pclose call this).
- */
-void bounce_fd_closed(int fd);
 /* bounce_count - calls bounce.c served, for the report */
 unsigned long bounce_count(void);
 

@@ -258,7 +258,7 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
  * CLOSING - after @fp's close (or reopen: glibc drops the buffer before it
  * opens the new file), unmap the buffer it had from us, if any: glibc
  * flushed it and holds it no more.  Its descriptor's number is free:
- * bounce.c forgets what it knew of it.
+ * fdkind.c forgets what it knew of it.
  */
 #define CLOSING(fp, call)                       \
 	do {                                    \
@@ -269,7 +269,7 @@ SHIM_EXPORT FILE *popen(const char *cmd, const char *mode)
                                                 \
 		if (had_)                       \
 			kept_free(&k_);         \
-		bounce_fd_closed(fd_);          \
+		fd_forget(fd_);                 \
 		return r_;                      \
 	} while (0)
 

@@ -1,0 +1,173 @@
+/*
+ * What a descriptor is, for bounce.c: does a read of it take what it
+ * copies (a datagram socket, a character device, an anonymous inode such
+ * as an eventfd), so that a failed copy loses it?  Remembered per
+ * descriptor number, and forgotten when the number is freed: close,
+ * close_range, dup2 and dup3 are interposed here for that, and stdio.c's
+ * fclose and pclose call fd_forget.
+ *
+ * Context: any thread; lock-free (one atomic byte per number).
+ */
+#undef _FILE_OFFSET_BITS
+#undef _FORTIFY_SOURCE
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload/shim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* datagram_socket - a socket that drops a message whose copy fails */
+static bool datagram_socket(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len))
+		return false; /* not a socket: nothing is dropped */
+	return type == SOCK_DGRAM || type == SOCK_SEQPACKET ||
+	       type == SOCK_RAW || type == SOCK_RDM;
+}
+
+/*
+ * classify - whether a read of @fd takes what it copies (file comment):
+ * a datagram socket, a character device, an anonymous inode.  Not a
+ * regular file, pipe, directory, block device or stream socket.
+ */
+static bool classify(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return false; /* a bad descriptor: the call says so */
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFDIR:
+	case S_IFBLK:
+		return false;
+	case S_IFSOCK:
+		return datagram_socket(fd);
+	default:
+		return true;
+	}
+}
+
+/*
+ * ---- remembered ----
+ *
+ * Telling costs an fstat and, for a socket, a getsockopt: told at every
+ * call, a 64-byte read(2) of a pipe took 2.2x the time it took before
+ * bounce.c, of a stream socket 1.76x; remembered, 1.06x and 1.00x
+ * (bench/shim_read.c, docs/BENCHMARKS.md "The shim's read").
+ * So the answer is kept per descriptor number, with a generation that
+ * close, close_range, dup2 and dup3 (interposed below) and stdio.c's
+ * fclose and pclose advance (fd_forget) once the number is free:
+ * an answer found while the number was being closed is not stored
+ * (compare-and-swap on the generation it started from).  Not exact: a
+ * descriptor glibc closes inside itself (closedir, getaddrinfo...) keeps
+ * its answer for the next one of that number, which then costs, at
+ * worst, a copy it did not need, or io.c's touch alone (bounce.c's race,
+ * as before bounce.c).  Numbers beyond FD_KINDS are told at every call.
+ */
+#define FD_KINDS 65536
+
+enum fd_kind { FD_UNKNOWN, FD_KEEPS, FD_TAKES };
+
+/* gen << 2 | kind; relaxed is enough: each entry is one atomic byte */
+static _Atomic uint8_t fd_kinds[FD_KINDS];
+
+bool fd_takes(int fd)
+{
+	uint8_t e, k;
+
+	if (fd < 0 || fd >= FD_KINDS)
+		return classify(fd);
+	e = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
+	if (e & 3)
+		return (e & 3) == FD_TAKES;
+	k = classify(fd) ? FD_TAKES : FD_KEEPS;
+	/* not stored if the number was closed meanwhile (generation) */
+	atomic_compare_exchange_strong_explicit(
+		&fd_kinds[fd], &e, (uint8_t)(e | k), memory_order_relaxed,
+		memory_order_relaxed);
+	return k == FD_TAKES;
+}
+
+void fd_forget(int fd)
+{
+	uint8_t e;
+
+	if (fd < 0 || fd >= FD_KINDS)
+		return;
+	e = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		&fd_kinds[fd], &e, (uint8_t)(((e >> 2) + 1) << 2),
+		memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+/* ---- numbers freed: forgotten ---- */
+
+typedef int (*close_fn)(int);
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
+typedef int (*close_range_fn)(unsigned, unsigned, int);
+
+/* after the call: a number freed meanwhile and taken again is re-told */
+SHIM_EXPORT int close(int fd)
+{
+	static void *slot;
+	close_fn next = (close_fn)shim_next(&slot, "close");
+	int r = next ? next(fd) : (int)syscall(SYS_close, fd);
+	int saved = errno;
+
+	fd_forget(fd);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int dup2(int old, int fd)
+{
+	static void *slot;
+	dup2_fn next = (dup2_fn)shim_next(&slot, "dup2");
+	int r = next ? next(old, fd) : (int)syscall(SYS_dup2, old, fd);
+	int saved = errno;
+
+	fd_forget(fd);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int dup3(int old, int fd, int flags)
+{
+	static void *slot;
+	dup3_fn next = (dup3_fn)shim_next(&slot, "dup3");
+	int r = next ? next(old, fd, flags)
+		     : (int)syscall(SYS_dup3, old, fd, flags);
+	int saved = errno;
+
+	fd_forget(fd);
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	static void *slot;
+	close_range_fn next = (close_range_fn)shim_next(&slot, "close_range");
+	int r = next ? next(first, last, flags)
+		     : (int)syscall(SYS_close_range, first, last, flags);
+	int saved = errno;
+
+	for (unsigned fd = first; fd <= last && fd < FD_KINDS; fd++)
+		fd_forget((int)fd);
+	errno = saved;
+	return r;
+}
