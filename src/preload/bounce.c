@@ -56,6 +56,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -330,6 +331,93 @@ int bounce_recvmsg(int fd, struct msghdr *msg, int flags,
 	    (!pl.need && !shim_owned(msg, sizeof(*msg))) || !fd_takes(fd))
 		return 0;
 	return bounced(fd, msg, flags, HOW_RECVMSG, &pl, calls, ret);
+}
+
+/*
+ * mmsg_owned - whether any of @vec's messages' buffers, or the array,
+ * overlaps uswap memory (else recvmmsg keeps its one system call).
+ */
+static bool mmsg_owned(const struct mmsghdr *vec, unsigned n)
+{
+	if (shim_owned(vec, n * sizeof(*vec)))
+		return true;
+	for (unsigned i = 0; i < n; i++) {
+		const struct msghdr *m = &vec[i].msg_hdr;
+
+		if ((m->msg_name && shim_owned(m->msg_name, m->msg_namelen)) ||
+		    (m->msg_control &&
+		     shim_owned(m->msg_control, m->msg_controllen)) ||
+		    (m->msg_iovlen &&
+		     shim_owned(m->msg_iov,
+				m->msg_iovlen * sizeof(*m->msg_iov))))
+			return true;
+		for (size_t k = 0; m->msg_iov && k < m->msg_iovlen; k++)
+			if (m->msg_iov[k].iov_len &&
+			    shim_owned(m->msg_iov[k].iov_base,
+				       m->msg_iov[k].iov_len))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * bounce_recvmmsg - recvmmsg as recvmsg calls, one message each, through
+ * bounce_recvmsg when a message's buffers or the array are uswap's.  The
+ * kernel's own semantics, message by message: MSG_WAITFORONE makes the
+ * calls after the first nonblocking; @timeout is checked after each
+ * message, as the kernel does; an error after the first message ends the
+ * call with the count so far (the kernel keeps a socket error for the
+ * next call, and so does the socket here: recvmsg did not take it).
+ */
+int bounce_recvmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags,
+		    struct timespec *timeout, const struct bounce_calls *calls,
+		    int *ret)
+{
+	struct timespec end, now;
+	int fl = flags & ~MSG_WAITFORONE, saved = errno;
+	unsigned i;
+
+	if (bounce_busy || !vec || !n || n > BOUNCE_IOV ||
+	    !mmsg_owned(vec, n) || !fd_takes(fd))
+		return 0;
+	if (timeout) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		end.tv_sec += timeout->tv_sec;
+		end.tv_nsec += timeout->tv_nsec;
+		if (end.tv_nsec >= 1000000000L) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000L;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		ssize_t r;
+
+		if (!bounce_recvmsg(fd, &vec[i].msg_hdr, fl, calls, &r))
+			r = calls->recvmsg(fd, &vec[i].msg_hdr, fl);
+		if (r < 0) {
+			if (i == 0) {
+				*ret = -1;
+				return 1;
+			}
+			break;
+		}
+		saved = errno;
+		vec[i].msg_len = (unsigned)r;
+		if (flags & MSG_WAITFORONE)
+			fl |= MSG_DONTWAIT;
+		if (timeout) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec > end.tv_sec ||
+			    (now.tv_sec == end.tv_sec &&
+			     now.tv_nsec >= end.tv_nsec)) {
+				i++;
+				break;
+			}
+		}
+	}
+	errno = saved;
+	*ret = (int)i;
+	return 1;
 }
 
 int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,

@@ -46,7 +46,7 @@
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
- * stdio.c), preadv2/pwritev2, recvmmsg/sendmmsg, and the other calls that write
+ * stdio.c), preadv2/pwritev2, and the other calls that write
  * into buffers (select, getsockopt...; stat, getrandom and their kin are
  * fill.c's, the waits bounce.c's).  A thread with SIGBUS
  * blocked that touches a page not in memory is killed (the mode's limit):
@@ -117,6 +117,9 @@ static int (*next_poll)(struct pollfd *, nfds_t, int);
 static int (*next_ppoll)(struct pollfd *, nfds_t, const struct timespec *,
 			 const sigset_t *);
 static int (*next_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*next_sendmmsg)(int, struct mmsghdr *, unsigned, int);
+static int (*next_recvmmsg)(int, struct mmsghdr *, unsigned, int,
+			    struct timespec *);
 
 #define LOOKUP(var, name) (*(void **)&(var) = dlsym(RTLD_NEXT, name))
 
@@ -134,6 +137,8 @@ void io_init(void)
 	LOOKUP(next_recvfrom, "recvfrom");
 	LOOKUP(next_recvmsg, "recvmsg");
 	LOOKUP(next_accept4, "accept4");
+	LOOKUP(next_sendmmsg, "sendmmsg");
+	LOOKUP(next_recvmmsg, "recvmmsg");
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
 	LOOKUP(next_sendmsg, "sendmsg");
@@ -302,6 +307,8 @@ bool io_touch(const void *p, size_t len, bool write)
 	syscall(SYS_recvfrom, fd, b, n, f, a, l)
 #define SYSCALL_recvmsg(fd, m, f)	  syscall(SYS_recvmsg, fd, m, f)
 #define SYSCALL_accept4(fd, a, l, f)	  syscall(SYS_accept4, fd, a, l, f)
+#define SYSCALL_sendmmsg(fd, v, n, f)	  syscall(SYS_sendmmsg, fd, v, n, f)
+#define SYSCALL_recvmmsg(fd, v, n, f, t)  syscall(SYS_recvmmsg, fd, v, n, f, t)
 #define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
 #define SYSCALL_pwrite(fd, b, n, o)	  syscall(SYS_pwrite64, fd, b, n, o)
 #define SYSCALL_writev(fd, v, c)	  syscall(SYS_writev, fd, v, c)
@@ -578,6 +585,47 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	IO_WRAP(ssize_t, touch_msg(msg, false), NEXT(sendmsg, fd, msg, flags));
+}
+
+/*
+ * touch_mmsg - recvmmsg's and sendmmsg's messages, then the array (the
+ * kernel writes each msg_len back), @write as touch_msg.
+ */
+static bool touch_mmsg(struct mmsghdr *vec, unsigned n, bool write)
+{
+	bool any = false;
+
+	if (!vec)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		any |= touch_msg(&vec[i].msg_hdr, write);
+	return touch_rw(vec, n * sizeof(*vec), write) || any;
+}
+
+/*
+ * sendmmsg: the kernel returns the count of messages sent, and EFAULT only
+ * when it sent none: calling again sends nothing twice.
+ */
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags)
+{
+	IO_WRAP(int, touch_mmsg(vec, n, t > 0),
+		(int)NEXT(sendmmsg, fd, vec, n, flags));
+}
+
+/*
+ * recvmmsg: on a datagram socket each message goes through bounce.c
+ * (bounce_recvmmsg); otherwise as recvmsg.
+ */
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags,
+			 struct timespec *timeout)
+{
+	int r;
+
+	if (shim_in_thread_mode() &&
+	    bounce_recvmmsg(fd, vec, n, flags, timeout, &calls, &r))
+		return r;
+	IO_WRAP(int, touch_mmsg(vec, n, t > 0),
+		(int)NEXT(recvmmsg, fd, vec, n, flags, timeout));
 }
 
 /*

@@ -138,6 +138,9 @@ int bounce_recvfrom(int fd, void *data, size_t n, int flags,
 		    const struct bounce_calls *calls, ssize_t *ret);
 int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
 		  const struct bounce_calls *calls, int *ret);
+int bounce_recvmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags,
+		    struct timespec *timeout, const struct bounce_calls *calls,
+		    int *ret);
 /* bounce_count - calls bounce.c served, for the report */
 unsigned long bounce_count(void);
 

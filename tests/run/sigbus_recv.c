@@ -21,7 +21,8 @@
  *    none), taken by recv, recvfrom (the address in the heap too),
  *    recvmsg (iovec array, two buffers, address and an SCM_RIGHTS
  *    control buffer in the heap), read, readv, and recvmsg with only its
- *    msghdr in the heap, in turn, each checked
+ *    msghdr in the heap, and recvmmsg, in turn (some sent by sendmmsg
+ *    from an array in the heap), each checked
  *    for its number and bytes: a gap is a lost datagram;
  *  - an eventfd: NEVENT writes of 1, taken by read and readv into a heap
  *    word: the counts must add up to NEVENT.  It takes the descriptor
@@ -109,6 +110,25 @@ static void *sender(void *arg)
 				perror("sendmsg");
 				exit(1);
 			}
+		} else if (seq % 8 == 5) {
+			/* sendmmsg, its array and iovec in the heap */
+			struct mmsghdr *v = malloc(sizeof(*v));
+			struct iovec *iov = malloc(sizeof(*iov));
+
+			if (!v || !iov) {
+				perror("malloc");
+				exit(1);
+			}
+			*iov = (struct iovec){buf, DGRAM};
+			*v = (struct mmsghdr){
+				.msg_hdr = {.msg_iov = iov, .msg_iovlen = 1}};
+			if (sendmmsg(sv[0], v, 1, 0) != 1 ||
+			    v->msg_len != DGRAM) {
+				perror("sendmmsg");
+				exit(1);
+			}
+			free(v);
+			free(iov);
 		} else if (send(sv[0], buf, DGRAM, 0) != (ssize_t)DGRAM) {
 			perror("send");
 			exit(1);
@@ -165,7 +185,8 @@ static void datagrams(void)
 {
 	static const char *const how[] = {"recv",    "recvfrom",
 					  "recvmsg", "read",
-					  "readv",   "recvmsg (header only)"};
+					  "readv",   "recvmsg (header only)",
+					  "recvmmsg"};
 	static unsigned char stack_buf[DGRAM + 4096]; /* not uswap memory */
 	unsigned char *want = malloc(DGRAM);
 	/* the receiving side, all of it in the heap */
@@ -181,12 +202,14 @@ static void datagrams(void)
 	 */
 	unsigned char *hdrs = malloc(HDRS * 4096UL);
 	char *cbuf = malloc(CMSG_SPACE(sizeof(int)));
-	unsigned long lost = 0, fds = 0, by[6] = {0};
+	unsigned long lost = 0, fds = 0, by[7] = {0};
+	struct mmsghdr *vec = malloc(sizeof(*vec));
 	pthread_t st;
 	uint32_t expect = 0;
 	struct timeval tmo = {.tv_sec = 10};
 
-	if (!want || !buf || !addr || !alen || !iov || !msg || !hdrs || !cbuf) {
+	if (!want || !buf || !addr || !alen || !iov || !msg || !hdrs || !cbuf ||
+	    !vec) {
 		perror("malloc");
 		exit(1);
 	}
@@ -200,7 +223,7 @@ static void datagrams(void)
 		exit(1);
 	}
 	for (unsigned i = 0; expect < NDGRAM; i++) {
-		unsigned k = i % 6;
+		unsigned k = i % 7;
 		uint32_t seq;
 		ssize_t n;
 
@@ -234,6 +257,14 @@ static void datagrams(void)
 		case 3:
 			n = read(sv[1], buf, DGRAM + 4096);
 			break;
+		case 6:
+			/* one message: each datagram is checked in turn */
+			iov[0] = (struct iovec){buf, DGRAM + 4096};
+			*vec = (struct mmsghdr){
+				.msg_hdr = {.msg_iov = iov, .msg_iovlen = 1}};
+			n = recvmmsg(sv[1], vec, 1, 0, NULL);
+			n = n == 1 ? (ssize_t)vec->msg_len : -1;
+			break;
 		case 4:
 			iov[0] = (struct iovec){buf, 100};
 			iov[1] = (struct iovec){buf + 100, DGRAM + 3996};
@@ -245,7 +276,7 @@ static void datagrams(void)
 			 * msg_flags back after it took the datagram.
 			 */
 			struct msghdr *hdr =
-				(struct msghdr *)(hdrs + i / 6 % HDRS * 4096);
+				(struct msghdr *)(hdrs + i / 7 % HDRS * 4096);
 
 			iov[0] = (struct iovec){stack_buf, sizeof(stack_buf)};
 			*hdr = (struct msghdr){.msg_iov = iov, .msg_iovlen = 1};
@@ -292,10 +323,11 @@ static void datagrams(void)
 	}
 	pthread_join(st, NULL);
 	printf("datagrams received %lu (recv %lu, recvfrom %lu, recvmsg %lu, "
-	       "read %lu, readv %lu, recvmsg header only %lu), %lu "
+	       "read %lu, readv %lu, recvmsg header only %lu, recvmmsg %lu), "
+	       "%lu "
 	       "descriptors, %lu lost\n",
-	       by[0] + by[1] + by[2] + by[3] + by[4] + by[5], by[0], by[1],
-	       by[2], by[3], by[4], by[5], fds, lost);
+	       by[0] + by[1] + by[2] + by[3] + by[4] + by[5] + by[6], by[0],
+	       by[1], by[2], by[3], by[4], by[5], by[6], fds, lost);
 	close(sv[0]);
 	close(sv[1]);
 	free(want);
@@ -305,6 +337,7 @@ static void datagrams(void)
 	free(iov);
 	free(msg);
 	free(hdrs);
+	free(vec);
 	free(cbuf);
 }
 
