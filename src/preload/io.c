@@ -46,7 +46,7 @@
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
- * stdio.c), preadv2/pwritev2, and the other calls that write
+ * stdio.c), and the other calls that write
  * into buffers (select, getsockopt...; stat, getrandom and their kin are
  * fill.c's, the waits bounce.c's).  A thread with SIGBUS
  * blocked that touches a page not in memory is killed (the mode's limit):
@@ -67,6 +67,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -117,6 +118,11 @@ static int (*next_poll)(struct pollfd *, nfds_t, int);
 static int (*next_ppoll)(struct pollfd *, nfds_t, const struct timespec *,
 			 const sigset_t *);
 static int (*next_accept4)(int, struct sockaddr *, socklen_t *, int);
+static ssize_t (*next_preadv2)(int, const struct iovec *, int, off_t, int);
+static ssize_t (*next_pwritev2)(int, const struct iovec *, int, off_t, int);
+static int (*next_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+static int (*next_pselect)(int, fd_set *, fd_set *, fd_set *,
+			   const struct timespec *, const sigset_t *);
 static int (*next_sendmmsg)(int, struct mmsghdr *, unsigned, int);
 static int (*next_recvmmsg)(int, struct mmsghdr *, unsigned, int,
 			    struct timespec *);
@@ -137,6 +143,10 @@ void io_init(void)
 	LOOKUP(next_recvfrom, "recvfrom");
 	LOOKUP(next_recvmsg, "recvmsg");
 	LOOKUP(next_accept4, "accept4");
+	LOOKUP(next_preadv2, "preadv64v2");
+	LOOKUP(next_pwritev2, "pwritev64v2");
+	LOOKUP(next_select, "select");
+	LOOKUP(next_pselect, "pselect");
 	LOOKUP(next_sendmmsg, "sendmmsg");
 	LOOKUP(next_recvmmsg, "recvmmsg");
 	LOOKUP(next_send, "send");
@@ -305,8 +315,14 @@ bool io_touch(const void *p, size_t len, bool write)
 #define SYSCALL_recv(fd, b, n, f)   syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL)
 #define SYSCALL_recvfrom(fd, b, n, f, a, l) \
 	syscall(SYS_recvfrom, fd, b, n, f, a, l)
-#define SYSCALL_recvmsg(fd, m, f)	  syscall(SYS_recvmsg, fd, m, f)
-#define SYSCALL_accept4(fd, a, l, f)	  syscall(SYS_accept4, fd, a, l, f)
+#define SYSCALL_recvmsg(fd, m, f)	syscall(SYS_recvmsg, fd, m, f)
+#define SYSCALL_accept4(fd, a, l, f)	syscall(SYS_accept4, fd, a, l, f)
+#define SYSCALL_preadv2(fd, v, c, o, f) syscall(SYS_preadv2, fd, v, c, o, 0, f)
+#define SYSCALL_pwritev2(fd, v, c, o, f) \
+	syscall(SYS_pwritev2, fd, v, c, o, 0, f)
+#define SYSCALL_select(n, r, w, e, t) syscall(SYS_select, n, r, w, e, t)
+/* pselect6's sixth argument is {mask, size}: glibc builds it */
+#define SYSCALL_pselect(n, r, w, e, t, m) (errno = ENOSYS, -1)
 #define SYSCALL_sendmmsg(fd, v, n, f)	  syscall(SYS_sendmmsg, fd, v, n, f)
 #define SYSCALL_recvmmsg(fd, v, n, f, t)  syscall(SYS_recvmmsg, fd, v, n, f, t)
 #define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
@@ -476,6 +492,20 @@ SHIM_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 	return preadv64(fd, iov, cnt, off);
 }
 
+/* preadv2: preadv with flags (RWF_NOWAIT...), the same retry */
+SHIM_EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt,
+			       off_t off, int flags)
+{
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, t > 0),
+		NEXT(preadv2, fd, iov, cnt, off, flags));
+}
+
+SHIM_EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off,
+			    int flags)
+{
+	return preadv64v2(fd, iov, cnt, off, flags);
+}
+
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	ssize_t r;
@@ -566,6 +596,19 @@ SHIM_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt,
 SHIM_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	return pwritev64(fd, iov, cnt, off);
+}
+
+SHIM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt,
+				off_t off, int flags)
+{
+	IO_WRAP(ssize_t, touch_iov(iov, cnt, false),
+		NEXT(pwritev2, fd, iov, cnt, off, flags));
+}
+
+SHIM_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt,
+			     off_t off, int flags)
+{
+	return pwritev64v2(fd, iov, cnt, off, flags);
 }
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
@@ -663,6 +706,37 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 {
 	IO_WRAP(int, touch_rw(fds, n * sizeof(*fds), t > 0),
 		(int)NEXT(ppoll, fds, n, ts, mask));
+}
+
+/*
+ * select, pselect: the kernel reads the sets before it waits and writes
+ * them (and select's timeout, what is left of it) after; the readiness it
+ * found is level, so calling again finds it again at once.  touch_sets:
+ * the @n bits of each set (whole longs, as the kernel copies them).
+ */
+static bool touch_sets(int n, fd_set *r, fd_set *w, fd_set *e, bool write)
+{
+	size_t len = n > 0 ? ((size_t)n + 63) / 64 * 8 : 0;
+	bool any = touch_rw(r, len, write);
+
+	any |= touch_rw(w, len, write);
+	return touch_rw(e, len, write) || any;
+}
+
+SHIM_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e,
+		       struct timeval *tv)
+{
+	IO_WRAP(int,
+		either(touch_sets(n, r, w, e, t > 0),
+		       touch_rw(tv, tv ? sizeof(*tv) : 0, t > 0)),
+		(int)NEXT(select, n, r, w, e, tv));
+}
+
+SHIM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e,
+			const struct timespec *ts, const sigset_t *mask)
+{
+	IO_WRAP(int, touch_sets(n, r, w, e, t > 0),
+		(int)NEXT(pselect, n, r, w, e, ts, mask));
 }
 
 /*

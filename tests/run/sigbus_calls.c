@@ -1,6 +1,7 @@
 /*
  * Run under `uswap run --sigbus` (sigbus_calls.sh): the system calls of
- * src/preload/fill.c and the waits of src/preload/bounce.c write into
+ * src/preload/fill.c, select, pselect, preadv2 and pwritev2 (io.c) and the
+ * waits of src/preload/bounce.c write into
  * heap pages that are not in memory and get it right.
  *
  * In the in-thread mode the kernel's copy into a page of a region that is
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -266,6 +270,104 @@ static void descriptors(void)
 	close(fds[1]);
 }
 
+static int wake_fd;
+
+/* churn_then_wake - push the waiter's sets out while it waits, then wake */
+static void *churn_then_wake(void *arg)
+{
+	(void)arg;
+	churn();
+	if (write(wake_fd, "x", 1) != 1)
+		perror("write");
+	return NULL;
+}
+
+/*
+ * waiting and vectors: select and pselect wait on an empty pipe while a
+ * thread pushes their sets out (the kernel writes the sets after the
+ * wait), then writes to it; preadv2, pwritev2.
+ */
+static void waiting(void)
+{
+	pthread_t th;
+	int p[2];
+	fd_set *set;
+	struct timeval *tv;
+	struct timespec ts = {.tv_sec = 5};
+	struct iovec *iov;
+	char want[512], *got;
+	char path[] = "/tmp/uswap-sigbus-calls.XXXXXX";
+	int fd;
+
+	char c;
+
+	for (int k = 0; k < 2; k++) {
+		if (pipe(p)) {
+			perror("pipe");
+			exit(1);
+		}
+		wake_fd = p[1];
+		set = buffer(sizeof(*set));
+		tv = buffer(sizeof(*tv));
+		FD_ZERO(set);
+		FD_SET(p[0], set);
+		*tv = (struct timeval){.tv_sec = 10};
+		if (pthread_create(&th, NULL, churn_then_wake, NULL)) {
+			perror("pthread_create");
+			exit(1);
+		}
+		if (k == 0)
+			check("select",
+			      select(p[0] + 1, set, NULL, NULL, tv) == 1 &&
+				      FD_ISSET(p[0], set),
+			      "not ready");
+		else
+			check("pselect",
+			      pselect(p[0] + 1, set, NULL, NULL, &ts, NULL) ==
+					      1 &&
+				      FD_ISSET(p[0], set),
+			      "not ready");
+		pthread_join(th, NULL);
+		if (read(p[0], &c, 1) != 1)
+			perror("read");
+		close(p[0]);
+		close(p[1]);
+	}
+
+	fd = open("/etc/passwd", O_RDONLY);
+	if (fd < 0 || pread(fd, want, sizeof(want), 0) <= 0) {
+		perror("/etc/passwd");
+		exit(1);
+	}
+	iov = buffer(sizeof(*iov));
+	got = buffer(sizeof(want));
+	*iov = (struct iovec){got, sizeof(want)};
+	check("preadv2",
+	      preadv2(fd, iov, 1, 0, 0) == (ssize_t)sizeof(want) &&
+		      !memcmp(got, want, sizeof(want)),
+	      "wrong");
+	close(fd);
+	fd = mkstemp(path);
+	if (fd < 0) {
+		perror("mkstemp");
+		exit(1);
+	}
+	unlink(path);
+	iov = buffer(sizeof(*iov));
+	got = buffer(sizeof(want));
+	memcpy(got, want, sizeof(want));
+	if (round_cold)
+		churn();
+	*iov = (struct iovec){got, sizeof(want)};
+	check("pwritev2",
+	      pwritev2(fd, iov, 1, 0, 0) == (ssize_t)sizeof(want) &&
+		      pread(fd, want, sizeof(want), 0) ==
+			      (ssize_t)sizeof(want) &&
+		      !memcmp(got, want, sizeof(want)),
+	      "wrong");
+	close(fd);
+}
+
 /* child - a process that exits with @code after a while */
 static pid_t child(int code)
 {
@@ -352,6 +454,7 @@ int main(void)
 		stats();
 		buffers();
 		descriptors();
+		waiting();
 		waits();
 	}
 	printf("%lu calls checked, %lu failed\n", checked, failures);
