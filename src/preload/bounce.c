@@ -608,6 +608,21 @@ SHIM_EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
 	return wait4(-1, status, options, ru);
 }
 
+/*
+ * info_out - a siginfo the call wrote into our @si goes to the caller's
+ * @info when @ok (the call's success); errno as the call left it.
+ */
+static void info_out(bool ok, siginfo_t *info, const siginfo_t *si)
+{
+	int saved = errno;
+
+	if (ok) {
+		*info = *si;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	errno = saved;
+}
+
 typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
 
 SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
@@ -615,7 +630,7 @@ SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 	waitid_fn next = (waitid_fn)shim_next(&slot_waitid, "waitid");
 	bool part = false;
 	siginfo_t si;
-	int ret, saved;
+	int ret;
 
 	if (!next) {
 		errno = ENOSYS;
@@ -624,12 +639,8 @@ SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
 		return next(idtype, id, info, options);
 	ret = next(idtype, id, &si, options);
-	saved = errno;
-	if (ret == 0) { /* WNOHANG without a child also writes it (zeroes) */
-		*info = si;
-		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
-	}
-	errno = saved;
+	/* WNOHANG without a child also writes it (zeroes) */
+	info_out(ret == 0, info, &si);
 	return ret;
 }
 
@@ -639,12 +650,11 @@ typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *,
 SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 			     const struct timespec *timeout)
 {
-	static void *slot;
 	sigtimedwait_fn next =
-		(sigtimedwait_fn)shim_next(&slot, "sigtimedwait");
+		(sigtimedwait_fn)shim_next(&slot_sigtimedwait, "sigtimedwait");
 	bool part = false;
 	siginfo_t si;
-	int ret, saved;
+	int ret;
 
 	if (!next) {
 		errno = ENOSYS;
@@ -653,12 +663,7 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
 		return next(set, info, timeout);
 	ret = next(set, &si, timeout);
-	saved = errno;
-	if (ret > 0) {
-		*info = si;
-		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
-	}
-	errno = saved;
+	info_out(ret > 0, info, &si);
 	return ret;
 }
 

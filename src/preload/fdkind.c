@@ -120,42 +120,46 @@ typedef int (*dup2_fn)(int, int);
 typedef int (*dup3_fn)(int, int, int);
 typedef int (*close_range_fn)(unsigned, unsigned, int);
 
-/* after the call: a number freed meanwhile and taken again is re-told */
-SHIM_EXPORT int close(int fd)
+/*
+ * forgotten - after the call (@r) that freed @fd's number: forget it.
+ * After, not before: a number freed meanwhile and taken again is then
+ * told again, where before the call another thread could store the old
+ * descriptor's answer for it.  errno as the call left it.
+ */
+static int forgotten(int r, int fd)
 {
-	static void *slot;
-	close_fn next = (close_fn)shim_next(&slot, "close");
-	int r = next ? next(fd) : (int)syscall(SYS_close, fd);
 	int saved = errno;
 
 	fd_forget(fd);
 	errno = saved;
 	return r;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	static void *slot;
+	close_fn next = (close_fn)shim_next(&slot, "close");
+
+	return forgotten(next ? next(fd) : (int)syscall(SYS_close, fd), fd);
 }
 
 SHIM_EXPORT int dup2(int old, int fd)
 {
 	static void *slot;
 	dup2_fn next = (dup2_fn)shim_next(&slot, "dup2");
-	int r = next ? next(old, fd) : (int)syscall(SYS_dup2, old, fd);
-	int saved = errno;
 
-	fd_forget(fd);
-	errno = saved;
-	return r;
+	return forgotten(next ? next(old, fd) : (int)syscall(SYS_dup2, old, fd),
+			 fd);
 }
 
 SHIM_EXPORT int dup3(int old, int fd, int flags)
 {
 	static void *slot;
 	dup3_fn next = (dup3_fn)shim_next(&slot, "dup3");
-	int r = next ? next(old, fd, flags)
-		     : (int)syscall(SYS_dup3, old, fd, flags);
-	int saved = errno;
 
-	fd_forget(fd);
-	errno = saved;
-	return r;
+	return forgotten(next ? next(old, fd, flags)
+			      : (int)syscall(SYS_dup3, old, fd, flags),
+			 fd);
 }
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)

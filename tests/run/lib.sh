@@ -58,3 +58,19 @@ check_paged() {
 	[ "$a" -gt 0 ] || fail "no early mapping was adopted: $(cat "$1")"
 	[ "$s" -gt 0 ] || fail "no page was swapped out: $(cat "$1")"
 }
+
+# run_sigbus NAME PROGRAM [ARGS...]: PROGRAM under `uswap run --budget 8M
+# --sigbus` (stdin as the caller's), its output shown; fail when it hangs,
+# exits non-zero or the statistics show no paging.  Statistics in
+# $TMP/stats.
+run_sigbus() {
+	name=$1
+	shift
+	timeout 120 "$USWAP_EXE" run --budget 8M --sigbus \
+		--stats-file "$TMP/stats" -- "$@" > "$TMP/got" 2>&1
+	rc=$?
+	hung $rc "$name"
+	cat "$TMP/got"
+	[ $rc -eq 0 ] || fail "$name under uswap --sigbus exited $rc"
+	check_paged "$TMP/stats"
+}

@@ -6,13 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 need_preload
 "$1" > "$TMP/want" 2>&1 || fail "sigbus_io fails even without uswap: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats" \
-	-- "$1" > "$TMP/got" 2>&1
-rc=$?
-hung $rc sigbus_io
-cat "$TMP/got"
-[ $rc -eq 0 ] || fail "sigbus_io under uswap --sigbus exited $rc"
-check_paged "$TMP/stats"
+run_sigbus sigbus_io "$1"
 grep -o "EFAULT retried [0-9]*" "$TMP/stats"
 # A SIGBUS sent to the process ends it, as without uswap, even when no
 # fault follows; ignored, it does not (uswap's handler passes it on:

@@ -8,12 +8,6 @@ need_preload
 "$1" --make "$TMP/in" || fail "sigbus_stdio --make failed"
 "$1" "$TMP" < "$TMP/in" > "$TMP/want" 2>&1 ||
 	fail "sigbus_stdio fails even without uswap: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats" \
-	-- "$1" "$TMP" < "$TMP/in" > "$TMP/got" 2>&1
-rc=$?
-hung $rc sigbus_stdio
-cat "$TMP/got"
-[ $rc -eq 0 ] || fail "sigbus_stdio under uswap --sigbus exited $rc"
-check_paged "$TMP/stats"
+run_sigbus sigbus_stdio "$1" "$TMP" < "$TMP/in"
 grep -o "stdio buffers given [0-9]*" "$TMP/stats"
 exit 0
