@@ -489,6 +489,8 @@ struct mm {
 /* ---- mm.c ---- */
 int mm_uffds_open(struct mm *mm);
 enum pm_state { PM_UNKNOWN, PM_NONE, PM_PRESENT, PM_SWAPPED };
+/* a pagemap entry's bit: the pte is uffd write-protected (Linux 5.13) */
+#define PM_UFFD_WP (UINT64_C(1) << 57)
 enum pm_state pagemap_state(struct mm *mm, uint64_t addr);
 bool vma_covers(struct mm *mm, uint64_t start, uint64_t end);
 int pagemap_read(struct mm *mm, uint64_t addr, size_t n, uint64_t *out);

@@ -922,9 +922,18 @@ static int disown_page(struct mm *mm, uint64_t addr)
 		 * A write-protect a window left (its un-protect refused)
 		 * would make the program's next write fault on a page the
 		 * pager no longer serves: clear it first, or try again.
+		 * Only when pagemap says the page is protected: the kernel
+		 * refuses every un-protect while any remove event is
+		 * pending, and under a churning reclaimer one nearly always
+		 * is (CI, ASan build: mm-disown gave up with -EBUSY after
+		 * 100 tries on a page that was not protected at all).
 		 */
-		if (uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false, 0) !=
-		    -EAGAIN) {
+		uint64_t ent;
+		bool wp = pagemap_read(mm, addr, 1, &ent) < 0 ||
+			  (ent & PM_UFFD_WP) != 0;
+
+		if (!wp || uffd_writeprotect(&mm->uffd, addr, PAGE_SIZE, false,
+					     0) != -EAGAIN) {
 			lru_del(mm, page);
 			atomic_store(&page->pte, PTE_PLAIN);
 			ret = 1;

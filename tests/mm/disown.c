@@ -3,7 +3,8 @@
  * handler threads and in the in-thread mode: a swapped-out page comes back
  * with its data, a present one stays; both become plain (PTE_PLAIN): no
  * eviction takes them again, the budget no longer counts them, reading
- * them faults no more; a discard makes one none (zeros).  A bad range is
+ * them faults no more; a discard makes one none (zeros); a page a window
+ * left write-protected is un-protected first.  A bad range is
  * EINVAL; memory outside every region is skipped.  Then a race: a thread
  * churns the region through a budget of 32 pages (the reclaimer and forced
  * evictions take pages all the time) while the main thread disowns pages
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "mmtest.h"
 
@@ -148,6 +150,25 @@ static void scenario(bool sigbus)
 	CHECK(n == -EINVAL, "%s: unaligned disown: %ld", mode, n);
 	n = uswap_disown(u, plain, sizeof(plain));
 	CHECK(n == 0, "%s: disown outside every region: %ld", mode, n);
+
+	/*
+	 * A write-protect a window left (its un-protect refused): the
+	 * disown clears it, or the program's next write to the now plain
+	 * page would fault to nobody (alarm: a hang fails the test).
+	 */
+	{
+		char *w = mt_map_wp_left(u, 4, 1);
+
+		n = uswap_disown(u, w + PAGE_SIZE, PAGE_SIZE);
+		CHECK(n == 1, "%s: disown of a write-protected page: %ld", mode,
+		      n);
+		alarm(20);
+		((volatile uint64_t *)(w + PAGE_SIZE))[1] = 77;
+		alarm(0);
+		CHECK(((uint64_t *)(w + PAGE_SIZE))[1] == 77 &&
+			      mt_pte(u, w + PAGE_SIZE) == PTE_PLAIN,
+		      "%s: write to a disowned write-protected page", mode);
+	}
 
 	/* the race: each disowned page keeps its data while pages churn */
 	ch.a = a;
