@@ -46,11 +46,10 @@
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
- * stdio.c), and the other calls that write
- * into buffers (select, getsockopt...; stat, getrandom and their kin are
- * fill.c's, the waits bounce.c's).  A thread with SIGBUS
- * blocked that touches a page not in memory is killed (the mode's limit):
- * it would have got EFAULT here before.
+ * stdio.c), and the other calls that write into buffers (getsockopt...;
+ * stat, getrandom and their kin are fill.c's, the waits bounce.c's).  A
+ * thread with SIGBUS blocked that touches a page not in memory is killed
+ * (the mode's limit): it would have got EFAULT here before.
  *
  * Context: any program thread, cancellation as libc's (the next definition
  * is called, not the system call).  No lock of our own; uswap_owns takes
