@@ -18,7 +18,8 @@
  * Three parts:
  *  - datagrams: NDGRAM numbered ones over a blocking unix datagram
  *    socket pair (a full queue makes the sender wait: the kernel drops
- *    none), taken by recv, recvfrom (the address in the heap too),
+ *    none), taken by recv, recvfrom (the address in the heap or on the
+ *    stack),
  *    recvmsg (iovec array, two buffers, address and an SCM_RIGHTS
  *    control buffer in the heap), read, readv, and recvmsg with only its
  *    msghdr in the heap, and recvmmsg, in turn (some sent by sendmmsg
@@ -232,6 +233,15 @@ static void datagrams(void)
 			n = recv(sv[1], buf, DGRAM + 4096, 0);
 			break;
 		case 1:
+			/* the address in the heap, or on the stack in turn */
+			if (i / 7 % 2) {
+				struct sockaddr_un sa;
+				socklen_t sl = sizeof(sa);
+
+				n = recvfrom(sv[1], buf, DGRAM + 4096, 0,
+					     (struct sockaddr *)&sa, &sl);
+				break;
+			}
 			*alen = sizeof(*addr);
 			n = recvfrom(sv[1], buf, DGRAM + 4096, 0,
 				     (struct sockaddr *)addr, alen);
