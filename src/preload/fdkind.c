@@ -35,27 +35,31 @@ static bool datagram_socket(int fd)
 	       type == SOCK_RAW || type == SOCK_RDM;
 }
 
+enum fd_kind { FD_UNKNOWN, FD_KEEPS, FD_TAKES };
+
 /*
  * classify - whether a read of @fd takes what it copies (file comment):
  * a datagram socket, a character device, an anonymous inode.  Not a
  * regular file, pipe, directory, block device or stream socket.
+ * FD_UNKNOWN when fstat fails (no such descriptor: the call will say so,
+ * and nothing may be remembered for a number that is not open).
  */
-static bool classify(int fd)
+static enum fd_kind classify(int fd)
 {
 	struct stat st;
 
 	if (fstat(fd, &st))
-		return false; /* a bad descriptor: the call says so */
+		return FD_UNKNOWN;
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
 	case S_IFIFO:
 	case S_IFDIR:
 	case S_IFBLK:
-		return false;
+		return FD_KEEPS;
 	case S_IFSOCK:
-		return datagram_socket(fd);
+		return datagram_socket(fd) ? FD_TAKES : FD_KEEPS;
 	default:
-		return true;
+		return FD_TAKES;
 	}
 }
 
@@ -78,8 +82,6 @@ static bool classify(int fd)
  */
 #define FD_KINDS 65536
 
-enum fd_kind { FD_UNKNOWN, FD_KEEPS, FD_TAKES };
-
 /* gen << 2 | kind; relaxed is enough: each entry is one atomic byte */
 static _Atomic uint8_t fd_kinds[FD_KINDS];
 
@@ -88,15 +90,16 @@ bool fd_takes(int fd)
 	uint8_t e, k;
 
 	if (fd < 0 || fd >= FD_KINDS)
-		return classify(fd);
+		return classify(fd) == FD_TAKES;
 	e = atomic_load_explicit(&fd_kinds[fd], memory_order_relaxed);
 	if (e & 3)
 		return (e & 3) == FD_TAKES;
-	k = classify(fd) ? FD_TAKES : FD_KEEPS;
+	k = (uint8_t)classify(fd);
 	/* not stored if the number was closed meanwhile (generation) */
-	atomic_compare_exchange_strong_explicit(
-		&fd_kinds[fd], &e, (uint8_t)(e | k), memory_order_relaxed,
-		memory_order_relaxed);
+	if (k != FD_UNKNOWN)
+		atomic_compare_exchange_strong_explicit(
+			&fd_kinds[fd], &e, (uint8_t)(e | k),
+			memory_order_relaxed, memory_order_relaxed);
 	return k == FD_TAKES;
 }
 
