@@ -19,7 +19,8 @@
  * shim.h), call, and on EFAULT touch with writes and call again.
  *
  * The compat __xstat family (what binaries built before glibc 2.33 call)
- * goes to the wrappers of the plain names; x86-64's _STAT_VER is 1.
+ * goes to the wrappers of the plain names (x86-64: _STAT_VER_KERNEL 0 and
+ * _STAT_VER_LINUX 1 name the same struct, and glibc takes both).
  *
  * Outside the mode, on uswap's own threads, and for buffers outside
  * uswap memory, each wrapper is a plain call to the next definition
@@ -136,8 +137,9 @@ SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st,
 	return fstatat(dirfd, path, (struct stat *)st, flags);
 }
 
-/* the compat names: @ver must be x86-64's _STAT_VER_LINUX, 1 */
-#define STAT_VER 1
+/* the compat names: x86-64's _STAT_VER_KERNEL (0) or _STAT_VER_LINUX (1) */
+#define STAT_VER_KERNEL 0
+#define STAT_VER_LINUX	1
 
 int __xstat(int ver, const char *path, struct stat *st);
 int __xstat64(int ver, const char *path, struct stat *st);
@@ -152,7 +154,7 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat *st,
 
 static bool stat_ver_ok(int ver)
 {
-	if (ver == STAT_VER)
+	if (ver == STAT_VER_KERNEL || ver == STAT_VER_LINUX)
 		return true;
 	errno = EINVAL;
 	return false;
