@@ -124,6 +124,24 @@ typedef int (*dup3_fn)(int, int, int);
 typedef int (*close_range_fn)(unsigned, unsigned, int);
 
 /*
+ * The next definitions, looked up by fdkind_init in the constructor.
+ * uswap's own code closes descriptors too (a fork event's uffd in a
+ * handler thread, the child's eventfd in fork.c's atfork handler), and
+ * this library's internal calls bind to these wrappers: a first call
+ * there would run dlsym, which may malloc, and the program's malloc is
+ * uswap memory that thread may be the one to serve.
+ */
+static void *slot_close, *slot_dup2, *slot_dup3, *slot_close_range;
+
+void fdkind_init(void)
+{
+	(void)shim_next(&slot_close, "close");
+	(void)shim_next(&slot_dup2, "dup2");
+	(void)shim_next(&slot_dup3, "dup3");
+	(void)shim_next(&slot_close_range, "close_range");
+}
+
+/*
  * forgotten - after the call (@r) that freed @fd's number: forget it.
  * After, not before: a number freed meanwhile and taken again is then
  * told again, where before the call another thread could store the old
@@ -140,16 +158,14 @@ static int forgotten(int r, int fd)
 
 SHIM_EXPORT int close(int fd)
 {
-	static void *slot;
-	close_fn next = (close_fn)shim_next(&slot, "close");
+	close_fn next = (close_fn)shim_next(&slot_close, "close");
 
 	return forgotten(next ? next(fd) : (int)syscall(SYS_close, fd), fd);
 }
 
 SHIM_EXPORT int dup2(int old, int fd)
 {
-	static void *slot;
-	dup2_fn next = (dup2_fn)shim_next(&slot, "dup2");
+	dup2_fn next = (dup2_fn)shim_next(&slot_dup2, "dup2");
 
 	return forgotten(next ? next(old, fd) : (int)syscall(SYS_dup2, old, fd),
 			 fd);
@@ -157,8 +173,7 @@ SHIM_EXPORT int dup2(int old, int fd)
 
 SHIM_EXPORT int dup3(int old, int fd, int flags)
 {
-	static void *slot;
-	dup3_fn next = (dup3_fn)shim_next(&slot, "dup3");
+	dup3_fn next = (dup3_fn)shim_next(&slot_dup3, "dup3");
 
 	return forgotten(next ? next(old, fd, flags)
 			      : (int)syscall(SYS_dup3, old, fd, flags),
@@ -167,8 +182,8 @@ SHIM_EXPORT int dup3(int old, int fd, int flags)
 
 SHIM_EXPORT int close_range(unsigned first, unsigned last, int flags)
 {
-	static void *slot;
-	close_range_fn next = (close_range_fn)shim_next(&slot, "close_range");
+	close_range_fn next =
+		(close_range_fn)shim_next(&slot_close_range, "close_range");
 	int r = next ? next(first, last, flags)
 		     : (int)syscall(SYS_close_range, first, last, flags);
 	int saved = errno;

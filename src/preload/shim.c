@@ -637,6 +637,7 @@ __attribute__((constructor(101))) static void shim_init(void)
 	io_init();
 	bounce_init();
 	fill_init();
+	fdkind_init();
 	if (find_libc_allocator() < 0)
 		shim_die("glibc's __libc_malloc not found", ENOENT);
 	priv_heap_use_libc();

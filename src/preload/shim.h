@@ -125,6 +125,8 @@ void bounce_init(void);
  */
 bool fd_takes(int fd);
 void fd_forget(int fd);
+/* fdkind_init - look up close's, dup2's... next definitions (constructor) */
+void fdkind_init(void);
 /* fill.c: stat, getrandom, getcwd...; fill_init looks up the next ones */
 void fill_init(void);
 int bounce_read(int fd, void *buf, size_t n, const struct bounce_calls *calls,
