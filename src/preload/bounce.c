@@ -628,7 +628,6 @@ typedef int (*waitid_fn)(idtype_t, id_t, siginfo_t *, int);
 SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 {
 	waitid_fn next = (waitid_fn)shim_next(&slot_waitid, "waitid");
-	bool part = false;
 	siginfo_t si;
 	int ret;
 
@@ -636,7 +635,8 @@ SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
+	if (!shim_in_thread_mode() ||
+	    owned_whole(info, sizeof(*info)) != OWNED_WHOLE)
 		return next(idtype, id, info, options);
 	ret = next(idtype, id, &si, options);
 	/* WNOHANG without a child also writes it (zeroes) */
@@ -652,7 +652,6 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 {
 	sigtimedwait_fn next =
 		(sigtimedwait_fn)shim_next(&slot_sigtimedwait, "sigtimedwait");
-	bool part = false;
 	siginfo_t si;
 	int ret;
 
@@ -660,7 +659,8 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!shim_in_thread_mode() || !want_local(info, sizeof(*info), &part))
+	if (!shim_in_thread_mode() ||
+	    owned_whole(info, sizeof(*info)) != OWNED_WHOLE)
 		return next(set, info, timeout);
 	ret = next(set, &si, timeout);
 	info_out(ret > 0, info, &si);
