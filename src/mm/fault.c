@@ -864,8 +864,8 @@ static int handler_wait(struct mm *mm, int wait_ms)
  * handler_round returns EV_STOP when the handler must stop (a stop
  * doorbell, or reading failed), EV_PARK when it must park for a fork,
  * else EV_NONE; with @try it returns EV_NONE at once if another thread
- * holds read_lock.  Context: a handler thread, or the forking thread in a
- * fork child (mm_serve_until_handlers_up); no locks held.
+ * holds read_lock.  Context: a handler thread, or the thread that spawned
+ * the handlers (mm_serve_until_handlers_up); no locks held.
  */
 static int handler_round(struct mm *mm, int wait_ms, bool try)
 {
@@ -945,8 +945,11 @@ static int handler_round(struct mm *mm, int wait_ms, bool try)
 static void *handler_main(void *arg)
 {
 	struct mm *mm = arg;
-	unsigned idx = atomic_fetch_add(&mm->handler_seq, 1);
+	unsigned idx;
 	char name[16];
+
+	mm_hook(MM_HOOK_HANDLER_START, (swp_entry_t){0});
+	idx = atomic_fetch_add(&mm->handler_seq, 1);
 
 	/* seen in top -H, perf, /proc/PID/task/TID/comm */
 	snprintf(name, sizeof(name), "uswap-fault%u", idx);
@@ -970,31 +973,54 @@ static void *handler_main(void *arg)
 }
 
 /*
- * mm_serve_until_handlers_up - in a fork child, serve faults in the
- * calling (forking) thread until a handler mm_handlers_spawn started runs
- * handler_main.  A new thread runs glibc code before its start
- * routine that may touch uswap memory: start_thread's __ctype_init reads
- * the current locale's LC_CTYPE data, which setlocale(3) allocated with
- * the program's malloc, so under `uswap run` it is in the heap.  Swapped
- * out, the child's handlers waited at birth for a fault only they could
- * serve, and the child hung (a program that calls setlocale, then forks:
- * tests/run/shim_ops.c fork_locale; python3's multiprocessing).  The
- * first handler in handler_main has index 0, which always reads (adaptive
- * handlers): it serves the other handlers', the reclaimer's and anyone
- * else's faults from then on.
- * Race: we see no handler up, a handler comes up and takes read_lock, and
- * waits in poll(2) for events that may never come; so we only try
- * read_lock: busy means a handler is up.  (Waiting for all handlers
- * instead, with a plain lock, hung the child in run-shim-ops 1 run of 10.)
- * Context: fork.c's child handler, regions registered, no locks held but
- * map_lock (which no event of the child's new threads needs: they map
- * nothing before they run our code).
+ * mm_serve_until_handlers_up - serve faults in the calling thread (the
+ * one that spawned the handlers) until every handler mm_handlers_spawn
+ * started runs handler_main.
+ *
+ * Why every handler, and in the parent too: a fork (fork.c) and
+ * mm_handlers_stop ring one doorbell per handler and wait for each to be
+ * read.  A handler not yet in handler_main cannot read its doorbell; if
+ * its birth waits for a fault while the others are parked, nobody ever
+ * will.  Timeline (run-shim-ops, hung in CI twice and in 1 full suite of
+ * 4 here; the loaded machine starved the new thread):
+ *
+ *   opener       uswap-fault0           new handler (uswap-fault1)
+ *   spawn both
+ *   (returned)   serving                (not scheduled yet)
+ *   setlocale(3): LC_CTYPE data in the heap, then swapped out
+ *   fork(2): park reclaimer, doorbell 0
+ *                reads it, parks
+ *                                       start_thread: __ctype_init reads
+ *                                       the locale data: a fault, queued
+ *   doorbell 1: madvise waits for a reader, forever
+ *
+ * A new thread runs glibc code before its start routine that may touch
+ * uswap memory: start_thread's __ctype_init reads the current locale's
+ * LC_CTYPE data, which setlocale(3) allocated with the program's malloc,
+ * so under `uswap run` it is in the heap.  In a fork child the handlers
+ * are new threads with that data possibly swapped out: they wait at
+ * birth for a fault only a handler can serve (a program that calls
+ * setlocale, then forks: tests/run/shim_ops.c fork_locale; python3's
+ * multiprocessing), so the calling thread serves until a handler is up,
+ * and that handler serves the others.  In the parent, at uswap_open,
+ * nothing is uswap memory yet; waiting here makes a late handler's
+ * birth happen before anything can need a doorbell.
+ *
+ * Race: we see a handler missing, a handler comes up and takes read_lock,
+ * and waits in poll(2) for events that may never come; so we only try
+ * read_lock: busy means a handler is up and serving, and we yield to it.
+ * (Waiting with a plain lock hung the child in run-shim-ops 1 run of 10.)
+ * Context: mm_handlers_start, or fork.c's child handler with regions
+ * registered, no locks held but map_lock (which no event of the new
+ * threads needs: they map nothing before they run our code).
  */
 void mm_serve_until_handlers_up(struct mm *mm)
 {
-	while (atomic_load(&mm->handler_seq) == 0)
+	while (atomic_load(&mm->handler_seq) < mm->nhandlers) {
 		if (handler_round(mm, 1, true) == EV_STOP)
 			break; /* reading failed: said so */
+		sched_yield();
+	}
 }
 
 /* mm_bells_register - register the doorbell pages with mm->uffd. */
@@ -1021,7 +1047,10 @@ int mm_handlers_start(struct mm *mm)
 	ret = mm_bells_register(mm);
 	if (ret < 0)
 		return ret;
-	return mm_handlers_spawn(mm);
+	ret = mm_handlers_spawn(mm);
+	if (ret == 0)
+		mm_serve_until_handlers_up(mm);
+	return ret;
 }
 
 /* mm_handlers_spawn - start the handler threads (bells registered). */

@@ -34,7 +34,7 @@
  *            (MODE_MISSING), the staging area (MODE_WP) and the
  *            doorbells again, reset the thread bookkeeping, start new
  *            handlers, serve faults in this
- *            thread until one of them runs (a new thread may fault in
+ *            thread until all of them run (a new thread may fault in
  *            glibc before it runs our code: mm_serve_until_handlers_up),
  *            and start a new reclaimer.
  * In the in-thread mode (USWAP_F_SIGBUS) the child leaves the mode: its

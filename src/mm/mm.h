@@ -283,6 +283,8 @@ enum mm_hook_point {
 	MM_HOOK_ZAP_BEFORE_COPY,   /* a window eviction, pte lock held,
 				      before it copies its pages (entry:
 				      .val is the first one's address) */
+	MM_HOOK_HANDLER_START,	   /* a new handler thread, before it
+				      counts itself up (entry 0) */
 	MM_HOOK_NR,
 };
 
