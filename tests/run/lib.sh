@@ -8,12 +8,84 @@ trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
-# hung RC WHAT: fail when RC is timeout(1)'s 124.  Each run under uswap
-# here is killed after 120 s (a few seconds each normally), so that a hang
-# (a lost wake-up: src/mm/fault.c, do_wp_page) fails saying so, not at
-# meson's timeout with no word.
+# watched SECS CMD...: run CMD as timeout(1) would (exit 124 when it is
+# killed after SECS), but first write what every thread of CMD's
+# processes was doing into $TMP/hang-report (hung shows it): a hang in CI
+# then leaves evidence, not just meson's "TIMEOUT" (run-shim-ops hung so
+# twice before one was seen here: src/mm/fault.c,
+# mm_serve_until_handlers_up).
+watched() {
+	secs=$1
+	shift
+	# an asynchronous command's stdin would be /dev/null: keep ours
+	exec 3<&0
+	"$@" <&3 3<&- &
+	w_pid=$!
+	exec 3<&-
+	w_left=$((secs * 10))
+	while [ $w_left -gt 0 ] && kill -0 $w_pid 2>/dev/null; do
+		sleep 0.1
+		w_left=$((w_left - 1))
+	done
+	if kill -0 $w_pid 2>/dev/null; then
+		hang_report $w_pid > "$TMP/hang-report"
+		w_tree=$(tree_pids $w_pid)
+		kill -KILL $w_tree 2>/dev/null
+		wait $w_pid
+		return 124
+	fi
+	wait $w_pid
+}
+
+# tree_pids PID: PID and its descendants.
+tree_pids() {
+	echo "$1"
+	for c in $(pgrep -P "$1"); do tree_pids "$c"; done
+}
+
+# hang_report PID: each thread of PID and its descendants: name, state,
+# kernel wait channel, system call (number and arguments, or -1 with the
+# stack pointer) and the user pc as library+offset (gdb -batch -ex 'info
+# symbol OFFSET' LIBRARY names it), then its kernel stack.
+hang_report() {
+	echo "=== hang report: the threads of $1 and its children"
+	for p in $(tree_pids "$1"); do
+		echo "process $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
+		for t in /proc/$p/task/*; do
+			sc=$(cat "$t/syscall" 2>/dev/null)
+			echo "  thread ${t##*/} $(cat "$t/comm" 2>/dev/null)" \
+				"state $(cut -d' ' -f3 "$t/stat" 2>/dev/null)" \
+				"wchan $(cat "$t/wchan" 2>/dev/null)" \
+				"syscall $sc pc $(where_pc "$p" "${sc##* }")"
+			sed 's/^/    /' "$t/stack" 2>/dev/null
+		done
+	done
+}
+
+# where_pc PID ADDR: the mapping of PID holding ADDR (hex), as FILE+OFFSET.
+where_pc() {
+	a=$(printf '%d' "$2" 2>/dev/null) || return
+	while read -r range perm off dev ino file; do
+		lo=$(printf '%d' "0x${range%-*}")
+		hi=$(printf '%d' "0x${range#*-}")
+		if [ "$a" -ge "$lo" ] && [ "$a" -lt "$hi" ]; then
+			printf '%s+%#x\n' "${file:-[anon]}" $((a - lo + 0x$off))
+			return
+		fi
+	done < "/proc/$1/maps"
+}
+
+# hung RC WHAT [OUTPUT]: fail when RC is timeout(1)'s 124 (or watched's),
+# showing the end of the OUTPUT file and watched's report.  Each run under
+# uswap here is killed after a minute or two (seconds normally), so that a
+# hang (a lost wake-up: src/mm/fault.c, do_wp_page) fails saying so, not
+# at meson's timeout with no word.
 hung() {
-	[ "$1" -ne 124 ] || fail "$2 under uswap hung (killed after 120 s)"
+	[ "$1" -ne 124 ] || {
+		[ -z "${3:-}" ] || tail -n 20 "$3" >&2
+		[ ! -f "$TMP/hang-report" ] || cat "$TMP/hang-report" >&2
+		fail "$2 under uswap hung (killed)"
+	}
 }
 
 # need_tool NAME: skip when a program the test runs is not installed.
@@ -66,10 +138,10 @@ check_paged() {
 run_sigbus() {
 	name=$1
 	shift
-	timeout 120 "$USWAP_EXE" run --budget 8M --sigbus \
+	watched 120 "$USWAP_EXE" run --budget 8M --sigbus \
 		--stats-file "$TMP/stats" -- "$@" > "$TMP/got" 2>&1
 	rc=$?
-	hung $rc "$name"
+	hung $rc "$name" "$TMP/got"
 	cat "$TMP/got"
 	[ $rc -eq 0 ] || fail "$name under uswap --sigbus exited $rc"
 	check_paged "$TMP/stats"

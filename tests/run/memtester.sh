@@ -7,10 +7,10 @@
 . "$(dirname "$0")/lib.sh"
 need_preload
 need_tool memtester
-MEMTESTER_TEST_MASK=1 timeout 120 "$USWAP_EXE" run --budget 4M --stats-file "$TMP/stats" \
+watched 120 env MEMTESTER_TEST_MASK=1 "$USWAP_EXE" run --budget 4M --stats-file "$TMP/stats" \
 	-- memtester 17M 1 > "$TMP/out" 2>&1
 rc=$?
-hung $rc memtester
+hung $rc memtester "$TMP/out"
 tail -n 3 "$TMP/out"
 [ $rc -eq 0 ] || { cat "$TMP/out"; fail "memtester exited $rc"; }
 grep -q FAILURE "$TMP/out" && fail "memtester reported a failure"

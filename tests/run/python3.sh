@@ -32,10 +32,10 @@ same_output() {
 	label=$1 script=$2 stats=$3
 	shift 3
 	$PY "$script" > "$TMP/want" 2>&1 || fail "$label without uswap failed: $(cat "$TMP/want")"
-	timeout 120 "$USWAP_EXE" run "$@" --stats-file "$stats" \
+	watched 120 "$USWAP_EXE" run "$@" --stats-file "$stats" \
 		-- $PY "$script" > "$TMP/got" 2>&1
 	rc=$?
-	hung $rc "$label"
+	hung $rc "$label" "$TMP/got"
 	[ $rc -eq 0 ] || { cat "$TMP/got"; fail "$label under uswap $* exited $rc"; }
 	cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head; fail "$label: output differs"; }
 	cat "$TMP/got"
@@ -75,11 +75,11 @@ same_output "python3 threads (--sigbus)" "$TMP/thr.py" "$TMP/stats-thr" --budget
 # failed with "OSError: [Errno 14] Bad address" in 5 runs of 6 until the
 # shim brought the buffers in first (src/preload/io.c).  Three runs.
 for i in 1 2 3; do
-	timeout 120 "$USWAP_EXE" run --budget 8M --sigbus -- $PY -c \
+	watched 120 "$USWAP_EXE" run --budget 8M --sigbus -- $PY -c \
 		'import json, hashlib, sqlite3, email.parser, decimal, argparse; print("imported")' \
 		> "$TMP/got" 2>&1
 	rc=$?
-	hung $rc "python3 imports (--sigbus)"
+	hung $rc "python3 imports (--sigbus)" "$TMP/got"
 	[ $rc -eq 0 ] && [ "$(cat "$TMP/got")" = imported ] ||
 		{ cat "$TMP/got"; fail "python3 imports under uswap --budget 8M --sigbus exited $rc"; }
 done

@@ -6,9 +6,9 @@
 . "$(dirname "$0")/lib.sh"
 need_preload
 "$1" > "$TMP/want" 2>&1 || fail "shim_ops fails even without uswap: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" -- "$1" > "$TMP/got" 2>&1
+watched 55 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" -- "$1" > "$TMP/got" 2>&1
 rc=$?
-hung $rc shim_ops
+hung $rc shim_ops "$TMP/got"
 cat "$TMP/got"
 [ $rc -eq 0 ] || fail "shim_ops under uswap exited $rc"
 check_paged "$TMP/stats"
@@ -16,10 +16,10 @@ check_paged "$TMP/stats"
 # scenarios ran there (--fork-only), the system calls failing with EFAULT
 # and new threads dying once the locale data was out (src/preload/io.c,
 # locale.c, signals.c).  A forked child leaves the mode (src/mm/fork.c).
-timeout 120 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-sigbus" \
+watched 55 "$USWAP_EXE" run --budget 8M --sigbus --stats-file "$TMP/stats-sigbus" \
 	-- "$1" > "$TMP/got" 2>&1
 rc=$?
-hung $rc "shim_ops (--sigbus)"
+hung $rc "shim_ops (--sigbus)" "$TMP/got"
 cat "$TMP/got"
 [ $rc -eq 0 ] || fail "shim_ops under uswap --sigbus exited $rc"
 check_paged "$TMP/stats-sigbus"

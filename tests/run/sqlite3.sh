@@ -21,10 +21,10 @@ SELECT count(*), sum(k), sum(length(s)), substr(max(s), 1, 40) FROM t;
 SELECT id, k, substr(s, 2990, 20) FROM t WHERE k < 2000 ORDER BY k;
 SQL
 sqlite3 :memory: < "$TMP/q.sql" > "$TMP/want" 2>&1 || fail "sqlite3 without uswap failed: $(cat "$TMP/want")"
-timeout 120 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" \
+watched 120 "$USWAP_EXE" run --budget 8M --stats-file "$TMP/stats" \
 	-- sqlite3 :memory: < "$TMP/q.sql" > "$TMP/got" 2>&1
 rc=$?
-hung $rc sqlite3
+hung $rc sqlite3 "$TMP/got"
 [ $rc -eq 0 ] || { cat "$TMP/got"; fail "sqlite3 under uswap exited $rc"; }
 cmp -s "$TMP/want" "$TMP/got" || { diff "$TMP/want" "$TMP/got" | head -20; fail "output differs"; }
 echo "output identical ($(wc -l < "$TMP/want") lines)"
