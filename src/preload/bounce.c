@@ -96,8 +96,8 @@ static void bounce_release(void *buf)
 	}
 }
 
-/* wait4's, waitid's and sigtimedwait's next definitions (end of file) */
-static void *slot_wait4, *slot_waitid, *slot_sigtimedwait;
+/* the next definitions of the calls at the end of the file */
+static void *slot_wait4, *slot_waitid, *slot_sigtimedwait, *slot_getsockopt;
 
 /*
  * bounce_init - the key, and the next definitions looked up now: waitpid
@@ -109,6 +109,7 @@ void bounce_init(void)
 	(void)shim_next(&slot_wait4, "wait4");
 	(void)shim_next(&slot_waitid, "waitid");
 	(void)shim_next(&slot_sigtimedwait, "sigtimedwait");
+	(void)shim_next(&slot_getsockopt, "getsockopt");
 }
 
 /* bounce_get - this thread's buffer, at least @need bytes; NULL if not */
@@ -670,4 +671,57 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 SHIM_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
 {
 	return sigtimedwait(set, info, NULL);
+}
+
+/*
+ * ---- a socket's option ----
+ *
+ * getsockopt(SO_ERROR) takes the socket's pending error before it writes
+ * it (sock_getsockopt: sock_error's xchg), and a failed copy loses it: a
+ * non-blocking connect's outcome, asked for once poll says the socket is
+ * writable.  Other options compute their value and take nothing, but a
+ * few read the value first as input (MCAST_MSFILTER...).  So in the mode
+ * a value of uswap memory of up to SOCKOPT_LOCAL bytes goes through a
+ * local, copied in before the call and out after it; the length is read
+ * and written back in user space (a bad pointer to it is a SIGSEGV then,
+ * not the kernel's EFAULT, as with io.c's msghdr).  A larger value is
+ * touched and retried by io.c's way (none of the options that large takes
+ * anything).
+ */
+#define SOCKOPT_LOCAL 512
+
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
+			   socklen_t *len)
+{
+	getsockopt_fn next =
+		(getsockopt_fn)shim_next(&slot_getsockopt, "getsockopt");
+	_Alignas(16) char v[SOCKOPT_LOCAL];
+	socklen_t in, out;
+	int ret;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode() || !val || !len ||
+	    owned_whole(val, 1) != OWNED_WHOLE)
+		return next(fd, level, name, val, len);
+	in = *len;
+	if (in > SOCKOPT_LOCAL || owned_whole(val, in) != OWNED_WHOLE)
+		IO_WRAP(int, io_touch(val, in, t > 0),
+			next(fd, level, name, val, len));
+	memcpy(v, val, in);
+	out = in;
+	ret = next(fd, level, name, v, &out);
+	if (ret == 0) {
+		int saved = errno;
+
+		memcpy(val, v, out < in ? out : in);
+		*len = out;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+		errno = saved;
+	}
+	return ret;
 }

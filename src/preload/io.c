@@ -46,8 +46,9 @@
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
- * stdio.c), and the other calls that write into buffers (getsockopt...;
- * stat, getrandom and their kin are fill.c's, the waits bounce.c's).  A
+ * stdio.c), and the other calls that read or write buffers (msgsnd...;
+ * stat, getrandom and their kin are fill.c's, the waits and getsockopt
+ * bounce.c's).  A
  * thread with SIGBUS blocked that touches a page not in memory is killed
  * (the mode's limit): it would have got EFAULT here before.
  *
@@ -123,6 +124,7 @@ static int (*next_select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
 static int (*next_pselect)(int, fd_set *, fd_set *, fd_set *,
 			   const struct timespec *, const sigset_t *);
 static int (*next_sendmmsg)(int, struct mmsghdr *, unsigned, int);
+static int (*next_setsockopt)(int, int, int, const void *, socklen_t);
 static int (*next_recvmmsg)(int, struct mmsghdr *, unsigned, int,
 			    struct timespec *);
 
@@ -147,6 +149,7 @@ void io_init(void)
 	LOOKUP(next_select, "select");
 	LOOKUP(next_pselect, "pselect");
 	LOOKUP(next_sendmmsg, "sendmmsg");
+	LOOKUP(next_setsockopt, "setsockopt");
 	LOOKUP(next_recvmmsg, "recvmmsg");
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
@@ -323,6 +326,8 @@ bool io_touch(const void *p, size_t len, bool write)
 /* pselect6's sixth argument is {mask, size}: glibc builds it */
 #define SYSCALL_pselect(n, r, w, e, t, m) (errno = ENOSYS, -1)
 #define SYSCALL_sendmmsg(fd, v, n, f)	  syscall(SYS_sendmmsg, fd, v, n, f)
+#define SYSCALL_setsockopt(fd, l, o, v, n) \
+	syscall(SYS_setsockopt, fd, l, o, v, n)
 #define SYSCALL_recvmmsg(fd, v, n, f, t)  syscall(SYS_recvmmsg, fd, v, n, f, t)
 #define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
 #define SYSCALL_pwrite(fd, b, n, o)	  syscall(SYS_pwrite64, fd, b, n, o)
@@ -652,6 +657,17 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned n, int flags)
 {
 	IO_WRAP(int, touch_mmsg(vec, n, t > 0),
 		(int)NEXT(sendmmsg, fd, vec, n, flags));
+}
+
+/*
+ * setsockopt: the kernel reads the value (a struct linger, a filter
+ * program...) and changes nothing when it cannot.
+ */
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
+			   socklen_t len)
+{
+	IO_WRAP(int, touch(val, len),
+		(int)NEXT(setsockopt, fd, level, name, val, len));
 }
 
 /*

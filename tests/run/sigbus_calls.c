@@ -1,8 +1,9 @@
 /*
  * Run under `uswap run --sigbus` (sigbus_calls.sh): the system calls of
- * src/preload/fill.c, select, pselect, preadv2 and pwritev2 (io.c) and the
- * waits of src/preload/bounce.c write into
- * heap pages that are not in memory and get it right.
+ * src/preload/fill.c, select, pselect, preadv2, pwritev2 and setsockopt
+ * (io.c) and the waits and getsockopt of src/preload/bounce.c write into
+ * (setsockopt: read from) heap pages that are not in memory and get it
+ * right.
  *
  * In the in-thread mode the kernel's copy into a page of a region that is
  * not in memory fails with EFAULT, a never-touched page included.  Each
@@ -11,8 +12,9 @@
  * its answer is compared with the same call's into the stack.  A second
  * round takes pages the program wrote and then pushed out (a churn of 4 x
  * the budget between the calls).  The waits (waitpid, wait, wait3, wait4,
- * waitid) and sigtimedwait take what they return before they write it:
- * without a wrapper the child's status or the signal is gone.
+ * waitid), sigtimedwait and getsockopt(SO_ERROR) take what they return
+ * before they write it: without a wrapper the child's status, the signal
+ * or the socket's error is gone.
  *
  * Exit 0 pass, 1 fail; the first failing calls are named with errno.
  */
@@ -21,6 +23,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -270,6 +274,56 @@ static void descriptors(void)
 	close(fds[1]);
 }
 
+/*
+ * sockopts - getsockopt(SO_ERROR) takes the socket's pending error (here
+ * a connected UDP socket's ECONNREFUSED, from the port-unreachable its
+ * datagram met) before it writes it: without the wrapper the error is
+ * gone.  SO_TYPE into a value longer than bounce.c's local (io.c's way);
+ * setsockopt reads its value from a page not in memory.
+ */
+static void sockopts(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a), *len;
+	int closed = socket(AF_INET, SOCK_DGRAM, 0);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct pollfd pf = {.fd = u, .events = 0};
+	int *v;
+
+	/* a port nobody listens on: bound, then closed */
+	if (closed < 0 || u < 0 ||
+	    bind(closed, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(closed, (struct sockaddr *)&a, &alen) ||
+	    close(closed) || connect(u, (struct sockaddr *)&a, sizeof(a)) ||
+	    send(u, "x", 1, 0) != 1 || poll(&pf, 1, 5000) != 1 ||
+	    !(pf.revents & POLLERR)) {
+		perror("sockopts: no pending error to take");
+		exit(1);
+	}
+	v = buffer(sizeof(*v));
+	len = buffer(sizeof(*len));
+	*len = sizeof(*v);
+	check("getsockopt(SO_ERROR)",
+	      getsockopt(u, SOL_SOCKET, SO_ERROR, v, len) == 0 &&
+		      *v == ECONNREFUSED && *len == sizeof(*v),
+	      "the pending error is lost");
+	v = buffer(PAGE);
+	len = buffer(sizeof(*len));
+	*len = PAGE;
+	check("getsockopt(SO_TYPE), a long value",
+	      getsockopt(u, SOL_SOCKET, SO_TYPE, v, len) == 0 &&
+		      *v == SOCK_DGRAM && *len == sizeof(*v),
+	      "wrong");
+	/* read from a page of zeros, or of buffer()'s 0x5a pushed out */
+	v = buffer(sizeof(struct linger));
+	check("setsockopt(SO_LINGER)",
+	      setsockopt(u, SOL_SOCKET, SO_LINGER, v, sizeof(struct linger)) ==
+		      0,
+	      "refused");
+	close(u);
+}
+
 static int wake_fd;
 
 /* churn_then_wake - push the waiter's sets out while it waits, then wake */
@@ -454,6 +508,7 @@ int main(void)
 		stats();
 		buffers();
 		descriptors();
+		sockopts();
 		waiting();
 		waits();
 	}
