@@ -682,11 +682,14 @@ SHIM_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
  * writable.  Other options compute their value and take nothing, but a
  * few read the value first as input (MCAST_MSFILTER...).  So in the mode
  * a value of uswap memory of up to SOCKOPT_LOCAL bytes goes through a
- * local, copied in before the call and out after it; the length is read
- * and written back in user space (a bad pointer to it is a SIGSEGV then,
- * not the kernel's EFAULT, as with io.c's msghdr).  A larger value is
- * touched and retried by io.c's way (none of the options that large takes
- * anything).
+ * local, copied in before the call and out after it, when its length is
+ * uswap memory too: then we read and write the length in user space (one
+ * elsewhere may be a bad pointer, which must stay the kernel's EFAULT,
+ * not our SIGSEGV; as bounce_accept's).  Otherwise the value is touched
+ * and retried by io.c's way, its front SOCKOPT_LOCAL bytes when we may
+ * not read the length (none of the options that large takes anything;
+ * SO_ERROR's window is then the microseconds between the touch and the
+ * copy).
  */
 #define SOCKOPT_LOCAL 512
 
@@ -705,12 +708,18 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!shim_in_thread_mode() || !val || !len ||
+	if (!shim_in_thread_mode() || !val ||
 	    owned_whole(val, 1) != OWNED_WHOLE)
 		return next(fd, level, name, val, len);
+	/* a length elsewhere is not ours to read: the value's front */
+	if (owned_whole(len, sizeof(*len)) != OWNED_WHOLE)
+		IO_WRAP(int, io_touch(val, SOCKOPT_LOCAL, t > 0),
+			next(fd, level, name, val, len));
 	in = *len;
 	if (in > SOCKOPT_LOCAL || owned_whole(val, in) != OWNED_WHOLE)
-		IO_WRAP(int, io_touch(val, in, t > 0),
+		IO_WRAP(int,
+			either(io_touch(val, in, t > 0),
+			       io_touch(len, sizeof(*len), t > 0)),
 			next(fd, level, name, val, len));
 	memcpy(v, val, in);
 	out = in;

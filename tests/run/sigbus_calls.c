@@ -315,6 +315,12 @@ static void sockopts(void)
 	      getsockopt(u, SOL_SOCKET, SO_TYPE, v, len) == 0 &&
 		      *v == SOCK_DGRAM && *len == sizeof(*v),
 	      "wrong");
+	v = buffer(sizeof(*v));
+	alen = sizeof(*v);
+	check("getsockopt(SO_TYPE), the length on the stack",
+	      getsockopt(u, SOL_SOCKET, SO_TYPE, v, &alen) == 0 &&
+		      *v == SOCK_DGRAM && alen == sizeof(*v),
+	      "wrong");
 	/* read from a page of zeros, or of buffer()'s 0x5a pushed out */
 	v = buffer(sizeof(struct linger));
 	check("setsockopt(SO_LINGER)",
