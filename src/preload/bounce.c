@@ -14,8 +14,9 @@
  *  - a connection, when accept's address cannot be written
  *    (do_accept: the new file is put, the connection closed);
  *  - a child's exit status (wait4, waitid: the child is reaped first), a
- *    signal's siginfo (sigtimedwait: dequeued first); these are at the
- *    end of the file.
+ *    signal's siginfo (sigtimedwait: dequeued first), a socket's pending
+ *    error (getsockopt), a queue's message (msgrcv, mq_timedreceive);
+ *    these are at the end of the file.
  * io.c's touch before the call made that rare, not impossible: the caller
  * sleeps in the call until something comes, and the reclaimer can take
  * the touched page meanwhile.  tests/run/sigbus_recv.c lost 59 of 3000
@@ -59,6 +60,7 @@
 #include <time.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -98,6 +100,7 @@ static void bounce_release(void *buf)
 
 /* the next definitions of the calls at the end of the file */
 static void *slot_wait4, *slot_waitid, *slot_sigtimedwait, *slot_getsockopt;
+static void *slot_msgrcv, *slot_mq_timedreceive;
 
 /*
  * bounce_init - the key, and the next definitions looked up now: waitpid
@@ -110,6 +113,8 @@ void bounce_init(void)
 	(void)shim_next(&slot_waitid, "waitid");
 	(void)shim_next(&slot_sigtimedwait, "sigtimedwait");
 	(void)shim_next(&slot_getsockopt, "getsockopt");
+	(void)shim_next(&slot_msgrcv, "msgrcv");
+	(void)shim_next(&slot_mq_timedreceive, "mq_timedreceive");
 }
 
 /* bounce_get - this thread's buffer, at least @need bytes; NULL if not */
@@ -733,4 +738,127 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 		errno = saved;
 	}
 	return ret;
+}
+
+/*
+ * ---- a queue's message ----
+ *
+ * msgrcv and mq_timedreceive take the message off its queue before they
+ * copy it, and free it when the copy fails (do_msgrcv: unlinked, then
+ * msg_handler; do_mq_timedreceive: msg_get, then store_msg, and the
+ * priority's put_user).  So in the mode a buffer of uswap memory goes
+ * through this thread's plain memory (bounce_get), and a priority of
+ * uswap memory through a local.  Beyond BOUNCE_MAX, or nested in a signal
+ * handler (bounce_busy), io.c's touch and retry.  mq_receive is
+ * mq_timedreceive without a timeout (glibc calls it inside itself, so
+ * both are ours).
+ */
+/*
+ * bounce_claim - this thread's buffer of at least @need bytes, marked
+ * busy (bounce_busy = false gives it back); NULL when a call this signal
+ * handler interrupted has it, or it cannot grow.
+ */
+static char *bounce_claim(size_t need)
+{
+	char *buf;
+
+	if (bounce_busy)
+		return NULL;
+	bounce_busy = true;
+	buf = bounce_get(need);
+	if (!buf)
+		bounce_busy = false;
+	return buf;
+}
+
+typedef ssize_t (*msgrcv_fn)(int, void *, size_t, long, int);
+
+SHIM_EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long type, int flags)
+{
+	msgrcv_fn next = (msgrcv_fn)shim_next(&slot_msgrcv, "msgrcv");
+	size_t n = sizeof(long) + sz;
+	ssize_t r;
+	char *buf;
+	int saved;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode() || sz > BOUNCE_MAX ||
+	    owned_whole(msgp, n) != OWNED_WHOLE)
+		return next(id, msgp, sz, type, flags);
+	if (!(buf = bounce_claim(n)))
+		IO_WRAP(ssize_t, io_touch(msgp, n, t > 0),
+			next(id, msgp, sz, type, flags));
+	r = next(id, buf, sz, type, flags);
+	saved = errno;
+	if (r >= 0) {
+		memcpy(msgp, buf, sizeof(long) + (size_t)r);
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	bounce_busy = false;
+	errno = saved;
+	return r;
+}
+
+/*
+ * glibc's mqd_t (bits/mqueue.h), declared here: mqueue.h marks the timeout
+ * nonnull, and the compiler would drop our test of it (mq_receive passes
+ * none)
+ */
+typedef int mqd_t;
+ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
+			const struct timespec *abs);
+ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio);
+
+typedef ssize_t (*mq_timedreceive_fn)(mqd_t, char *, size_t, unsigned *,
+				      const struct timespec *);
+
+SHIM_EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len,
+				    unsigned *prio, const struct timespec *abs)
+{
+	mq_timedreceive_fn next = (mq_timedreceive_fn)shim_next(
+		&slot_mq_timedreceive, "mq_timedreceive");
+	bool part = false, lm, lp;
+	unsigned pr;
+	ssize_t r;
+	char *buf = NULL;
+	int saved;
+
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!shim_in_thread_mode())
+		return next(q, msg, len, prio, abs);
+	lm = len <= BOUNCE_MAX && want_local(msg, len, &part);
+	lp = want_local(prio, sizeof(*prio), &part);
+	if (part || (!lm && !lp))
+		return next(q, msg, len, prio, abs);
+	if (abs && owned_whole(abs, sizeof(*abs)) == OWNED_WHOLE)
+		io_touch(abs, sizeof(*abs), false); /* read, takes nothing */
+	if (lm && !(buf = bounce_claim(len)))
+		IO_WRAP(ssize_t,
+			either(io_touch(msg, len, t > 0),
+			       io_touch(prio, sizeof(*prio), t > 0)),
+			next(q, msg, len, prio, abs));
+	r = next(q, lm ? buf : msg, len, lp ? &pr : prio, abs);
+	saved = errno;
+	if (r >= 0) {
+		if (lm)
+			memcpy(msg, buf, (size_t)r);
+		if (lp)
+			*prio = pr;
+		atomic_fetch_add_explicit(&n_bounced, 1, memory_order_relaxed);
+	}
+	if (lm)
+		bounce_busy = false;
+	errno = saved;
+	return r;
+}
+
+SHIM_EXPORT ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio)
+{
+	return mq_timedreceive(q, msg, len, prio, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Run under `uswap run --sigbus` (sigbus_calls.sh): the system calls of
  * src/preload/fill.c, select, pselect, preadv2, pwritev2 and setsockopt
- * (io.c) and the waits and getsockopt of src/preload/bounce.c write into
+ * (io.c) and the waits, getsockopt and queue receives of
+ * src/preload/bounce.c write into
  * (setsockopt: read from) heap pages that are not in memory and get it
  * right.
  *
@@ -12,9 +13,9 @@
  * its answer is compared with the same call's into the stack.  A second
  * round takes pages the program wrote and then pushed out (a churn of 4 x
  * the budget between the calls).  The waits (waitpid, wait, wait3, wait4,
- * waitid), sigtimedwait and getsockopt(SO_ERROR) take what they return
- * before they write it: without a wrapper the child's status, the signal
- * or the socket's error is gone.
+ * waitid), sigtimedwait, getsockopt(SO_ERROR), msgrcv and mq_receive
+ * take what they return before they write it: without a wrapper the
+ * child's status, the signal, the socket's error or the message is gone.
  *
  * Exit 0 pass, 1 fail; the first failing calls are named with errno.
  */
@@ -23,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/uio.h>
@@ -330,6 +333,96 @@ static void sockopts(void)
 	close(u);
 }
 
+static int churn_queue;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* churn_then_send - push the receiver's buffer out while it waits, send */
+static void *churn_then_send(void *arg)
+{
+	churn();
+	if (msgsnd(churn_queue, arg, 64, 0))
+		perror("msgsnd");
+	return NULL;
+}
+
+/*
+ * queues - msgrcv and mq_receive take the message off its queue before
+ * they copy it: without the wrappers it is gone.  And a msgrcv that waits
+ * while a thread pushes its buffer (touched before the call) out: a touch
+ * before the call does not save that one.
+ */
+static void queues(void)
+{
+	struct qmsg {
+		long type;
+		char text[64];
+	} out = {.type = 7}, *m;
+	struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 128};
+	struct timespec abs;
+	unsigned *prio;
+	char name[64], *buf;
+	int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+	pthread_t th;
+	size_t n;
+	mqd_t q;
+
+	snprintf(name, sizeof(name), "/uswap-test-%d", (int)getpid());
+	q = mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, &attr);
+	mq_unlink(name);
+	if (id < 0 || q == (mqd_t)-1) {
+		perror("queues: msgget or mq_open");
+		exit(1);
+	}
+	snprintf(out.text, sizeof(out.text), "message of round %d", round_cold);
+	n = strlen(out.text) + 1;
+	m = buffer(sizeof(*m));
+	check("msgrcv",
+	      msgsnd(id, &out, sizeof(out.text), 0) == 0 &&
+		      msgrcv(id, m, sizeof(m->text), 0, IPC_NOWAIT) ==
+			      (ssize_t)sizeof(m->text) &&
+		      m->type == 7 && strcmp(m->text, out.text) == 0,
+	      "message lost");
+	m = buffer(sizeof(*m));
+	memset(m, 0, sizeof(*m));
+	churn_queue = id;
+	if (pthread_create(&th, NULL, churn_then_send, &out)) {
+		perror("pthread_create");
+		exit(1);
+	}
+	/* a lost message would leave it waiting: 10 s, then EINTR */
+	sigaction(SIGALRM, &(struct sigaction){.sa_handler = on_alarm}, NULL);
+	alarm(10);
+	check("msgrcv, waiting",
+	      msgrcv(id, m, sizeof(m->text), 0, 0) ==
+			      (ssize_t)sizeof(m->text) &&
+		      m->type == 7 && strcmp(m->text, out.text) == 0,
+	      "message lost");
+	alarm(0);
+	pthread_join(th, NULL);
+	msgctl(id, IPC_RMID, NULL);
+	buf = buffer(attr.mq_msgsize);
+	prio = buffer(sizeof(*prio));
+	check("mq_receive",
+	      mq_send(q, out.text, n, 3) == 0 &&
+		      mq_receive(q, buf, attr.mq_msgsize, prio) == (ssize_t)n &&
+		      *prio == 3 && strcmp(buf, out.text) == 0,
+	      "message lost");
+	buf = buffer(attr.mq_msgsize);
+	clock_gettime(CLOCK_REALTIME, &abs);
+	abs.tv_sec += 5;
+	check("mq_timedreceive",
+	      mq_send(q, out.text, n, 4) == 0 &&
+		      mq_timedreceive(q, buf, attr.mq_msgsize, NULL, &abs) ==
+			      (ssize_t)n &&
+		      strcmp(buf, out.text) == 0,
+	      "message lost");
+	mq_close(q);
+}
+
 static int wake_fd;
 
 /* churn_then_wake - push the waiter's sets out while it waits, then wake */
@@ -515,6 +608,7 @@ int main(void)
 		buffers();
 		descriptors();
 		sockopts();
+		queues();
 		waiting();
 		waits();
 	}
