@@ -948,7 +948,7 @@ static void *handler_main(void *arg)
 	unsigned idx;
 	char name[16];
 
-	mm_hook(MM_HOOK_HANDLER_START, (swp_entry_t){0});
+	mm_hook(MM_HOOK_HANDLER_START, (swp_entry_t){.val = (uintptr_t)mm});
 	idx = atomic_fetch_add(&mm->handler_seq, 1);
 
 	/* seen in top -H, perf, /proc/PID/task/TID/comm */
@@ -1010,17 +1010,29 @@ static void *handler_main(void *arg)
  * and waits in poll(2) for events that may never come; so we only try
  * read_lock: busy means a handler is up and serving, and we yield to it.
  * (Waiting with a plain lock hung the child in run-shim-ops 1 run of 10.)
- * Context: mm_handlers_start, or fork.c's child handler with regions
- * registered, no locks held but map_lock (which no event of the new
- * threads needs: they map nothing before they run our code).
+ * Context: mm_handlers_start, or fork.c's child handler with every
+ * instance's regions registered, no locks held but the map_locks (which
+ * no event of the new threads needs: they map nothing before they run
+ * our code).
  */
 void mm_serve_until_handlers_up(struct mm *mm)
 {
-	while (atomic_load(&mm->handler_seq) < mm->nhandlers) {
-		if (handler_round(mm, 1, true) == EV_STOP)
-			break; /* reading failed: said so */
-		sched_yield();
-	}
+	while (!mm_serve_handlers_round(mm))
+		;
+}
+
+/*
+ * mm_serve_handlers_round - one round of mm_serve_until_handlers_up.
+ * Return: true when every handler runs (or reading failed: said so).
+ */
+bool mm_serve_handlers_round(struct mm *mm)
+{
+	if (atomic_load(&mm->handler_seq) >= mm->nhandlers)
+		return true;
+	if (handler_round(mm, 1, true) == EV_STOP)
+		return true;
+	sched_yield();
+	return false;
 }
 
 /* mm_bells_register - register the doorbell pages with mm->uffd. */

@@ -32,11 +32,12 @@
  *            inherited fds, open new uffds (same features but SIGBUS,
  *            below), pidfd and pagemap fd, register the regions
  *            (MODE_MISSING), the staging area (MODE_WP) and the
- *            doorbells again, reset the thread bookkeeping, start new
- *            handlers, serve faults in this
- *            thread until all of them run (a new thread may fault in
- *            glibc before it runs our code: mm_serve_until_handlers_up),
- *            and start a new reclaimer.
+ *            doorbells again, reset the thread bookkeeping; then (every
+ *            instance registered first) start new handlers, serve
+ *            faults in this thread until all of them run (a new thread
+ *            may fault in glibc before it runs our code, on any
+ *            instance's memory: mm_serve_until_handlers_up), and start
+ *            new reclaimers.
  * In the in-thread mode (USWAP_F_SIGBUS) the child leaves the mode: its
  * new uffd has no UFFD_FEATURE_SIGBUS and its handler threads serve every
  * fault.  A new thread can fault at birth (above), and in that mode the
@@ -223,7 +224,10 @@ static void fork_child_fail(const char *what, int err)
 	abort();
 }
 
-/* The child's half: see the file comment.  map_lock is ours. */
+/*
+ * The child's half of one instance, up to its threads (fork_child): see
+ * the file comment.  map_lock is ours.
+ */
 static void fork_restart(struct mm *mm)
 {
 	int ret;
@@ -282,33 +286,43 @@ static void fork_restart(struct mm *mm)
 	ret = mm_bells_register(mm);
 	if (ret < 0)
 		fork_child_fail("registering the doorbells", ret);
-	ret = mm_handlers_spawn(mm);
-	if (ret < 0)
-		fork_child_fail("starting handler threads", ret);
-	/* a new thread may fault before it runs our code: serve it */
-	mm_serve_until_handlers_up(mm);
-	if (!mm->p.no_reclaimer) {
-		ret = mm_reclaimer_start(mm);
-		if (ret < 0)
-			fork_child_fail("starting the reclaimer", ret);
-	}
 }
 
 /*
- * Several instances restart one after the other.  Left: a new thread of
- * the first that faulted at birth on memory of a later one would find
- * that memory not registered yet (a zero page) and could not be served
- * by the forking thread, which serves only the instance it restarts.  It
- * takes locale data (or whatever else glibc reads at a thread's birth)
- * allocated in a second instance's regions: the program's malloc over
- * uswap memory, with two instances.  Not seen; registering every instance
- * first and serving them all would close it.
+ * fork_child - every instance's memory is registered before any new
+ * thread runs, then every instance's handlers start, and this thread
+ * serves every instance until all of them run (a new thread may fault in
+ * glibc before it runs our code, on whichever instance's memory holds
+ * what it reads: mm_serve_until_handlers_up), then the reclaimers start.
+ * Until 2026-11-27 the instances restarted one after the other: a handler
+ * of the first that faulted at birth on a later one's memory found it not
+ * registered yet and read zeros (tests/mm/fork_instances.c).
  */
 static void fork_child(void)
 {
+	struct mm *mm;
+	bool up;
+	int ret;
+
 	mm_tid_forget();
-	for (struct mm *mm = fork_list; mm; mm = mm->fork_next) {
+	for (mm = fork_list; mm; mm = mm->fork_next)
 		fork_restart(mm);
+	for (mm = fork_list; mm; mm = mm->fork_next) {
+		ret = mm_handlers_spawn(mm);
+		if (ret < 0)
+			fork_child_fail("starting handler threads", ret);
+	}
+	do {
+		up = true;
+		for (mm = fork_list; mm; mm = mm->fork_next)
+			up &= mm_serve_handlers_round(mm);
+	} while (!up);
+	for (mm = fork_list; mm; mm = mm->fork_next) {
+		if (!mm->p.no_reclaimer) {
+			ret = mm_reclaimer_start(mm);
+			if (ret < 0)
+				fork_child_fail("starting the reclaimer", ret);
+		}
 		pthread_mutex_unlock(&mm->map_lock);
 	}
 	pthread_mutex_unlock(&fork_lock);

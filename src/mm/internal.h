@@ -525,6 +525,7 @@ int mm_handlers_start(struct mm *mm);
 void mm_handlers_wake_all(struct mm *mm);
 int mm_handlers_spawn(struct mm *mm);
 void mm_serve_until_handlers_up(struct mm *mm);
+bool mm_serve_handlers_round(struct mm *mm);
 int mm_bells_register(struct mm *mm);
 void mm_park(struct mm *mm, bool reclaimer);
 void mm_handlers_stop(struct mm *mm);

@@ -284,7 +284,8 @@ enum mm_hook_point {
 				      before it copies its pages (entry:
 				      .val is the first one's address) */
 	MM_HOOK_HANDLER_START,	   /* a new handler thread, before it
-				      counts itself up (entry 0) */
+				      counts itself up (entry: .val is its
+				      struct mm *) */
 	MM_HOOK_NR,
 };
 
