@@ -981,8 +981,8 @@ static void *handler_main(void *arg)
  * mm_handlers_stop ring one doorbell per handler and wait for each to be
  * read.  A handler not yet in handler_main cannot read its doorbell; if
  * its birth waits for a fault while the others are parked, nobody ever
- * will.  Timeline (run-shim-ops, hung in CI twice and in 1 full suite of
- * 4 here; the loaded machine starved the new thread):
+ * will.  Timeline (run-shim-ops, hung in CI twice and in 2 full suites
+ * of 5 here; the loaded machine starved the new thread):
  *
  *   opener       uswap-fault0           new handler (uswap-fault1)
  *   spawn both
@@ -1001,8 +1001,8 @@ static void *handler_main(void *arg)
  * are new threads with that data possibly swapped out: they wait at
  * birth for a fault only a handler can serve (a program that calls
  * setlocale, then forks: tests/run/shim_ops.c fork_locale; python3's
- * multiprocessing), so the calling thread serves until a handler is up,
- * and that handler serves the others.  In the parent, at uswap_open,
+ * multiprocessing), so the calling thread serves until they are up (one
+ * that is up serves the others too).  In the parent, at uswap_open,
  * nothing is uswap memory yet; waiting here makes a late handler's
  * birth happen before anything can need a doorbell.
  *
