@@ -144,6 +144,24 @@ static char *bounce_get(size_t need)
 }
 
 /*
+ * bounce_claim - this thread's buffer of at least @need bytes, marked
+ * busy (bounce_busy = false gives it back); NULL when a call this signal
+ * handler interrupted has it, or it cannot grow.
+ */
+static char *bounce_claim(size_t need)
+{
+	char *buf;
+
+	if (bounce_busy)
+		return NULL;
+	bounce_busy = true;
+	buf = bounce_get(need);
+	if (!buf)
+		bounce_busy = false;
+	return buf;
+}
+
+/*
  * owned_whole - whether all of [@p, +@len) is uswap memory (then it is
  * mapped, and our copy into it cannot fail; unless the program made it
  * read-only with mprotect(2), where the kernel's EFAULT becomes our
@@ -747,30 +765,12 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
  * copy it, and free it when the copy fails (do_msgrcv: unlinked, then
  * msg_handler; do_mq_timedreceive: msg_get, then store_msg, and the
  * priority's put_user).  So in the mode a buffer of uswap memory goes
- * through this thread's plain memory (bounce_get), and a priority of
- * uswap memory through a local.  Beyond BOUNCE_MAX, or nested in a signal
+ * through this thread's plain memory (bounce_claim), and a priority and a
+ * timeout of uswap memory through locals.  Beyond BOUNCE_MAX, or nested in a signal
  * handler (bounce_busy), io.c's touch and retry.  mq_receive is
  * mq_timedreceive without a timeout (glibc calls it inside itself, so
  * both are ours).
  */
-/*
- * bounce_claim - this thread's buffer of at least @need bytes, marked
- * busy (bounce_busy = false gives it back); NULL when a call this signal
- * handler interrupted has it, or it cannot grow.
- */
-static char *bounce_claim(size_t need)
-{
-	char *buf;
-
-	if (bounce_busy)
-		return NULL;
-	bounce_busy = true;
-	buf = bounce_get(need);
-	if (!buf)
-		bounce_busy = false;
-	return buf;
-}
-
 typedef ssize_t (*msgrcv_fn)(int, void *, size_t, long, int);
 
 SHIM_EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long type, int flags)
@@ -821,6 +821,7 @@ SHIM_EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len,
 	mq_timedreceive_fn next = (mq_timedreceive_fn)shim_next(
 		&slot_mq_timedreceive, "mq_timedreceive");
 	bool part = false, lm, lp;
+	struct timespec ts;
 	unsigned pr;
 	ssize_t r;
 	char *buf = NULL;
@@ -836,8 +837,11 @@ SHIM_EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len,
 	lp = want_local(prio, sizeof(*prio), &part);
 	if (part || (!lm && !lp))
 		return next(q, msg, len, prio, abs);
-	if (abs && owned_whole(abs, sizeof(*abs)) == OWNED_WHOLE)
-		io_touch(abs, sizeof(*abs), false); /* read, takes nothing */
+	/* read before the message is taken: a failure there would be ours */
+	if (owned_whole(abs, sizeof(*abs)) == OWNED_WHOLE) {
+		ts = *abs;
+		abs = &ts;
+	}
 	if (lm && !(buf = bounce_claim(len)))
 		IO_WRAP(ssize_t,
 			either(io_touch(msg, len, t > 0),

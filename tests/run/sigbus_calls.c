@@ -362,7 +362,7 @@ static void queues(void)
 		char text[64];
 	} out = {.type = 7}, *m;
 	struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 128};
-	struct timespec abs;
+	struct timespec *abs;
 	unsigned *prio;
 	char name[64], *buf;
 	int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
@@ -411,12 +411,15 @@ static void queues(void)
 		      mq_receive(q, buf, attr.mq_msgsize, prio) == (ssize_t)n &&
 		      *prio == 3 && strcmp(buf, out.text) == 0,
 	      "message lost");
+	/* the timeout too in the heap, pushed out */
+	abs = buffer(sizeof(*abs));
+	clock_gettime(CLOCK_REALTIME, abs);
+	abs->tv_sec += 5;
+	churn();
 	buf = buffer(attr.mq_msgsize);
-	clock_gettime(CLOCK_REALTIME, &abs);
-	abs.tv_sec += 5;
 	check("mq_timedreceive",
 	      mq_send(q, out.text, n, 4) == 0 &&
-		      mq_timedreceive(q, buf, attr.mq_msgsize, NULL, &abs) ==
+		      mq_timedreceive(q, buf, attr.mq_msgsize, NULL, abs) ==
 			      (ssize_t)n &&
 		      strcmp(buf, out.text) == 0,
 	      "message lost");
