@@ -15,13 +15,6 @@
 
 static char *region;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 /* Fault on pages [lo, hi): evict them, then read each back. */
 static void touch(struct uswap *u, size_t lo, size_t hi)
 {
@@ -98,7 +91,7 @@ int main(void)
 	/* one thread again: its first fault differs from the last (a
 	 * toucher's), then 100 ms with faults from it alone */
 	touch(u, 0, NPAGES);
-	sleep_ms(150);
+	mt_sleep_ms(150);
 	touch(u, 0, NPAGES);
 	CHECK(atomic_load(&mm->handlers_active) == 1,
 	      "back to one program thread: %u handlers active, want 1",

@@ -51,13 +51,6 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 int main(void)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
@@ -74,9 +67,9 @@ int main(void)
 		((uint64_t *)(region + i * PAGE_SIZE))[1] = i;
 	for (long i = 0; i < NTHREADS; i++)
 		pthread_create(&w[i], NULL, worker, (void *)i);
-	sleep_ms(300);
-	uswap_close(u); /* while the workers fault */
-	sleep_ms(100);	/* they go on, on ordinary memory now */
+	mt_sleep_ms(300);
+	uswap_close(u);	  /* while the workers fault */
+	mt_sleep_ms(100); /* they go on, on ordinary memory now */
 	atomic_store(&stop, true);
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(w[i], NULL);

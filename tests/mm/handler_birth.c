@@ -36,13 +36,6 @@ static struct mm *_Atomic forking;   /* the instance whose fork is awaited */
 static volatile char *_Atomic touch; /* P, once swapped out */
 static _Atomic bool touched;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -63,12 +56,12 @@ static void birth_hook(enum mm_hook_point point, swp_entry_t entry)
 		if (mm && atomic_load(&touch) &&
 		    atomic_load(&mm->park_faults)) {
 			/* the first handler reads its doorbell and parks */
-			sleep_ms(50);
+			mt_sleep_ms(50);
 			atomic_store(&touched, true);
 			(void)*atomic_load(&touch);
 			return;
 		}
-		sleep_ms(5);
+		mt_sleep_ms(5);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../fail.h"
@@ -81,6 +82,14 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	}
 	CHECK(ret == 0, "uswap_open_params: %s", strerror(-ret));
 	return u;
+}
+
+/* mt_sleep_ms - sleep @ms milliseconds. */
+static inline void mt_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
 }
 
 /* The number of slots in use on @u's device (count > 0 or pinned). */

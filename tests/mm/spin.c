@@ -21,13 +21,6 @@
 
 static char *region;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static int64_t cpu_ns(void)
 {
 	struct timespec ts;
@@ -154,9 +147,9 @@ int main(void)
 	 * nothing faults after one thread did (the handler's last wait
 	 * began polling): at most one window (20 ms) of polling
 	 */
-	sleep_ms(50);
+	mt_sleep_ms(50);
 	cpu0 = cpu_ns();
-	sleep_ms(300);
+	mt_sleep_ms(300);
 	cpu1 = cpu_ns();
 	printf("idle: %.1f ms of CPU in 300 ms\n", (cpu1 - cpu0) / 1e6);
 	CHECK(cpu1 - cpu0 < 100 * 1000 * 1000,
@@ -199,7 +192,7 @@ int main(void)
 	CPU_SET(first, &one);
 	pin_all(&one);
 	read_back(0, NPAGES, 1);
-	sleep_ms(150);
+	mt_sleep_ms(150);
 	w2 = waits_now(mm);
 	read_back(0, NPAGES, 4);
 	w3 = waits_now(mm);

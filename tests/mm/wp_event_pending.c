@@ -32,13 +32,6 @@ static char *a;
 static _Atomic int hooked, discard_go, written;
 static _Atomic pid_t discarder_tid;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 #ifdef USWAP_TEST_HOOKS
 /*
  * Whether thread @tid sleeps in madvise(2): D's madvise queues its event
@@ -83,7 +76,7 @@ static void wp_hook(enum mm_hook_point point, swp_entry_t entry)
 
 		if (tid && sleeps_in_madvise(tid))
 			break;
-		sleep_ms(1);
+		mt_sleep_ms(1);
 	}
 }
 #endif
@@ -93,7 +86,7 @@ static void *discarder(void *arg)
 	(void)arg;
 	atomic_store(&discarder_tid, (pid_t)syscall(SYS_gettid));
 	while (!atomic_load(&discard_go))
-		sleep_ms(1);
+		mt_sleep_ms(1);
 	CHECK(madvise(a + Q * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED) == 0,
 	      "madvise: %s", strerror(errno));
 	return NULL;
@@ -129,7 +122,7 @@ int main(void)
 	CHECK(pthread_create(&d, NULL, discarder, NULL) == 0, "thread");
 	CHECK(pthread_create(&w, NULL, writer, NULL) == 0, "thread");
 	for (ms = 0; ms < 5000 && !atomic_load(&written); ms += 10)
-		sleep_ms(10);
+		mt_sleep_ms(10);
 	CHECK(atomic_load(&hooked), "the write raised no write-protect fault");
 	CHECK(atomic_load(&written),
 	      "the writer of P still sleeps after 5 s (%llu un-protects "
