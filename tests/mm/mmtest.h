@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../fail.h"
+#include "../hang_report.h"
 #include "api/api.h"
 #include "mm/internal.h"
 
@@ -47,6 +48,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 	struct uswap *u;
 	int ret;
 
+	hang_report_install();
 	memset(&opt, 0, sizeof(opt));
 	opt.budget = c->budget_pages * PAGE_SIZE;
 	strcpy(opt.device, "zram");
