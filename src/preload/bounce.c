@@ -802,16 +802,7 @@ SHIM_EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long type, int flags)
 	return r;
 }
 
-/*
- * glibc's mqd_t (bits/mqueue.h), declared here: mqueue.h marks the timeout
- * nonnull, and the compiler would drop our test of it (mq_receive passes
- * none)
- */
-typedef int mqd_t;
-ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
-			const struct timespec *abs);
-ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio);
-
+/* mqd_t and the prototypes: shim.h */
 typedef ssize_t (*mq_timedreceive_fn)(mqd_t, char *, size_t, unsigned *,
 				      const struct timespec *);
 

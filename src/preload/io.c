@@ -46,7 +46,7 @@
  *
  * Not covered (EFAULT as before, docs/pager.md lists them): the calls glibc
  * makes inside itself (but stdio's buffers are kept out of uswap memory:
- * stdio.c), and the other calls that read or write buffers (msgsnd...;
+ * stdio.c), and the other calls that read or write buffers (io_uring...;
  * stat, getrandom and their kin are fill.c's, the waits and getsockopt
  * bounce.c's).  A
  * thread with SIGBUS blocked that touches a page not in memory is killed
@@ -67,6 +67,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/msg.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -125,6 +126,9 @@ static int (*next_pselect)(int, fd_set *, fd_set *, fd_set *,
 			   const struct timespec *, const sigset_t *);
 static int (*next_sendmmsg)(int, struct mmsghdr *, unsigned, int);
 static int (*next_setsockopt)(int, int, int, const void *, socklen_t);
+static int (*next_msgsnd)(int, const void *, size_t, int);
+static int (*next_mq_timedsend)(mqd_t, const char *, size_t, unsigned,
+				const struct timespec *);
 static int (*next_recvmmsg)(int, struct mmsghdr *, unsigned, int,
 			    struct timespec *);
 
@@ -150,6 +154,8 @@ void io_init(void)
 	LOOKUP(next_pselect, "pselect");
 	LOOKUP(next_sendmmsg, "sendmmsg");
 	LOOKUP(next_setsockopt, "setsockopt");
+	LOOKUP(next_msgsnd, "msgsnd");
+	LOOKUP(next_mq_timedsend, "mq_timedsend");
 	LOOKUP(next_recvmmsg, "recvmmsg");
 	LOOKUP(next_send, "send");
 	LOOKUP(next_sendto, "sendto");
@@ -328,6 +334,9 @@ bool io_touch(const void *p, size_t len, bool write)
 #define SYSCALL_sendmmsg(fd, v, n, f)	  syscall(SYS_sendmmsg, fd, v, n, f)
 #define SYSCALL_setsockopt(fd, l, o, v, n) \
 	syscall(SYS_setsockopt, fd, l, o, v, n)
+#define SYSCALL_msgsnd(id, m, n, f) syscall(SYS_msgsnd, id, m, n, f)
+#define SYSCALL_mq_timedsend(q, m, n, p, t) \
+	syscall(SYS_mq_timedsend, q, m, n, p, t)
 #define SYSCALL_recvmmsg(fd, v, n, f, t)  syscall(SYS_recvmmsg, fd, v, n, f, t)
 #define SYSCALL_write(fd, b, n)		  syscall(SYS_write, fd, b, n)
 #define SYSCALL_pwrite(fd, b, n, o)	  syscall(SYS_pwrite64, fd, b, n, o)
@@ -668,6 +677,31 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 {
 	IO_WRAP(int, touch(val, len),
 		(int)NEXT(setsockopt, fd, level, name, val, len));
+}
+
+/*
+ * msgsnd, mq_send, mq_timedsend: the kernel copies the message (and the
+ * timeout) in before it queues anything (load_msg), and queues nothing
+ * when it cannot.  mq_send is mq_timedsend without a timeout (glibc calls
+ * it inside itself, so both are ours).
+ */
+SHIM_EXPORT int msgsnd(int id, const void *msg, size_t sz, int flags)
+{
+	IO_WRAP(int, touch(msg, sizeof(long) + sz),
+		(int)NEXT(msgsnd, id, msg, sz, flags));
+}
+
+SHIM_EXPORT int mq_timedsend(mqd_t q, const char *msg, size_t len,
+			     unsigned prio, const struct timespec *abs)
+{
+	IO_WRAP(int,
+		either(touch(abs, abs ? sizeof(*abs) : 0), touch(msg, len)),
+		(int)NEXT(mq_timedsend, q, msg, len, prio, abs));
+}
+
+SHIM_EXPORT int mq_send(mqd_t q, const char *msg, size_t len, unsigned prio)
+{
+	return mq_timedsend(q, msg, len, prio, NULL);
 }
 
 /*

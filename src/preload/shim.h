@@ -196,6 +196,20 @@ static inline bool either(bool a, bool b)
 		}                                      \
 	} while (0)
 
+/*
+ * POSIX message queues, declared here and not from mqueue.h: it marks
+ * the timeouts nonnull, and the compiler would drop our tests of them
+ * (mq_send and mq_receive pass none).  mqd_t is glibc's (bits/mqueue.h).
+ * bounce.c receives, io.c sends.
+ */
+typedef int mqd_t;
+ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len, unsigned *prio,
+			const struct timespec *abs);
+ssize_t mq_receive(mqd_t q, char *msg, size_t len, unsigned *prio);
+int mq_timedsend(mqd_t q, const char *msg, size_t len, unsigned prio,
+		 const struct timespec *abs);
+int mq_send(mqd_t q, const char *msg, size_t len, unsigned prio);
+
 /* locale_pages_kept - locale.c's pages taken out of uswap, for the report */
 unsigned long locale_pages_kept(void);
 

@@ -333,6 +333,12 @@ static void sockopts(void)
 	close(u);
 }
 
+/* a SysV message; its text also takes mq_receive's (mq_msgsize) */
+struct qmsg {
+	long type;
+	char text[128];
+};
+
 static int churn_queue;
 
 static void on_alarm(int sig)
@@ -344,7 +350,7 @@ static void on_alarm(int sig)
 static void *churn_then_send(void *arg)
 {
 	churn();
-	if (msgsnd(churn_queue, arg, 64, 0))
+	if (msgsnd(churn_queue, arg, sizeof(((struct qmsg *)arg)->text), 0))
 		perror("msgsnd");
 	return NULL;
 }
@@ -353,15 +359,14 @@ static void *churn_then_send(void *arg)
  * queues - msgrcv and mq_receive take the message off its queue before
  * they copy it: without the wrappers it is gone.  And a msgrcv that waits
  * while a thread pushes its buffer (touched before the call) out: a touch
- * before the call does not save that one.
+ * before the call does not save that one.  msgsnd and mq_send read
+ * messages pushed out.
  */
 static void queues(void)
 {
-	struct qmsg {
-		long type;
-		char text[64];
-	} out = {.type = 7}, *m;
-	struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 128};
+	struct qmsg out = {.type = 7}, got, *m;
+	struct mq_attr attr = {.mq_maxmsg = 4,
+			       .mq_msgsize = sizeof(((struct qmsg *)0)->text)};
 	struct timespec *abs;
 	unsigned *prio;
 	char name[64], *buf;
@@ -403,7 +408,6 @@ static void queues(void)
 	      "message lost");
 	alarm(0);
 	pthread_join(th, NULL);
-	msgctl(id, IPC_RMID, NULL);
 	buf = buffer(attr.mq_msgsize);
 	prio = buffer(sizeof(*prio));
 	check("mq_receive",
@@ -423,6 +427,25 @@ static void queues(void)
 			      (ssize_t)n &&
 		      strcmp(buf, out.text) == 0,
 	      "message lost");
+	/* the senders read messages pushed out */
+	m = buffer(sizeof(*m));
+	*m = out;
+	buf = buffer(attr.mq_msgsize);
+	memcpy(buf, out.text, n);
+	churn();
+	check("msgsnd",
+	      msgsnd(id, m, sizeof(m->text), 0) == 0 &&
+		      msgrcv(id, &got, sizeof(got.text), 0, IPC_NOWAIT) ==
+			      (ssize_t)sizeof(got.text) &&
+		      strcmp(got.text, out.text) == 0,
+	      "not sent");
+	check("mq_send",
+	      mq_send(q, buf, n, 5) == 0 &&
+		      mq_receive(q, got.text, attr.mq_msgsize, NULL) ==
+			      (ssize_t)n &&
+		      strcmp(got.text, out.text) == 0,
+	      "not sent");
+	msgctl(id, IPC_RMID, NULL);
 	mq_close(q);
 }
 
