@@ -594,10 +594,7 @@ SHIM_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
 	int st, saved;
 	pid_t ret;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode())
 		return next(pid, status, options, ru);
 	ls = want_local(status, sizeof(*status), &part);
@@ -655,10 +652,7 @@ SHIM_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 	siginfo_t si;
 	int ret;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode() ||
 	    owned_whole(info, sizeof(*info)) != OWNED_WHOLE)
 		return next(idtype, id, info, options);
@@ -679,10 +673,7 @@ SHIM_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
 	siginfo_t si;
 	int ret;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode() ||
 	    owned_whole(info, sizeof(*info)) != OWNED_WHOLE)
 		return next(set, info, timeout);
@@ -727,10 +718,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val,
 	socklen_t in, out;
 	int ret;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode() || !val ||
 	    owned_whole(val, 1) != OWNED_WHOLE)
 		return next(fd, level, name, val, len);
@@ -781,10 +769,7 @@ SHIM_EXPORT ssize_t msgrcv(int id, void *msgp, size_t sz, long type, int flags)
 	char *buf;
 	int saved;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode() || sz > BOUNCE_MAX ||
 	    owned_whole(msgp, n) != OWNED_WHOLE)
 		return next(id, msgp, sz, type, flags);
@@ -818,10 +803,7 @@ SHIM_EXPORT ssize_t mq_timedreceive(mqd_t q, char *msg, size_t len,
 	char *buf = NULL;
 	int saved;
 
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!shim_in_thread_mode())
 		return next(q, msg, len, prio, abs);
 	lm = len <= BOUNCE_MAX && want_local(msg, len, &part);

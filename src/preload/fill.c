@@ -65,11 +65,6 @@ void fill_init(void)
 
 /* NEXT - @fn's next definition, typed as @type; with none, ENOSYS */
 #define NEXT(type, fn) ((type)shim_next(&slot_##fn, #fn))
-#define NONE_ENOSYS(f)          \
-	if (!(f)) {             \
-		errno = ENOSYS; \
-		return -1;      \
-	}
 
 /* touch_out - a result buffer of @len bytes: written after the first try */
 #define touch_out(p, len) io_touch((p), (len), t > 0)

@@ -174,6 +174,13 @@ static inline bool either(bool a, bool b)
 	return a || b;
 }
 
+/* NONE_ENOSYS - a wrapper whose next definition @f is missing fails so */
+#define NONE_ENOSYS(f)          \
+	if (!(f)) {             \
+		errno = ENOSYS; \
+		return -1;      \
+	}
+
 /*
  * IO_WRAP - the body of a wrapper of a call the kernel may fail with
  * EFAULT on uswap memory in the in-thread mode, having taken nothing
