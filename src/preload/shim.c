@@ -705,15 +705,16 @@ static void shim_report(void)
 			"large %lu, munmap %lu, mremap %lu, MADV_FREE as "
 			"DONTNEED %lu, adopted %lu (%lu KiB), not "
 			"adopted %lu, EFAULT retried %lu, locale pages "
-			"kept %lu, stdio buffers given %lu, received through "
-			"plain memory %lu\n",
+			"kept %lu, futex waits kept %lu, stdio buffers given "
+			"%lu, received through plain memory %lu\n",
 			prefix, atomic_load(&n_routed),
 			atomic_load(&n_fallback), atomic_load(&n_large),
 			atomic_load(&n_unmapped), atomic_load(&n_remapped),
 			atomic_load(&n_freed), atomic_load(&n_adopted),
 			atomic_load(&n_adopted_bytes) >> 10,
 			atomic_load(&n_adopt_failed), io_retried(),
-			locale_pages_kept(), stdio_buffers_given(),
+			locale_pages_kept(), futex_waits_kept(),
+			stdio_buffers_given(),
 			bounce_count());
 	if (n > 0)
 		(void)!write(stats_fd, buf,

@@ -219,5 +219,7 @@ int mq_send(mqd_t q, const char *msg, size_t len, unsigned prio);
 
 /* locale_pages_kept - locale.c's pages taken out of uswap, for the report */
 unsigned long locale_pages_kept(void);
+/* futex_waits_kept - futex.c's waits that made their object's pages plain */
+unsigned long futex_waits_kept(void);
 
 #endif /* USWAP_PRELOAD_SHIM_H */

@@ -1,0 +1,284 @@
+/*
+ * The words a thread sleeps on, kept in memory in the in-thread mode
+ * (`uswap run --sigbus`).
+ *
+ * glibc's waits check their word in user space, then call
+ * futex(FUTEX_WAIT), whose kernel side reads the word again.  In the
+ * in-thread mode that read fails with EFAULT when the page is not in
+ * memory, and glibc takes EFAULT there for a bug: it prints "The futex
+ * facility returned an unexpected error code." and aborts.  The page need
+ * not be out when the call begins: a window eviction can drop it between
+ * glibc's check (which brought it in) and the system call, because every
+ * resident page passes through the inactive list in turn (userfaultfd
+ * gives no accessed bits: a page in use is dropped into the swap cache,
+ * and its next touch is a minor fault).  A C program passing turns through
+ * four condition variables and semaphores in malloc'd pages while its
+ * main thread churns a 64 MiB heap, under `uswap run --budget 8M --sigbus`,
+ * aborted so in 3 runs of 3, within 10 s (tests/run/sigbus_futex.c).
+ *
+ * So each call below, in that mode, makes the page(s) of its object plain
+ * memory before it may sleep (uswap_disown, as locale.c does for the
+ * locale data): never evicted again, not counted in the budget.  The
+ * disown is safe against an eviction in flight (mm_disown brings the page
+ * in and waits it out; a plain page cuts every window's drop).  A page the
+ * program once waited on stays plain, like the locale's: a page or a few
+ * per object waited on, not per wait.
+ *
+ *   pthread_cond_wait, _timedwait, _clockwait   the condition variable
+ *   sem_wait, _timedwait, _clockwait             the semaphore
+ *   pthread_rwlock_rdlock, _wrlock, and their timed and clock forms
+ *   pthread_mutex_timedlock, _clocklock          the mutex
+ *   pthread_barrier_wait                         the barrier
+ *
+ * Where a try can take the object without sleeping (a semaphore, a
+ * read-write lock, a mutex), it is tried first and nothing is disowned
+ * when it succeeds: an uncontended sem_wait or rwlock costs a few atomic
+ * instructions, and a disown (a region lookup, a pte lock) would be many
+ * times that.  The try is what the call itself does first, so the result
+ * is the same (a robust mutex's EOWNERDEAD included: returned, the mutex
+ * taken).  A condition variable's wait always sleeps: always disowned.
+ *
+ * Needs nothing: wakes (a private FUTEX_WAKE reads no memory, and glibc
+ * ignores its EFAULT), pthread_mutex_lock of a normal mutex (glibc ignores
+ * the wait's error and retries its atomic exchange, which faults the page
+ * in), the mutex a condition variable's wait takes back (the same),
+ * pthread_join (the thread's descriptor lies in its stack, plain memory).
+ *
+ * Not covered: futex(2) called by the program itself (syscall(SYS_futex),
+ * C++20's std::atomic::wait), pthread_once on a control in uswap memory
+ * (nearly always static data), PI mutexes.  The wrappers interpose the
+ * default versions; a binary linked to glibc's pre-2.3.2 condition
+ * variables (GLIBC_2.2.5, before 2003) would reach the new ones.
+ *
+ * Context: the program's thread, about to wait; uswap_disown loads the
+ * pages first (served by uswap's SIGBUS handler in this thread).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "preload/shim.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+static atomic_ulong n_kept; /* waits that disowned; statistics: relaxed */
+
+unsigned long futex_waits_kept(void)
+{
+	return atomic_load_explicit(&n_kept, memory_order_relaxed);
+}
+
+/* keep - disown the pages of [@obj, +@len) if they are uswap memory. */
+static void keep(const void *obj, size_t len)
+{
+	uintptr_t s, e;
+
+	if (!shim_in_thread_mode() || !shim_owned(obj, len))
+		return;
+	s = (uintptr_t)obj & ~(uintptr_t)4095;
+	e = ((uintptr_t)obj + len + 4095) & ~(uintptr_t)4095;
+	shim_depth++;
+	/* -EBUSY (an eviction that did not end in 100 tries): wait anyway */
+	if (uswap_disown(shim_u, (void *)s, e - s) > 0)
+		atomic_fetch_add_explicit(&n_kept, 1, memory_order_relaxed);
+	shim_depth--;
+}
+
+/* NEXT(name) - name's next definition into `next` (a local), or ENOSYS */
+#define NEXT(name)                                                      \
+	static void *name##_slot;                                       \
+	*(void **)&next = shim_next(&name##_slot, #name);               \
+	if (!next)                                                      \
+		return ENOSYS
+
+SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+	int (*next)(pthread_cond_t *, pthread_mutex_t *);
+
+	NEXT(pthread_cond_wait);
+	keep(c, sizeof(*c));
+	return next(c, m);
+}
+
+SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+				       const struct timespec *t)
+{
+	int (*next)(pthread_cond_t *, pthread_mutex_t *,
+		    const struct timespec *);
+
+	NEXT(pthread_cond_timedwait);
+	keep(c, sizeof(*c));
+	return next(c, m, t);
+}
+
+SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
+				       clockid_t clock,
+				       const struct timespec *t)
+{
+	int (*next)(pthread_cond_t *, pthread_mutex_t *, clockid_t,
+		    const struct timespec *);
+
+	NEXT(pthread_cond_clockwait);
+	keep(c, sizeof(*c));
+	return next(c, m, clock, t);
+}
+
+SHIM_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
+{
+	int (*next)(pthread_barrier_t *);
+
+	NEXT(pthread_barrier_wait);
+	keep(b, sizeof(*b));
+	return next(b);
+}
+
+/*
+ * The semaphore's calls return -1 and set errno; sem_trywait's EAGAIN
+ * means it would sleep.
+ */
+#define SEM_TRY_FIRST(s)                                                \
+	do {                                                            \
+		int saved_ = errno;                                     \
+		if (sem_trywait(s) == 0)                                \
+			return 0;                                       \
+		if (errno != EAGAIN)                                    \
+			return -1;                                      \
+		errno = saved_;                                         \
+		keep(s, sizeof(*(s)));                                  \
+	} while (0)
+
+SHIM_EXPORT int sem_wait(sem_t *s)
+{
+	int (*next)(sem_t *);
+	static void *sem_wait_slot;
+
+	*(void **)&next = shim_next(&sem_wait_slot, "sem_wait");
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	SEM_TRY_FIRST(s);
+	return next(s);
+}
+
+SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *t)
+{
+	int (*next)(sem_t *, const struct timespec *);
+	static void *sem_timedwait_slot;
+
+	*(void **)&next = shim_next(&sem_timedwait_slot, "sem_timedwait");
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	SEM_TRY_FIRST(s);
+	return next(s, t);
+}
+
+SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
+			      const struct timespec *t)
+{
+	int (*next)(sem_t *, clockid_t, const struct timespec *);
+	static void *sem_clockwait_slot;
+
+	*(void **)&next = shim_next(&sem_clockwait_slot, "sem_clockwait");
+	if (!next) {
+		errno = ENOSYS;
+		return -1;
+	}
+	SEM_TRY_FIRST(s);
+	return next(s, clock, t);
+}
+
+/* The locks return an error number; their try's EBUSY means it would sleep. */
+#define TRY_FIRST(try, obj)                                             \
+	do {                                                            \
+		int r_ = try(obj);                                      \
+		if (r_ != EBUSY)                                        \
+			return r_;                                      \
+		keep(obj, sizeof(*(obj)));                              \
+	} while (0)
+
+SHIM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+	int (*next)(pthread_rwlock_t *);
+
+	NEXT(pthread_rwlock_rdlock);
+	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	return next(l);
+}
+
+SHIM_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+	int (*next)(pthread_rwlock_t *);
+
+	NEXT(pthread_rwlock_wrlock);
+	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	return next(l);
+}
+
+SHIM_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l,
+					   const struct timespec *t)
+{
+	int (*next)(pthread_rwlock_t *, const struct timespec *);
+
+	NEXT(pthread_rwlock_timedrdlock);
+	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	return next(l, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l,
+					   const struct timespec *t)
+{
+	int (*next)(pthread_rwlock_t *, const struct timespec *);
+
+	NEXT(pthread_rwlock_timedwrlock);
+	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	return next(l, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l,
+					   clockid_t clock,
+					   const struct timespec *t)
+{
+	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+
+	NEXT(pthread_rwlock_clockrdlock);
+	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	return next(l, clock, t);
+}
+
+SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l,
+					   clockid_t clock,
+					   const struct timespec *t)
+{
+	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+
+	NEXT(pthread_rwlock_clockwrlock);
+	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	return next(l, clock, t);
+}
+
+SHIM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m,
+					const struct timespec *t)
+{
+	int (*next)(pthread_mutex_t *, const struct timespec *);
+
+	NEXT(pthread_mutex_timedlock);
+	TRY_FIRST(pthread_mutex_trylock, m);
+	return next(m, t);
+}
+
+SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
+					const struct timespec *t)
+{
+	int (*next)(pthread_mutex_t *, clockid_t, const struct timespec *);
+
+	NEXT(pthread_mutex_clocklock);
+	TRY_FIRST(pthread_mutex_trylock, m);
+	return next(m, clock, t);
+}

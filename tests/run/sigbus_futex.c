@@ -1,0 +1,190 @@
+/*
+ * sigbus_futex: pairs of threads take turns through glibc's waits (a
+ * condition variable, plain and timed; semaphores; a barrier; a read-write
+ * lock; a timed mutex lock) whose objects lie in malloc'd pages, while the
+ * main thread churns a heap several times the budget, so that uswap keeps
+ * pushing those pages out.  Under `uswap run --sigbus` a wait whose page
+ * is out when its futex(2) reads it gets EFAULT, and glibc aborts ("The
+ * futex facility returned an unexpected error code."): src/preload/futex.c
+ * keeps those pages in memory.
+ *
+ * Usage: run_sigbus_futex [SECONDS [HEAP_MIB]]   (default 8 s, 64 MiB)
+ * Prints "ok: N rounds" and exits 0, or says what went wrong and exits 1.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAIRS 4
+
+struct box {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int turn, quit;
+	long rounds[2];
+	sem_t s[2];
+	pthread_barrier_t b;
+	pthread_rwlock_t l;
+	long x, y; /* l: written together */
+	pthread_mutex_t tm;
+	long tm_count; /* tm */
+};
+
+static struct box *boxes[PAIRS];
+static atomic_int stop;
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "sigbus_futex: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static struct timespec later(clockid_t clock)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	t.tv_sec += 60;
+	return t;
+}
+
+/* take_turn - wait for our turn, pass it on; both sides learn quit. */
+static int take_turn(struct box *b, int me, int timed)
+{
+	int quit, err;
+
+	pthread_mutex_lock(&b->m);
+	while (b->turn != me) {
+		if (timed) {
+			struct timespec t = later(CLOCK_REALTIME);
+
+			err = pthread_cond_timedwait(&b->c, &b->m, &t);
+		} else {
+			err = pthread_cond_wait(&b->c, &b->m);
+		}
+		if (err)
+			die("pthread_cond_wait", err);
+	}
+	if (me == 0)
+		b->quit = atomic_load(&stop);
+	quit = b->quit;
+	b->turn = !me;
+	b->rounds[me]++;
+	pthread_cond_signal(&b->c);
+	pthread_mutex_unlock(&b->m);
+	return quit;
+}
+
+static void *player(void *arg)
+{
+	long v = (long)arg;
+	struct box *b = boxes[v >> 1];
+	int me = v & 1, err;
+
+	for (long i = 0; !take_turn(b, me, i & 1); i++) {
+		/* semaphores: each posts the other's, waits for its own */
+		if (sem_post(&b->s[!me]))
+			die("sem_post", errno);
+		if (i & 1) {
+			struct timespec t = later(CLOCK_REALTIME);
+
+			while (sem_timedwait(&b->s[me], &t) && errno == EINTR)
+				;
+		} else {
+			while (sem_wait(&b->s[me]) && errno == EINTR)
+				;
+		}
+		err = pthread_barrier_wait(&b->b);
+		if (err && err != PTHREAD_BARRIER_SERIAL_THREAD)
+			die("pthread_barrier_wait", err);
+		/* the read-write lock: one writes, the other checks */
+		if (me == 0) {
+			if ((err = pthread_rwlock_wrlock(&b->l)))
+				die("pthread_rwlock_wrlock", err);
+			b->x++;
+			b->y++;
+		} else {
+			if ((err = pthread_rwlock_rdlock(&b->l)))
+				die("pthread_rwlock_rdlock", err);
+			if (b->x != b->y) {
+				fprintf(stderr, "sigbus_futex: torn %ld %ld\n",
+					b->x, b->y);
+				exit(1);
+			}
+		}
+		pthread_rwlock_unlock(&b->l);
+		{
+			struct timespec t = later(CLOCK_REALTIME);
+
+			if ((err = pthread_mutex_timedlock(&b->tm, &t)))
+				die("pthread_mutex_timedlock", err);
+			b->tm_count++;
+			pthread_mutex_unlock(&b->tm);
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int secs = argc > 1 ? atoi(argv[1]) : 8;
+	size_t big = (size_t)(argc > 2 ? atol(argv[2]) : 64) << 20;
+	pthread_t th[2 * PAIRS];
+	unsigned long x = 1;
+	char *heap;
+	time_t end;
+	long n = 0;
+
+	for (int i = 0; i < PAIRS; i++) {
+		struct box *b = malloc(1 << 20); /* pages of its own */
+
+		if (!b)
+			die("malloc", errno);
+		memset(b, 0, sizeof(*b));
+		pthread_mutex_init(&b->m, NULL);
+		pthread_cond_init(&b->c, NULL);
+		sem_init(&b->s[0], 0, 0);
+		sem_init(&b->s[1], 0, 0);
+		pthread_barrier_init(&b->b, NULL, 2);
+		pthread_rwlock_init(&b->l, NULL);
+		pthread_mutex_init(&b->tm, NULL);
+		boxes[i] = b;
+	}
+	heap = malloc(big);
+	if (!heap)
+		die("malloc", errno);
+	memset(heap, 1, big);
+	for (long i = 0; i < 2 * PAIRS; i++)
+		if (pthread_create(&th[i], NULL, player, (void *)i))
+			die("pthread_create", errno);
+	end = time(NULL) + secs;
+	while (time(NULL) < end) /* churn: push the boxes out */
+		for (int k = 0; k < 100000; k++) {
+			x = x * 6364136223846793005ul + 1442695040888963407ul;
+			heap[(x >> 20) % big]++;
+		}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 2 * PAIRS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < PAIRS; i++) {
+		struct box *b = boxes[i];
+
+		if (b->rounds[0] != b->rounds[1] || b->x != b->y ||
+		    b->tm_count != 2 * b->x) {
+			fprintf(stderr,
+				"sigbus_futex: pair %d: rounds %ld/%ld, x %ld "
+				"y %ld, timed locks %ld\n",
+				i, b->rounds[0], b->rounds[1], b->x, b->y,
+				b->tm_count);
+			return 1;
+		}
+		n += b->rounds[0];
+	}
+	printf("ok: %ld rounds\n", n);
+	return 0;
+}

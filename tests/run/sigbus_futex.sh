@@ -1,0 +1,13 @@
+#!/bin/sh
+# sigbus_futex (a C program) under `uswap run --sigbus`: glibc's waits on
+# objects in heap pages that uswap keeps pushing out.  Without
+# src/preload/futex.c their futex(2) gets EFAULT and glibc aborts ("The
+# futex facility returned an unexpected error code.", exit 134): 3 runs
+# of 3 within 10 s before it was written.
+# $1: the sigbus_futex program.
+. "$(dirname "$0")/lib.sh"
+need_preload
+"$1" 1 8 > "$TMP/want" 2>&1 || fail "sigbus_futex fails even without uswap: $(cat "$TMP/want")"
+run_sigbus sigbus_futex "$1" 10 64
+grep -o "futex waits kept [0-9]*" "$TMP/stats" | head -1
+exit 0
