@@ -44,8 +44,13 @@
  * in), the mutex a condition variable's wait takes back (the same),
  * pthread_join (the thread's descriptor lies in its stack, plain memory).
  *
- * Not covered: futex(2) called by the program itself (syscall(SYS_futex),
- * C++20's std::atomic::wait), pthread_once on a control in uswap memory
+ * futex(2) called through syscall(3) (C++20's std::atomic::wait in
+ * libstdc++ throws on its EFAULT): the word of a wait, and the second
+ * word of the operations that read or write one (FUTEX_CMP_REQUEUE,
+ * FUTEX_WAKE_OP, FUTEX_WAIT_REQUEUE_PI), and the PI lock operations'.
+ *
+ * Not covered: futex(2) made without syscall(3) (inline, as glibc does
+ * inside itself), futex_waitv, pthread_once on a control in uswap memory
  * (nearly always static data), PI mutexes.  The wrappers interpose the
  * default versions; a binary linked to glibc's pre-2.3.2 condition
  * variables (GLIBC_2.2.5, before 2003) would reach the new ones.
@@ -54,11 +59,15 @@
  * pages first (served by uswap's SIGBUS handler in this thread).
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "preload/shim.h"
@@ -282,3 +291,82 @@ SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 	TRY_FIRST(pthread_mutex_trylock, m);
 	return next(m, clock, t);
 }
+
+#if defined(__x86_64__)
+/* futex_reads - whether futex op @op reads or writes *uaddr (and uaddr2). */
+static bool futex_reads(int op, bool *second)
+{
+	switch (op & FUTEX_CMD_MASK) {
+	case FUTEX_CMP_REQUEUE:
+	case FUTEX_WAKE_OP:
+	case FUTEX_WAIT_REQUEUE_PI:
+	case FUTEX_CMP_REQUEUE_PI:
+		*second = true;
+		return true;
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+	case FUTEX_LOCK_PI:
+	case FUTEX_LOCK_PI2:
+	case FUTEX_TRYLOCK_PI:
+	case FUTEX_UNLOCK_PI:
+		*second = false;
+		return true;
+	default: /* FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_REQUEUE: no read */
+		*second = false;
+		return false;
+	}
+}
+
+/*
+ * raw_syscall - what glibc's syscall(3) does: the system call, -errno on
+ * failure.  Not glibc's through dlsym: syscall(3) is how the shim's own
+ * raw mmap (shim.c) and the library's pidfd, process_madvise and futex
+ * calls reach the kernel, also before the shim is set up, when a lookup
+ * (which may allocate, and so map) would come back here.
+ */
+static long raw_syscall(long n, const long a[6])
+{
+	register long r10 __asm__("r10") = a[3];
+	register long r8 __asm__("r8") = a[4];
+	register long r9 __asm__("r9") = a[5];
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a[0]), "S"(a[1]), "d"(a[2]), "r"(r10),
+			   "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * syscall - syscall(3), looking at futex first.  It takes six arguments
+ * whatever the call, as glibc's does: the ones a call has not are
+ * whatever the registers held, and the kernel ignores them.
+ */
+SHIM_EXPORT long syscall(long n, ...)
+{
+	long a[6], ret;
+	va_list ap;
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (n == SYS_futex) {
+		bool second;
+
+		if (futex_reads((int)a[1], &second)) {
+			keep((const void *)a[0], sizeof(uint32_t));
+			if (second)
+				keep((const void *)a[4], sizeof(uint32_t));
+		}
+	}
+	ret = raw_syscall(n, a);
+	if ((unsigned long)ret > -4096UL) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+#endif

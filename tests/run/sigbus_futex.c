@@ -1,7 +1,8 @@
 /*
  * sigbus_futex: pairs of threads take turns through glibc's waits (a
  * condition variable, plain and timed; semaphores; a barrier; a read-write
- * lock; a timed mutex lock) whose objects lie in malloc'd pages, while the
+ * lock; a timed mutex lock; futex(2) through syscall(3), as C++20's
+ * std::atomic::wait does) whose objects lie in malloc'd pages, while the
  * main thread churns a heap several times the budget, so that uswap keeps
  * pushing those pages out.  Under `uswap run --sigbus` a wait whose page
  * is out when its futex(2) reads it gets EFAULT, and glibc aborts ("The
@@ -12,13 +13,17 @@
  * Prints "ok: N rounds" and exits 0, or says what went wrong and exits 1.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #define PAIRS 4
 
@@ -37,6 +42,9 @@ struct box {
 
 static struct box *boxes[PAIRS];
 static atomic_int stop;
+/* the futex pairs' words, each in a page of its own: whose turn (0, 1), 2 = quit */
+static _Atomic uint32_t *words[PAIRS];
+static long word_rounds[PAIRS][2];
 
 static void die(const char *what, int err)
 {
@@ -130,15 +138,44 @@ static void *player(void *arg)
 	return NULL;
 }
 
+/* a futex pair: wait while the word says the other's turn */
+static void *futex_player(void *arg)
+{
+	_Atomic uint32_t *word = words[(long)arg >> 1];
+	long *rounds = word_rounds[(long)arg >> 1];
+	uint32_t me = (uint32_t)(long)arg & 1, v;
+
+	for (;;) {
+		while ((v = atomic_load(word)) == !me) {
+			/* some work between the check and the wait (a
+			 * program's bookkeeping): a wider window for an
+			 * eviction to drop the page in */
+			for (volatile int k = 0; k < 500; k++)
+				;
+			if (syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, !me,
+				    NULL, NULL, 0) && errno != EAGAIN &&
+			    errno != EINTR)
+				die("futex(FUTEX_WAIT)", errno);
+		}
+		if (v == 2)
+			return NULL;
+		rounds[me]++;
+		atomic_store(word, me == 0 && atomic_load(&stop) ? 2 : !me);
+		if (syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL,
+			    0) < 0)
+			die("futex(FUTEX_WAKE)", errno);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int secs = argc > 1 ? atoi(argv[1]) : 8;
 	size_t big = (size_t)(argc > 2 ? atol(argv[2]) : 64) << 20;
-	pthread_t th[2 * PAIRS];
+	pthread_t th[2 * PAIRS], ft[2 * PAIRS];
 	unsigned long x = 1;
 	char *heap;
 	time_t end;
-	long n = 0;
+	long n = 0, nf = 0;
 
 	for (int i = 0; i < PAIRS; i++) {
 		struct box *b = malloc(1 << 20); /* pages of its own */
@@ -155,12 +192,21 @@ int main(int argc, char **argv)
 		pthread_mutex_init(&b->tm, NULL);
 		boxes[i] = b;
 	}
+	for (int i = 0; i < PAIRS; i++) {
+		words[i] = malloc(1 << 20);
+		if (!words[i])
+			die("malloc", errno);
+		atomic_store(words[i], 0);
+	}
 	heap = malloc(big);
 	if (!heap)
 		die("malloc", errno);
 	memset(heap, 1, big);
 	for (long i = 0; i < 2 * PAIRS; i++)
 		if (pthread_create(&th[i], NULL, player, (void *)i))
+			die("pthread_create", errno);
+	for (long i = 0; i < 2 * PAIRS; i++)
+		if (pthread_create(&ft[i], NULL, futex_player, (void *)i))
 			die("pthread_create", errno);
 	end = time(NULL) + secs;
 	while (time(NULL) < end) /* churn: push the boxes out */
@@ -171,6 +217,19 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 2 * PAIRS; i++)
 		pthread_join(th[i], NULL);
+	for (int i = 0; i < 2 * PAIRS; i++)
+		pthread_join(ft[i], NULL);
+	for (int i = 0; i < PAIRS; i++) {
+		long *r = word_rounds[i];
+
+		if (r[0] < r[1] || r[0] > r[1] + 1) {
+			fprintf(stderr,
+				"sigbus_futex: futex pair %d: rounds %ld/%ld\n",
+				i, r[0], r[1]);
+			return 1;
+		}
+		nf += r[0];
+	}
 	for (int i = 0; i < PAIRS; i++) {
 		struct box *b = boxes[i];
 
@@ -185,6 +244,6 @@ int main(int argc, char **argv)
 		}
 		n += b->rounds[0];
 	}
-	printf("ok: %ld rounds\n", n);
+	printf("ok: %ld rounds, %ld through futex(2)\n", n, nf);
 	return 0;
 }
