@@ -51,14 +51,18 @@ usage: sudo $0 [options] [-- extra workload options]
   -T, --threads "N.."   default "$threads_list"
   -c, --configs "C.."   any of "uswap zram plain uswap-sigbus uswap-nospin
                         uswap-sigbus-spread uswap-nocarry
-                        uswap-sigbus-nocarry" (default the first three;
+                        uswap-sigbus-nocarry uswap-sigbus-onecpu" (default
+                        the first three;
                         uswap-sigbus is uswap with USWAP_SIGBUS=1, faults
                         served in the faulting thread; uswap-nospin is uswap
                         with USWAP_NO_SPIN=1, handlers that sleep at once;
                         uswap-sigbus-spread is uswap-sigbus with
                         USWAP_NO_COLOCATE=1, uswap's threads on any CPU;
                         the -nocarry ones add USWAP_NO_CARRY=1, window
-                        evictions that carry no page; uswap* are
+                        evictions that carry no page; uswap-sigbus-onecpu
+                        is uswap-sigbus with the whole process on one CPU
+                        (the first the script may use: the reclaimer's
+                        TLB flushes stay local); uswap* are
                         skipped if the workload was built without uswap.
                         Other USWAP_* variables in the environment reach
                         every uswap run)
@@ -263,7 +267,7 @@ want_zram=0
 run_configs=()
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread | uswap-nocarry | uswap-sigbus-nocarry)
+	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread | uswap-nocarry | uswap-sigbus-nocarry | uswap-sigbus-onecpu)
 		if [[ " $features " == *" uswap "* ]]; then
 			run_configs+=("$c")
 		else
@@ -272,7 +276,7 @@ for c in $configs; do
 		;;
 	zram) want_zram=1 run_configs+=(zram) ;;
 	plain) run_configs+=(plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, uswap-nocarry, uswap-sigbus-nocarry, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, uswap-nocarry, uswap-sigbus-nocarry, uswap-sigbus-onecpu, zram, plain)" ;;
 	esac
 done
 [ ${#run_configs[@]} -gt 0 ] || die "nothing to run"
@@ -323,8 +327,12 @@ uswap_env() { # uswap configuration -> its USWAP_* variables
 	uswap-nospin) echo USWAP_NO_SPIN=1 ;;
 	uswap-nocarry) echo USWAP_NO_CARRY=1 ;;
 	uswap-sigbus-nocarry) echo USWAP_SIGBUS=1 USWAP_NO_CARRY=1 ;;
+	uswap-sigbus-onecpu) echo USWAP_SIGBUS=1 ;;
 	esac
 }
+
+# uswap-sigbus-onecpu's CPU: the first this script may run on
+onecpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
 
 run_one() { # config pattern threads rep
 	local c=$1 p=$2 t=$3 rep=$4 rc=0 out err
@@ -336,8 +344,10 @@ run_one() { # config pattern threads rep
 	out=$(mktemp) err=$(mktemp)
 	case "$c" in
 	uswap*)
+		local upin=("${pin[@]}")
+		[ "$c" = uswap-sigbus-onecpu ] && upin=(taskset -c "$onecpu")
 		# shellcheck disable=SC2046 # one word per variable
-		env $(uswap_env "$c") timeout -k 10 "$tmo" "${pin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
+		env $(uswap_env "$c") timeout -k 10 "$tmo" "${upin[@]}" nice -n "$nice_level" "$workload" --mem uswap "${args[@]}" >"$out" 2>"$err" 9>&- &
 		;;
 	zram)
 		echo 0 >"$cg/memory.max_usage_in_bytes"
