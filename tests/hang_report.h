@@ -7,7 +7,9 @@
  * Per thread: its id and name, its wait channel, its system call line
  * (number and arguments, or -1 with the stack and user pc; the pc is an
  * address the executable mappings at the end turn into library+offset),
- * its stat line, and its kernel stack (root only).
+ * its stat line, and its kernel stack (root only); then the same for its
+ * child processes, and theirs, three levels down (a fork child has the
+ * parent's mappings: they are given once).
  *
  * Not a signal handler: a handled signal is not fatal, and a thread in a
  * killable wait (madvise waiting for a userfaultfd event to be read: the
@@ -27,6 +29,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -80,23 +83,35 @@ static inline void hang_cat(const char *path, const char *indent,
 	}
 }
 
-/* hang_report - the report (see the file comment) */
-static inline void hang_report(void)
+#define HANG_MAX_CHILDREN 16 /* processes reported below each one */
+
+/*
+ * hang_threads - each thread of the process at @proc ("/proc/self" or
+ * "/proc/PID"), then, @depth levels down, each of its children's: a hang
+ * may lie in a fork child (a fork test's child waiting on a handler it
+ * restarted), whose parent only waits for it.
+ */
+static inline void hang_threads(const char *proc, int depth)
 {
 	/* per thread: its lines, then its kernel stack */
 	static const char *const files[] = {"comm", "wchan", "syscall", "stat",
 					    "stack"};
-	char dents[4096], path[96];
+	char dents[4096], path[128];
+	long kids[HANG_MAX_CHILDREN];
+	int nkids = 0;
 	long n;
-	int dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY);
+	int dir;
 
-	hang_puts("=== hang report: the test's threads\n");
+	snprintf(path, sizeof(path), "%s/task", proc);
+	dir = open(path, O_RDONLY | O_DIRECTORY);
 	while (dir >= 0 &&
 	       (n = syscall(SYS_getdents64, dir, dents, sizeof(dents))) > 0) {
 		for (long off = 0; off < n;) {
 			/* struct linux_dirent64: ino, off, reclen, type, name */
 			unsigned short reclen;
 			const char *name = dents + off + 19;
+			char buf[512];
+			int fd;
 
 			memcpy(&reclen, dents + off + 16, 2);
 			off += reclen;
@@ -106,9 +121,8 @@ static inline void hang_report(void)
 			hang_puts(name);
 			hang_puts(":\n");
 			for (int k = 0; k < 5; k++) {
-				snprintf(path, sizeof(path),
-					 "/proc/self/task/%s/%s", name,
-					 files[k]);
+				snprintf(path, sizeof(path), "%s/task/%s/%s",
+					 proc, name, files[k]);
 				if (k < 4) {
 					hang_puts("  ");
 					hang_puts(files[k]);
@@ -116,10 +130,44 @@ static inline void hang_report(void)
 				}
 				hang_cat(path, k < 4 ? "" : "    ", NULL);
 			}
+			/* its children: pids separated by spaces */
+			snprintf(path, sizeof(path), "%s/task/%s/children",
+				 proc, name);
+			fd = open(path, O_RDONLY);
+			if (fd < 0)
+				continue;
+			ssize_t r = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			for (char *p = buf, *end; r > 0 && nkids < HANG_MAX_CHILDREN;
+			     p = end) {
+				long pid;
+
+				buf[r] = 0;
+				pid = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				kids[nkids++] = pid;
+			}
 		}
 	}
 	if (dir >= 0)
 		close(dir);
+	for (int i = 0; i < nkids && depth > 0; i++) {
+		char sub[32];
+
+		snprintf(sub, sizeof(sub), "/proc/%ld", kids[i]);
+		snprintf(path, sizeof(path),
+			 "=== hang report: child process %ld\n", kids[i]);
+		hang_puts(path);
+		hang_threads(sub, depth - 1);
+	}
+}
+
+/* hang_report - the report (see the file comment) */
+static inline void hang_report(void)
+{
+	hang_puts("=== hang report: the test's threads\n");
+	hang_threads("/proc/self", 3);
 	hang_puts("executable mappings:\n");
 	hang_cat("/proc/self/maps", "  ", " r-xp ");
 }
