@@ -25,9 +25,10 @@
  * per object waited on, not per wait.
  *
  *   pthread_cond_wait, _timedwait, _clockwait   the condition variable
+ *                                  and the mutex (taken back after it)
  *   sem_wait, _timedwait, _clockwait             the semaphore
  *   pthread_rwlock_rdlock, _wrlock, and their timed and clock forms
- *   pthread_mutex_timedlock, _clocklock          the mutex
+ *   pthread_mutex_lock, _timedlock, _clocklock   the mutex
  *   pthread_barrier_wait                         the barrier
  *
  * Where a try can take the object without sleeping (a semaphore, a
@@ -38,11 +39,17 @@
  * is the same (a robust mutex's EOWNERDEAD included: returned, the mutex
  * taken).  A condition variable's wait always sleeps: always disowned.
  *
+ * A contended pthread_mutex_lock too: glibc 2.36's __lll_lock_wait calls
+ * __libc_fatal for any error of its futex but EAGAIN and EINTR
+ * (disassembled), though its window is only the few instructions between
+ * its atomic exchange, which brings the page in, and the system call: no
+ * test here has hit it.  A condition variable's wait takes its mutex back
+ * through the same function, unwrapped: so its wrapper keeps the mutex's
+ * page as well.
+ *
  * Needs nothing: wakes (a private FUTEX_WAKE reads no memory, and glibc
- * ignores its EFAULT), pthread_mutex_lock of a normal mutex (glibc ignores
- * the wait's error and retries its atomic exchange, which faults the page
- * in), the mutex a condition variable's wait takes back (the same),
- * pthread_join (the thread's descriptor lies in its stack, plain memory).
+ * ignores its EFAULT), pthread_join (the thread's descriptor lies in its
+ * stack, plain memory).
  *
  * futex(2) called through syscall(3) (C++20's std::atomic::wait in
  * libstdc++ throws on its EFAULT): the word of a wait, and the second
@@ -51,7 +58,7 @@
  *
  * Not covered: futex(2) made without syscall(3) (inline, as glibc does
  * inside itself), futex_waitv, pthread_once on a control in uswap memory
- * (nearly always static data), PI mutexes.  The wrappers interpose the
+ * (nearly always static data).  The wrappers interpose the
  * default versions; a binary linked to glibc's pre-2.3.2 condition
  * variables (GLIBC_2.2.5, before 2003) would reach the new ones.
  *
@@ -81,6 +88,26 @@ unsigned long futex_waits_kept(void)
 	return atomic_load_explicit(&n_kept, memory_order_relaxed);
 }
 
+/*
+ * from_shim - whether @ret, a wrapper's return address, lies in the shim:
+ * uswap's own copy of the library is linked into it, and its locks,
+ * condition variables and futexes reach these wrappers too.  They must go
+ * straight through: keep's region lookup (shim_owned) takes uswap's
+ * region_lock, whose read lock would come back here and, contended, again
+ * and again; and a SIGBUS handler serving a fault holds pte locks while
+ * it takes others.  The shim is built without sibling calls
+ * (meson.build), so a call of its own always returns into it.
+ */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern const char etext[] __attribute__((visibility("hidden")));
+
+static inline bool from_shim(const void *ret)
+{
+	return (const char *)ret >= __ehdr_start && (const char *)ret < etext;
+}
+
+#define CALLER_IS_SHIM() from_shim(__builtin_return_address(0))
+
 /* keep - disown the pages of [@obj, +@len) if they are uswap memory. */
 static void keep(const void *obj, size_t len)
 {
@@ -109,7 +136,10 @@ SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 	int (*next)(pthread_cond_t *, pthread_mutex_t *);
 
 	NEXT(pthread_cond_wait);
-	keep(c, sizeof(*c));
+	if (!CALLER_IS_SHIM()) {
+		keep(c, sizeof(*c));
+		keep(m, sizeof(*m));
+	}
 	return next(c, m);
 }
 
@@ -120,7 +150,10 @@ SHIM_EXPORT int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
 		    const struct timespec *);
 
 	NEXT(pthread_cond_timedwait);
-	keep(c, sizeof(*c));
+	if (!CALLER_IS_SHIM()) {
+		keep(c, sizeof(*c));
+		keep(m, sizeof(*m));
+	}
 	return next(c, m, t);
 }
 
@@ -132,7 +165,10 @@ SHIM_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m,
 		    const struct timespec *);
 
 	NEXT(pthread_cond_clockwait);
-	keep(c, sizeof(*c));
+	if (!CALLER_IS_SHIM()) {
+		keep(c, sizeof(*c));
+		keep(m, sizeof(*m));
+	}
 	return next(c, m, clock, t);
 }
 
@@ -141,7 +177,8 @@ SHIM_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 	int (*next)(pthread_barrier_t *);
 
 	NEXT(pthread_barrier_wait);
-	keep(b, sizeof(*b));
+	if (!CALLER_IS_SHIM())
+		keep(b, sizeof(*b));
 	return next(b);
 }
 
@@ -170,7 +207,8 @@ SHIM_EXPORT int sem_wait(sem_t *s)
 		errno = ENOSYS;
 		return -1;
 	}
-	SEM_TRY_FIRST(s);
+	if (!CALLER_IS_SHIM())
+		SEM_TRY_FIRST(s);
 	return next(s);
 }
 
@@ -184,7 +222,8 @@ SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *t)
 		errno = ENOSYS;
 		return -1;
 	}
-	SEM_TRY_FIRST(s);
+	if (!CALLER_IS_SHIM())
+		SEM_TRY_FIRST(s);
 	return next(s, t);
 }
 
@@ -199,7 +238,8 @@ SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
 		errno = ENOSYS;
 		return -1;
 	}
-	SEM_TRY_FIRST(s);
+	if (!CALLER_IS_SHIM())
+		SEM_TRY_FIRST(s);
 	return next(s, clock, t);
 }
 
@@ -217,7 +257,8 @@ SHIM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 	int (*next)(pthread_rwlock_t *);
 
 	NEXT(pthread_rwlock_rdlock);
-	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_tryrdlock, l);
 	return next(l);
 }
 
@@ -226,7 +267,8 @@ SHIM_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 	int (*next)(pthread_rwlock_t *);
 
 	NEXT(pthread_rwlock_wrlock);
-	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_trywrlock, l);
 	return next(l);
 }
 
@@ -236,7 +278,8 @@ SHIM_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, const struct timespec *);
 
 	NEXT(pthread_rwlock_timedrdlock);
-	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_tryrdlock, l);
 	return next(l, t);
 }
 
@@ -246,7 +289,8 @@ SHIM_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, const struct timespec *);
 
 	NEXT(pthread_rwlock_timedwrlock);
-	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_trywrlock, l);
 	return next(l, t);
 }
 
@@ -257,7 +301,8 @@ SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_rwlock_clockrdlock);
-	TRY_FIRST(pthread_rwlock_tryrdlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_tryrdlock, l);
 	return next(l, clock, t);
 }
 
@@ -268,8 +313,19 @@ SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_rwlock_clockwrlock);
-	TRY_FIRST(pthread_rwlock_trywrlock, l);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_rwlock_trywrlock, l);
 	return next(l, clock, t);
+}
+
+SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	int (*next)(pthread_mutex_t *);
+
+	NEXT(pthread_mutex_lock);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_mutex_trylock, m);
+	return next(m);
 }
 
 SHIM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m,
@@ -278,7 +334,8 @@ SHIM_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m,
 	int (*next)(pthread_mutex_t *, const struct timespec *);
 
 	NEXT(pthread_mutex_timedlock);
-	TRY_FIRST(pthread_mutex_trylock, m);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_mutex_trylock, m);
 	return next(m, t);
 }
 
@@ -288,7 +345,8 @@ SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 	int (*next)(pthread_mutex_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_mutex_clocklock);
-	TRY_FIRST(pthread_mutex_trylock, m);
+	if (!CALLER_IS_SHIM())
+		TRY_FIRST(pthread_mutex_trylock, m);
 	return next(m, clock, t);
 }
 
@@ -353,7 +411,7 @@ SHIM_EXPORT long syscall(long n, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (n == SYS_futex) {
+	if (n == SYS_futex && !CALLER_IS_SHIM()) {
 		bool second;
 
 		if (futex_reads((int)a[1], &second)) {

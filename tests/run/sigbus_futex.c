@@ -4,12 +4,20 @@
  * lock; a timed mutex lock; futex(2) through syscall(3), as C++20's
  * std::atomic::wait does) whose objects lie in malloc'd pages, while the
  * main thread churns a heap several times the budget, so that uswap keeps
- * pushing those pages out.  Under `uswap run --sigbus` a wait whose page
+ * pushing those pages out.
+ *
+ * With "maps", two more threads map and unmap memory (uswap's region lock
+ * taken for writing) and two read a pipe into heap buffers (the shim's
+ * read looks the buffer up under that lock, for reading): the shim's own
+ * locks must not go through its wrappers (a wrapper's lookup took that
+ * read lock again, recursively, and the process died of SIGSEGV).  Not
+ * always: they slow the churn down, and the waits' pages are pushed out
+ * less.  Under `uswap run --sigbus` a wait whose page
  * is out when its futex(2) reads it gets EFAULT, and glibc aborts ("The
  * futex facility returned an unexpected error code."): src/preload/futex.c
  * keeps those pages in memory.
  *
- * Usage: run_sigbus_futex [SECONDS [HEAP_MIB]]   (default 8 s, 64 MiB)
+ * Usage: run_sigbus_futex [SECONDS [HEAP_MIB [maps]]]   (8 s, 64 MiB)
  * Prints "ok: N rounds" and exits 0, or says what went wrong and exits 1.
  */
 #include <errno.h>
@@ -21,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -150,7 +159,7 @@ static void *futex_player(void *arg)
 			/* some work between the check and the wait (a
 			 * program's bookkeeping): a wider window for an
 			 * eviction to drop the page in */
-			for (volatile int k = 0; k < 500; k++)
+			for (volatile int k = 0; k < 2000; k++)
 				;
 			if (syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, !me,
 				    NULL, NULL, 0) && errno != EAGAIN &&
@@ -167,11 +176,46 @@ static void *futex_player(void *arg)
 	}
 }
 
+/* maps and unmaps a MiB again and again (a uswap region each time) */
+static void *mapper(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap", errno);
+		memset(p, 1, 4096);
+		munmap(p, 1 << 20);
+	}
+	return NULL;
+}
+
+/* a byte through a pipe into a heap buffer, again and again */
+static void *reader(void *arg)
+{
+	char *buf = malloc(65536);
+	int fd[2];
+
+	(void)arg;
+	if (!buf || pipe(fd))
+		die("pipe", errno);
+	while (!atomic_load(&stop)) {
+		if (write(fd[1], "x", 1) != 1 || read(fd[0], buf, 1) != 1)
+			die("pipe I/O", errno);
+	}
+	close(fd[0]);
+	close(fd[1]);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int secs = argc > 1 ? atoi(argv[1]) : 8;
 	size_t big = (size_t)(argc > 2 ? atol(argv[2]) : 64) << 20;
-	pthread_t th[2 * PAIRS], ft[2 * PAIRS];
+	int maps = argc > 3 && !strcmp(argv[3], "maps");
+	pthread_t th[2 * PAIRS], ft[2 * PAIRS], io[4];
 	unsigned long x = 1;
 	char *heap;
 	time_t end;
@@ -208,9 +252,12 @@ int main(int argc, char **argv)
 	for (long i = 0; i < 2 * PAIRS; i++)
 		if (pthread_create(&ft[i], NULL, futex_player, (void *)i))
 			die("pthread_create", errno);
+	for (long i = 0; i < 4 && maps; i++)
+		if (pthread_create(&io[i], NULL, i < 2 ? mapper : reader, NULL))
+			die("pthread_create", errno);
 	end = time(NULL) + secs;
 	while (time(NULL) < end) /* churn: push the boxes out */
-		for (int k = 0; k < 100000; k++) {
+		for (int k = 0; k < 1000; k++) {
 			x = x * 6364136223846793005ul + 1442695040888963407ul;
 			heap[(x >> 20) % big]++;
 		}
@@ -219,6 +266,8 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < 2 * PAIRS; i++)
 		pthread_join(ft[i], NULL);
+	for (int i = 0; i < 4 && maps; i++)
+		pthread_join(io[i], NULL);
 	for (int i = 0; i < PAIRS; i++) {
 		long *r = word_rounds[i];
 
