@@ -183,12 +183,29 @@ SHIM_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 }
 
 /*
+ * A call glibc refuses before it tries (EINVAL) is left to glibc whole:
+ * the timed semaphore waits check their timeout first, the clock variants
+ * their clock.  A try before would take the object and succeed instead.
+ */
+static bool clock_ok(clockid_t clock)
+{
+	return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC;
+}
+
+static bool timeout_ok(const struct timespec *t)
+{
+	return t && t->tv_nsec >= 0 && t->tv_nsec < 1000000000;
+}
+
+/*
  * The semaphore's calls return -1 and set errno; sem_trywait's EAGAIN
- * means it would sleep.
+ * means it would sleep.  sem_wait is a cancellation point even when it
+ * need not sleep (glibc tests for a cancellation first): so do we.
  */
 #define SEM_TRY_FIRST(s)                                                \
 	do {                                                            \
 		int saved_ = errno;                                     \
+		pthread_testcancel();                                   \
 		if (sem_trywait(s) == 0)                                \
 			return 0;                                       \
 		if (errno != EAGAIN)                                    \
@@ -222,7 +239,7 @@ SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *t)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!CALLER_IS_SHIM())
+	if (!CALLER_IS_SHIM() && timeout_ok(t))
 		SEM_TRY_FIRST(s);
 	return next(s, t);
 }
@@ -238,7 +255,7 @@ SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (!CALLER_IS_SHIM())
+	if (!CALLER_IS_SHIM() && clock_ok(clock) && timeout_ok(t))
 		SEM_TRY_FIRST(s);
 	return next(s, clock, t);
 }
@@ -301,7 +318,7 @@ SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_rwlock_clockrdlock);
-	if (!CALLER_IS_SHIM())
+	if (!CALLER_IS_SHIM() && clock_ok(clock))
 		TRY_FIRST(pthread_rwlock_tryrdlock, l);
 	return next(l, clock, t);
 }
@@ -313,7 +330,7 @@ SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l,
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_rwlock_clockwrlock);
-	if (!CALLER_IS_SHIM())
+	if (!CALLER_IS_SHIM() && clock_ok(clock))
 		TRY_FIRST(pthread_rwlock_trywrlock, l);
 	return next(l, clock, t);
 }
@@ -345,7 +362,7 @@ SHIM_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock,
 	int (*next)(pthread_mutex_t *, clockid_t, const struct timespec *);
 
 	NEXT(pthread_mutex_clocklock);
-	if (!CALLER_IS_SHIM())
+	if (!CALLER_IS_SHIM() && clock_ok(clock))
 		TRY_FIRST(pthread_mutex_trylock, m);
 	return next(m, clock, t);
 }

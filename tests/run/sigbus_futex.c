@@ -55,9 +55,11 @@ static atomic_int stop;
 static _Atomic uint32_t *words[PAIRS];
 static long word_rounds[PAIRS][2];
 
+/* die - report @what (and @err, if not 0) and exit 1 */
 static void die(const char *what, int err)
 {
-	fprintf(stderr, "sigbus_futex: %s: %s\n", what, strerror(err));
+	fprintf(stderr, "sigbus_futex: %s%s%s\n", what, err ? ": " : "",
+		err ? strerror(err) : "");
 	exit(1);
 }
 
@@ -176,6 +178,58 @@ static void *futex_player(void *arg)
 	}
 }
 
+/*
+ * The wrappers try an object before they keep its page: the results must
+ * stay glibc's.  A bad timeout or clock is refused before anything is
+ * taken, and sem_wait is a cancellation point even when it need not wait.
+ * (Checked without uswap first by the script: this is glibc's behaviour.)
+ */
+static void *cancelled_waiter(void *arg)
+{
+	pthread_cancel(pthread_self());
+	sem_wait(arg); /* available: glibc acts on the cancellation first */
+	return arg;
+}
+
+static void check_semantics(void)
+{
+	struct timespec bad = {.tv_sec = 0, .tv_nsec = 2000000000L};
+	struct timespec good = later(CLOCK_REALTIME);
+	sem_t *s = malloc(sizeof(*s));
+	pthread_mutex_t *m = malloc(sizeof(*m));
+	pthread_rwlock_t *l = malloc(sizeof(*l));
+	const clockid_t no_clock = 12345;
+	pthread_t th;
+	void *ret;
+	int v;
+
+	if (!s || !m || !l)
+		die("malloc", errno);
+	sem_init(s, 0, 1);
+	pthread_mutex_init(m, NULL);
+	pthread_rwlock_init(l, NULL);
+	errno = 0;
+	if (sem_timedwait(s, &bad) != -1 || errno != EINVAL ||
+	    sem_getvalue(s, &v) || v != 1)
+		die("sem_timedwait with a bad timeout took the semaphore", 0);
+	errno = 0;
+	if (sem_clockwait(s, no_clock, &good) != -1 || errno != EINVAL ||
+	    sem_getvalue(s, &v) || v != 1)
+		die("sem_clockwait with a bad clock took the semaphore", 0);
+	if (pthread_mutex_clocklock(m, no_clock, &good) != EINVAL ||
+	    pthread_mutex_trylock(m) != 0)
+		die("pthread_mutex_clocklock with a bad clock", 0);
+	pthread_mutex_unlock(m);
+	if (pthread_rwlock_clockwrlock(l, no_clock, &good) != EINVAL ||
+	    pthread_rwlock_trywrlock(l) != 0)
+		die("pthread_rwlock_clockwrlock with a bad clock", 0);
+	pthread_rwlock_unlock(l);
+	if (pthread_create(&th, NULL, cancelled_waiter, s) ||
+	    pthread_join(th, &ret) || ret != PTHREAD_CANCELED)
+		die("sem_wait of an available semaphore was no cancellation "
+		    "point", 0);
+}
+
 /* maps and unmaps a MiB again and again (a uswap region each time) */
 static void *mapper(void *arg)
 {
@@ -221,6 +275,7 @@ int main(int argc, char **argv)
 	time_t end;
 	long n = 0, nf = 0;
 
+	check_semantics();
 	for (int i = 0; i < PAIRS; i++) {
 		struct box *b = malloc(1 << 20); /* pages of its own */
 
