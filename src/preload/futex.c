@@ -21,8 +21,10 @@
  * locale data): never evicted again, not counted in the budget.  The
  * disown is safe against an eviction in flight (mm_disown brings the page
  * in and waits it out; a plain page cuts every window's drop).  A page the
- * program once waited on stays plain, like the locale's: a page or a few
- * per object waited on, not per wait.
+ * program once waited on stays plain, like the locale's, until the
+ * program discards it (mm_disown): a page or a few per object waited on,
+ * not per wait, and the allocator's purge of freed memory (MADV_DONTNEED)
+ * gives them back to uswap.
  *
  *   pthread_cond_wait, _timedwait, _clockwait   the condition variable
  *                                  and the mutex (taken back after it)
