@@ -138,8 +138,8 @@ static inline void hang_threads(const char *proc, int depth)
 				continue;
 			ssize_t r = read(fd, buf, sizeof(buf) - 1);
 			close(fd);
-			for (char *p = buf, *end; r > 0 && nkids < HANG_MAX_CHILDREN;
-			     p = end) {
+			for (char *p = buf, *end;
+			     r > 0 && nkids < HANG_MAX_CHILDREN; p = end) {
 				long pid;
 
 				buf[r] = 0;

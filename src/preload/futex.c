@@ -127,11 +127,12 @@ static void keep(const void *obj, size_t len)
 }
 
 /* NEXT(name) - name's next definition into `next` (a local), or ENOSYS */
-#define NEXT(name)                                                      \
-	static void *name##_slot;                                       \
-	*(void **)&next = shim_next(&name##_slot, #name);               \
-	if (!next)                                                      \
-		return ENOSYS
+#define NEXT(name)                                        \
+	static void *name##_slot;                         \
+	*(void **)&next = shim_next(&name##_slot, #name); \
+	if (!next) {                                      \
+		return ENOSYS;                            \
+	}
 
 SHIM_EXPORT int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
@@ -204,16 +205,16 @@ static bool timeout_ok(const struct timespec *t)
  * means it would sleep.  sem_wait is a cancellation point even when it
  * need not sleep (glibc tests for a cancellation first): so do we.
  */
-#define SEM_TRY_FIRST(s)                                                \
-	do {                                                            \
-		int saved_ = errno;                                     \
-		pthread_testcancel();                                   \
-		if (sem_trywait(s) == 0)                                \
-			return 0;                                       \
-		if (errno != EAGAIN)                                    \
-			return -1;                                      \
-		errno = saved_;                                         \
-		keep(s, sizeof(*(s)));                                  \
+#define SEM_TRY_FIRST(s)                 \
+	do {                             \
+		int saved_ = errno;      \
+		pthread_testcancel();    \
+		if (sem_trywait(s) == 0) \
+			return 0;        \
+		if (errno != EAGAIN)     \
+			return -1;       \
+		errno = saved_;          \
+		keep(s, sizeof(*(s)));   \
 	} while (0)
 
 SHIM_EXPORT int sem_wait(sem_t *s)
@@ -263,12 +264,12 @@ SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
 }
 
 /* The locks return an error number; their try's EBUSY means it would sleep. */
-#define TRY_FIRST(try, obj)                                             \
-	do {                                                            \
-		int r_ = try(obj);                                      \
-		if (r_ != EBUSY)                                        \
-			return r_;                                      \
-		keep(obj, sizeof(*(obj)));                              \
+#define TRY_FIRST(try, obj)                \
+	do {                               \
+		int r_ = try(obj);         \
+		if (r_ != EBUSY)           \
+			return r_;         \
+		keep(obj, sizeof(*(obj))); \
 	} while (0)
 
 SHIM_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *l)
@@ -313,8 +314,7 @@ SHIM_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *l,
 	return next(l, t);
 }
 
-SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l,
-					   clockid_t clock,
+SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock,
 					   const struct timespec *t)
 {
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);
@@ -325,8 +325,7 @@ SHIM_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *l,
 	return next(l, clock, t);
 }
 
-SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l,
-					   clockid_t clock,
+SHIM_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock,
 					   const struct timespec *t)
 {
 	int (*next)(pthread_rwlock_t *, clockid_t, const struct timespec *);

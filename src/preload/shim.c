@@ -714,8 +714,7 @@ static void shim_report(void)
 			atomic_load(&n_adopted_bytes) >> 10,
 			atomic_load(&n_adopt_failed), io_retried(),
 			locale_pages_kept(), futex_waits_kept(),
-			stdio_buffers_given(),
-			bounce_count());
+			stdio_buffers_given(), bounce_count());
 	if (n > 0)
 		(void)!write(stats_fd, buf,
 			     (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));

@@ -164,8 +164,8 @@ static void *futex_player(void *arg)
 			for (volatile int k = 0; k < 2000; k++)
 				;
 			if (syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, !me,
-				    NULL, NULL, 0) && errno != EAGAIN &&
-			    errno != EINTR)
+				    NULL, NULL, 0) &&
+			    errno != EAGAIN && errno != EINTR)
 				die("futex(FUTEX_WAIT)", errno);
 		}
 		if (v == 2)
@@ -227,7 +227,8 @@ static void check_semantics(void)
 	if (pthread_create(&th, NULL, cancelled_waiter, s) ||
 	    pthread_join(th, &ret) || ret != PTHREAD_CANCELED)
 		die("sem_wait of an available semaphore was no cancellation "
-		    "point", 0);
+		    "point",
+		    0);
 }
 
 /* maps and unmaps a MiB again and again (a uswap region each time) */
