@@ -2,9 +2,10 @@
 # sigbus_futex (a C program) under `uswap run --sigbus`: glibc's waits on
 # objects in heap pages that uswap keeps pushing out.  Without
 # src/preload/futex.c their futex(2) gets EFAULT and glibc aborts ("The
-# futex facility returned an unexpected error code.", exit 134): 3 runs
-# of 3 within 10 s before it was written; without its syscall(3), the
-# futex pairs' waits fail with EFAULT, 4 runs of 4.
+# futex facility returned an unexpected error code.", exit 134): this
+# script fails 3 runs of 4 without futex.c's pthread wrappers, 3 of 4
+# without its syscall(3) ("futex(FUTEX_WAIT): Bad address"), 4 of 4
+# without its from_shim check (exit 139).
 # $1: the sigbus_futex program.
 . "$(dirname "$0")/lib.sh"
 need_preload
