@@ -59,8 +59,9 @@
  * FUTEX_WAKE_OP, FUTEX_WAIT_REQUEUE_PI), and the PI lock operations'.
  *
  * Not covered: futex(2) made without syscall(3) (inline, as glibc does
- * inside itself), futex_waitv, pthread_once on a control in uswap memory
- * (nearly always static data).  The wrappers interpose the
+ * inside itself: a FILE's lock, which fopen mallocs with the FILE, has a
+ * contended mutex's window of a few instructions), futex_waitv,
+ * pthread_once on a control in uswap memory (nearly always static data).  The wrappers interpose the
  * default versions; a binary linked to glibc's pre-2.3.2 condition
  * variables (GLIBC_2.2.5, before 2003) would reach the new ones.
  *
