@@ -224,10 +224,7 @@ SHIM_EXPORT int sem_wait(sem_t *s)
 	static void *sem_wait_slot;
 
 	*(void **)&next = shim_next(&sem_wait_slot, "sem_wait");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!CALLER_IS_SHIM())
 		SEM_TRY_FIRST(s);
 	return next(s);
@@ -239,10 +236,7 @@ SHIM_EXPORT int sem_timedwait(sem_t *s, const struct timespec *t)
 	static void *sem_timedwait_slot;
 
 	*(void **)&next = shim_next(&sem_timedwait_slot, "sem_timedwait");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!CALLER_IS_SHIM() && timeout_ok(t))
 		SEM_TRY_FIRST(s);
 	return next(s, t);
@@ -255,10 +249,7 @@ SHIM_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
 	static void *sem_clockwait_slot;
 
 	*(void **)&next = shim_next(&sem_clockwait_slot, "sem_clockwait");
-	if (!next) {
-		errno = ENOSYS;
-		return -1;
-	}
+	NONE_ENOSYS(next);
 	if (!CALLER_IS_SHIM() && clock_ok(clock) && timeout_ok(t))
 		SEM_TRY_FIRST(s);
 	return next(s, clock, t);
