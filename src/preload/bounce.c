@@ -572,7 +572,6 @@ int bounce_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
  * (a bad address stays its EFAULT).  wait, waitpid and wait3 are wait4
  * with fewer arguments; sigwaitinfo is sigtimedwait without a timeout.
  */
-#define SHIM_EXPORT __attribute__((visibility("default")))
 
 /* want_local - whether @p's @len bytes go through a local (whole: yes) */
 static bool want_local(const void *p, size_t len, bool *part)

@@ -21,8 +21,6 @@
 
 #include "preload/shim.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 /* datagram_socket - a socket that drops a message whose copy fails */
 static bool datagram_socket(int fd)
 {

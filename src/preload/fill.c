@@ -39,8 +39,6 @@
 
 #include "preload/shim.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 /*
  * The next definitions (shim_next), looked up by fill_init in the
  * constructor, so that a wrapper called in a signal handler (stat, pipe,

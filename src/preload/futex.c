@@ -82,8 +82,6 @@
 #include "api/api.h"
 #include "preload/shim.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 static atomic_ulong n_kept; /* waits that disowned; statistics: relaxed */
 
 unsigned long futex_waits_kept(void)

@@ -78,8 +78,6 @@
 #include "api/api.h"
 #include "preload/shim.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 /* Calls after the first touch; the next failure with EFAULT is returned. */
 #define IO_TRIES 100
 

@@ -35,8 +35,6 @@
 #include "api/api.h"
 #include "preload/shim.h"
 
-#define SHIM_EXPORT	  __attribute__((visibility("default")))
-
 #define LOCALE_DATA_BYTES 256
 
 static void *next_slot;	    /* setlocale's next definition (shim_next) */

@@ -75,8 +75,6 @@
 #define MADV_FREE 8
 #endif
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 /* Shared with io.c: shim.h says what each is. */
 struct uswap *shim_u;
 atomic_bool shim_ready;

@@ -174,6 +174,12 @@ static inline bool either(bool a, bool b)
 	return a || b;
 }
 
+/*
+ * SHIM_EXPORT - a definition the shim interposes (also listed in
+ * exports.map; everything else is hidden)
+ */
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
 /* NONE_ENOSYS - a wrapper whose next definition @f is missing fails so */
 #define NONE_ENOSYS(f)          \
 	if (!(f)) {             \

@@ -49,8 +49,6 @@
 #include "api/api.h"
 #include "preload/shim.h"
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 SHIM_EXPORT int sigaction(int sig, const struct sigaction *act,

@@ -58,8 +58,6 @@
 #undef fread_unlocked
 #undef fwrite_unlocked
 
-#define SHIM_EXPORT __attribute__((visibility("default")))
-
 /* Streams with a buffer of ours at once: more keep glibc's. */
 #define KEPT_MAX 1024
 
