@@ -23,6 +23,8 @@
  * Lock order (outermost first):
  *	slot lock bit			zram_store, zram_load, zram_discard,
  *					store_plant_object
+ *	  work context bit		zram_store, zram_load (ctx_claim: tries,
+ *					yields)
  *	  zspool class lock		(zspool.c)
  *	    zspool run lock
  * Compaction (zram_compact) takes pool locks only, never a slot lock.
@@ -30,7 +32,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <lz4.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -74,6 +75,26 @@ enum zram_counter {
 
 #define NSHARDS 8
 
+/*
+ * Work contexts: ZRAM_CTXS per device, each taken by one thread for one
+ * page (ctx_claim) and made on its first use: lz4's compression state and
+ * the output buffer, and zstd's compression or decompression context.
+ * Why not lz4's default call (its 16 KiB state on the stack) and
+ * per-thread zstd contexts (a pthread key): the in-thread mode compresses
+ * and decompresses in a SIGBUS handler, on the stack of a program thread,
+ * which may be small, and there pthread_setspecific may not be called (it
+ * may call malloc, whose lock the interrupted code may hold).  More
+ * threads than ZRAM_CTXS at once take turns.
+ */
+#define ZRAM_CTXS 8
+
+struct zram_ctx {
+	LZ4_stream_t lz4[1]; /* LZ4_compress_fast_extState's state */
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	unsigned char out[PAGE_SIZE]; /* compression's output */
+};
+
 struct zram {
 	struct store_dev dev;
 	/* Written at setup only. */
@@ -83,6 +104,9 @@ struct zram {
 	uint64_t mem_limit;
 	struct zspool *pool;
 	struct zram_slot *slots;
+	/* work contexts: ctx[i] belongs to the holder of bit i of ctx_busy */
+	struct zram_ctx *ctx[ZRAM_CTXS];
+	_Atomic uint32_t ctx_busy;
 
 	/*
 	 * Statistics: relaxed atomics (racy snapshots by design), in
@@ -170,20 +194,6 @@ static inline void slot_clear(struct zram_slot *s, unsigned int bits)
 	atomic_fetch_and_explicit(&s->flags, ~bits, memory_order_relaxed);
 }
 
-/*
- * Per-thread compression state.  lz4 needs none (LZ4_compress_default keeps
- * its 16 KiB state on the stack); zstd contexts are made on first use by a
- * thread and freed when the thread exits (pthread key destructor), so that
- * fault-handler threads do not leak them.  The output buffer is
- * thread-local: compression happens before the pool lock is taken.
- */
-struct zctx {
-	ZSTD_CCtx *cctx;
-	ZSTD_DCtx *dctx;
-};
-
-static pthread_key_t zctx_key;
-static pthread_once_t zctx_once = PTHREAD_ONCE_INIT;
 /* zstd's contexts live on the private heap too (lib/alloc.h) */
 static void *zstd_priv_alloc(void *opaque, size_t size)
 {
@@ -198,65 +208,69 @@ static void zstd_priv_free(void *opaque, void *p)
 static const ZSTD_customMem zstd_priv_mem = {zstd_priv_alloc, zstd_priv_free,
 					     NULL};
 
-static int zctx_key_err;
-static _Thread_local unsigned char zbuf[PAGE_SIZE];
-
-static void zctx_destroy(void *p)
+/*
+ * ctx_claim - a work context of @z for one page: its bit in ctx_busy
+ * taken, the context made on its first claim.  Only the holder of the
+ * bit touches z->ctx[i]; the bit's release (ctx_release) and the next
+ * claim's compare-exchange order what one holder made before the next
+ * holder's use.
+ * Return: the index; -ENOMEM (nothing held).
+ * Context: any thread, a SIGBUS handler too: never sleeps, never calls
+ * malloc (the private heap only); yields while all are busy.
+ */
+static int ctx_claim(struct zram *z)
 {
-	struct zctx *z = p;
+	for (;;) {
+		uint32_t busy = atomic_load_explicit(&z->ctx_busy,
+						     memory_order_relaxed);
 
-	ZSTD_freeCCtx(z->cctx);
-	ZSTD_freeDCtx(z->dctx);
-	priv_free(z);
-}
+		for (int i = 0; i < ZRAM_CTXS; i++) {
+			uint32_t bit = 1u << i;
 
-static void zctx_key_init(void)
-{
-	zctx_key_err = pthread_key_create(&zctx_key, zctx_destroy);
-}
-
-static struct zctx *zctx_get(void)
-{
-	struct zctx *z;
-
-	pthread_once(&zctx_once, zctx_key_init);
-	if (zctx_key_err)
-		return NULL;
-	z = pthread_getspecific(zctx_key);
-	if (!z) {
-		z = priv_calloc(1, sizeof(*z));
-		if (!z)
-			return NULL;
-		if (pthread_setspecific(zctx_key, z)) {
-			priv_free(z);
-			return NULL;
+			if (busy & bit ||
+			    !atomic_compare_exchange_weak_explicit(
+				    &z->ctx_busy, &busy, busy | bit,
+				    memory_order_acquire, memory_order_relaxed))
+				continue;
+			if (!z->ctx[i])
+				z->ctx[i] = priv_calloc(1, sizeof(*z->ctx[i]));
+			if (!z->ctx[i]) {
+				atomic_fetch_and_explicit(&z->ctx_busy, ~bit,
+							  memory_order_release);
+				return -ENOMEM;
+			}
+			return i;
 		}
+		sched_yield();
 	}
-	return z;
+}
+
+static void ctx_release(struct zram *z, int i)
+{
+	atomic_fetch_and_explicit(&z->ctx_busy, ~(1u << i),
+				  memory_order_release);
 }
 
 /*
- * compress_page - compress @page into zbuf.
+ * compress_page - compress @page into @c->out.
  * Return: the compressed size (1..z->huge_size); 0 when the page does not
  * compress to huge_size bytes or less; -ENOMEM.
+ * Context: @c claimed (ctx_claim).
  */
-static int compress_page(struct zram *z, const void *page)
+static int compress_page(struct zram *z, struct zram_ctx *c, const void *page)
 {
-	struct zctx *c;
 	size_t r;
 
 	if (z->algo == ZRAM_LZ4)
-		return LZ4_compress_default(page, (char *)zbuf, PAGE_SIZE,
-					    (int)z->huge_size);
-	c = zctx_get();
-	if (!c)
-		return -ENOMEM;
+		return LZ4_compress_fast_extState(c->lz4, page, (char *)c->out,
+						  PAGE_SIZE, (int)z->huge_size,
+						  1);
 	if (!c->cctx) {
 		c->cctx = ZSTD_createCCtx_advanced(zstd_priv_mem);
 		if (!c->cctx)
 			return -ENOMEM;
 	}
-	r = ZSTD_compressCCtx(c->cctx, zbuf, z->huge_size, page, PAGE_SIZE,
+	r = ZSTD_compressCCtx(c->cctx, c->out, z->huge_size, page, PAGE_SIZE,
 			      z->level);
 	return ZSTD_isError(r) ? 0 : (int)r;
 }
@@ -269,24 +283,29 @@ static int compress_page(struct zram *z, const void *page)
 static int decompress_page(struct zram *z, const void *src, size_t len,
 			   void *page)
 {
-	struct zctx *c;
+	struct zram_ctx *c;
 	size_t r;
+	int i, ret;
 
 	if (z->algo == ZRAM_LZ4) {
 		int n = LZ4_decompress_safe(src, page, (int)len, PAGE_SIZE);
 
 		return n == (int)PAGE_SIZE ? 0 : -EIO;
 	}
-	c = zctx_get();
-	if (!c)
-		return -ENOMEM;
-	if (!c->dctx) {
+	i = ctx_claim(z);
+	if (i < 0)
+		return i;
+	c = z->ctx[i];
+	if (!c->dctx)
 		c->dctx = ZSTD_createDCtx_advanced(zstd_priv_mem);
-		if (!c->dctx)
-			return -ENOMEM;
+	if (!c->dctx) {
+		ret = -ENOMEM;
+	} else {
+		r = ZSTD_decompressDCtx(c->dctx, page, PAGE_SIZE, src, len);
+		ret = !ZSTD_isError(r) && r == PAGE_SIZE ? 0 : -EIO;
 	}
-	r = ZSTD_decompressDCtx(c->dctx, page, PAGE_SIZE, src, len);
-	return !ZSTD_isError(r) && r == PAGE_SIZE ? 0 : -EIO;
+	ctx_release(z, i);
+	return ret;
 }
 
 /* Is @page one 64-bit word repeated?  Checks the last word first (zram). */
@@ -357,7 +376,7 @@ static int zram_store(struct store_dev *dev, uint32_t slot, const void *page)
 	struct zram *z = to_zram(dev);
 	struct zram_slot *s;
 	uint64_t word;
-	int ret, len;
+	int ret, len, ci;
 
 	if (slot >= dev->nslots) {
 		ret = -EINVAL;
@@ -377,15 +396,19 @@ static int zram_store(struct store_dev *dev, uint32_t slot, const void *page)
 		stat_add(z, SAME_PAGES, 1);
 		goto done;
 	}
-	len = compress_page(z, page);
-	if (len < 0) {
-		ret = len;
+	ci = ctx_claim(z);
+	if (ci < 0) {
+		ret = ci;
 		goto fail;
 	}
+	len = compress_page(z, z->ctx[ci], page);
 	if (len == 0)
 		ret = put_object(z, s, page, PAGE_SIZE, true);
+	else if (len > 0)
+		ret = put_object(z, s, z->ctx[ci]->out, (size_t)len, false);
 	else
-		ret = put_object(z, s, zbuf, (size_t)len, false);
+		ret = len;
+	ctx_release(z, ci);
 	if (ret)
 		goto fail;
 done:
@@ -530,6 +553,13 @@ static void zram_destroy(struct store_dev *dev)
 {
 	struct zram *z = to_zram(dev);
 
+	for (int i = 0; i < ZRAM_CTXS; i++) {
+		if (z->ctx[i]) {
+			ZSTD_freeCCtx(z->ctx[i]->cctx);
+			ZSTD_freeDCtx(z->ctx[i]->dctx);
+		}
+		priv_free(z->ctx[i]);
+	}
 	zspool_destroy(z->pool);
 	priv_free(z->slots);
 	priv_free(z);
