@@ -77,6 +77,13 @@ struct uswap_config {
 				    more remove event, during which the kernel
 				    refuses every install) */
 
+#define USWAP_F_NO_FAULT_COMPRESS \
+	(1u << 7) /* with USWAP_F_SIGBUS: a fault over the budget
+				    only waits for the reclaimer thread, instead
+				    of compressing the oldest pages of the swap
+				    cache itself first, as the kernel's direct
+				    reclaim does */
+
 /* Statistics: monotonic counters since uswap_open, and current sizes. */
 struct uswap_stats {
 	/* faults by kind */

@@ -177,6 +177,18 @@ static const struct opt opts[] = {
 	 0,
 	 false,
 	 USWAP_F_NO_CARRY},
+	{{"no_fault_compress", "USWAP_NO_FAULT_COMPRESS", "flag", "off",
+	  "With sigbus: a fault that would pass the budget only waits for "
+	  "the reclaimer thread to make room.  By default it first "
+	  "compresses the oldest pages of the swap cache itself, as the "
+	  "kernel's direct reclaim does in the faulting thread "
+	  "(docs/pager.md, \"Compressing in the faulting thread\").",
+	  true},
+	 OPT_FLAG,
+	 0,
+	 0,
+	 false,
+	 USWAP_F_NO_FAULT_COMPRESS},
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

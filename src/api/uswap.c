@@ -38,6 +38,7 @@ void uswap_default_params(const struct uswap_options *opt, struct mm_params *mp)
 	mp->colocate = mp->sigbus && !(opt->flags & USWAP_F_NO_COLOCATE);
 	mp->wp_evict = !(opt->flags & USWAP_F_EVICT_MOVE);
 	mp->zap_carry = opt->flags & USWAP_F_NO_CARRY ? 0 : ZAP_CARRY_RUN;
+	mp->throttle_sleeps = opt->flags & USWAP_F_NO_FAULT_COMPRESS;
 	mp->spin_max_ns = opt->flags & USWAP_F_NO_SPIN ? 0 : 100000;
 }
 

@@ -223,6 +223,7 @@ struct mm_stats {
 	_Atomic uint64_t zap_failed;	    /* its ranges not dropped whole */
 	_Atomic uint64_t direct_reclaims;   /* faults that reclaimed first */
 	_Atomic uint64_t throttle_naps;	    /* throttle_in_signal's sleeps */
+	_Atomic uint64_t throttle_shrinks;  /* ...and pages it compressed */
 	_Atomic uint64_t spin_polled; /* handler waits that polled first */
 	_Atomic uint64_t spin_caught; /* ...and ended while polling */
 	_Atomic uint64_t spin_slept;  /* handler waits that slept */

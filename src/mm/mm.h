@@ -127,6 +127,13 @@ struct mm_params {
 	 */
 	unsigned zap_carry;
 	/*
+	 * The in-thread mode's faults over the budget only sleep until the
+	 * reclaimer thread made room, as before 2026-11-27, instead of
+	 * compressing the swap cache themselves (reclaim.c,
+	 * throttle_in_signal): a benchmark's baseline, and tests' mutant.
+	 */
+	bool throttle_sleeps;
+	/*
 	 * Most nanoseconds the reading handler polls the uffd for the next
 	 * event before it sleeps in poll(2) (fault.c, handler_wait: adaptive
 	 * up to this); 0 = sleep at once.

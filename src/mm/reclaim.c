@@ -840,18 +840,32 @@ void mm_kick_reclaimer(struct mm *mm)
 
 /*
  * throttle_in_signal - the in-thread mode's hard limit.  A SIGBUS handler
- * may not reclaim itself (compression allocates, and the interrupted code
- * may be in the middle of anything), so it waits for the reclaimer thread
- * instead: kick, sleep 50 us (nanosleep is async-signal-safe), until the
- * new pages fit.  Without it the budget held only as fast as the reclaimer
+ * compresses the oldest pages of the swap cache itself while there are
+ * any (shrink_cache_one: no page table changes, so no TLB shootdown; the
+ * kernel's direct reclaim does the same work in the faulting thread), and
+ * otherwise waits for the reclaimer thread: kick, sleep 50 us (nanosleep
+ * is async-signal-safe), until the new pages fit.  It does not evict:
+ * window evictions are the reclaimer's alone (zap.c), and a MOVE-out per
+ * page from here would flush the TLB of the other CPU whenever one of
+ * uswap's threads runs there.
+ * Why compress here: the reclaimer alone, compressing and evicting, fell
+ * behind even one program thread, which then slept here (0.6-1.1 s of
+ * 4 under uniform access); compressing here instead gave one thread
+ * 1.00-1.23x the ops/s and 0.56-0.89x the p99 (uniform, zipf, seq;
+ * docs/BENCHMARKS.md, "Compressing in the faulting thread").
+ * Compressing in a signal handler is safe: the store's work contexts
+ * never call malloc or sleep (store/zram.c, ctx_claim), and our SIGBUS
+ * interrupts only code that touches uswap memory, which no code does
+ * while it holds the locks compression takes (folio, swap cache, store).
+ * Without the throttle the budget held only as fast as the reclaimer
  * happened to run (the issue-4 note measured 4x the budget resident).
- * Bounded at about 100 ms, after which the fault goes on over budget
- * rather than hang when nothing is left to evict.  Not at all while the
- * reclaimer's last pass gave up (reclaim_stalled: the swap full, every
- * page shared with a child): it retries at its timer, and every fault
- * waiting 100 ms meanwhile made a program that filled its swap crawl
- * (tests/run/shim_ops.c in this mode: 40 MB written at about 10 pages
- * per second; mm-reclaim_stall-sigbus counts the naps).
+ * Bounded at about 100 ms of sleeps, after which the fault goes on over
+ * budget rather than hang when nothing is left to evict.  Not at all
+ * while the reclaimer's last pass gave up (reclaim_stalled: the swap
+ * full, every page shared with a child): it retries at its timer, and
+ * every fault waiting 100 ms meanwhile made a program that filled its
+ * swap crawl (tests/run/shim_ops.c in this mode: 40 MB written at about
+ * 10 pages per second; mm-reclaim_stall-sigbus counts the naps).
  * Context: a SIGBUS handler (mm_in_signal); no lock of ours held.
  */
 static void throttle_in_signal(struct mm *mm, size_t npages)
@@ -863,11 +877,16 @@ static void throttle_in_signal(struct mm *mm, size_t npages)
 	for (int i = 0; i < 2000 && !atomic_load(&mm->closing) &&
 			!atomic_load_explicit(&mm->reclaim_stalled,
 					      memory_order_relaxed) &&
-			mm_total(mm) + npages > mm->p.budget_pages;
-	     i++) {
+			mm_total(mm) + npages > mm->p.budget_pages;) {
+		if (!mm->p.throttle_sleeps && atomic_load(&mm->nr_cached) &&
+		    shrink_cache_one(mm)) {
+			STAT_INC(mm, throttle_shrinks);
+			continue;
+		}
 		reclaimer_kick(mm);
 		nanosleep(&nap, NULL);
 		STAT_INC(mm, throttle_naps);
+		i++;
 	}
 }
 

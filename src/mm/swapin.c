@@ -72,8 +72,9 @@ static void sleep_ns(long ns)
 
 /*
  * mm_folio_alloc - a folio (its data page a hole or not: folio_populated).
- * When the pool is
- * empty, compress the oldest cached folio to free one, else wait a little.
+ * When the pool is empty, compress the oldest cached folio to free one
+ * (in a SIGBUS handler too: reclaim.c, throttle_in_signal, says why that
+ * is safe), else wait a little.
  * Context: no folio or pte lock held (may lock a cached folio).
  */
 struct folio *mm_folio_alloc(struct mm *mm)
@@ -83,7 +84,8 @@ struct folio *mm_folio_alloc(struct mm *mm)
 
 		if (folio)
 			return folio;
-		if (mm_in_signal || !shrink_cache_one(mm)) {
+		if ((mm_in_signal && mm->p.throttle_sleeps) ||
+		    !shrink_cache_one(mm)) {
 			mm_kick_reclaimer(mm);
 			sleep_ns(50000);
 		}

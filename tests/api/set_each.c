@@ -52,6 +52,10 @@ int main(void)
 	CHECK(cfg.flags == (USWAP_F_SIGBUS | USWAP_F_NO_CARRY));
 	CHECK(uswap_options_set(&cfg, "no_carry", "false", err, 256) == 0);
 	CHECK(cfg.flags == USWAP_F_SIGBUS);
+	CHECK(uswap_options_set(&cfg, "no_fault_compress", "1", err, 256) == 0);
+	CHECK(cfg.flags == (USWAP_F_SIGBUS | USWAP_F_NO_FAULT_COMPRESS));
+	CHECK(uswap_options_set(&cfg, "no_fault_compress", "0", err, 256) == 0);
+	CHECK(cfg.flags == USWAP_F_SIGBUS);
 	CHECK(uswap_options_resolve(&cfg, &o, err, sizeof(err)) == 0);
 	CHECK(o.budget == 256ul << 20 && o.threads == 4);
 	CHECK(o.policy == SWAPIN_FALLBACK && o.flags == USWAP_F_SIGBUS);
@@ -68,6 +72,6 @@ int main(void)
 		CHECK(info->name && info->env && info->def && info->help);
 		CHECK(!strncmp(info->env, "USWAP_", 6));
 	}
-	CHECK(i == 13);
+	CHECK(i == 14);
 	return 0;
 }

@@ -39,6 +39,7 @@ struct mt_conf {
 	bool zap_drop_fails;  /* every window's drop fails */
 	unsigned spin_max_ns; /* handler spin's longest window (0: default) */
 	bool no_spin;	      /* handlers sleep at once */
+	bool throttle_sleeps; /* sigbus: faults over budget only nap */
 };
 
 static inline struct uswap *mt_open(const struct mt_conf *c)
@@ -76,6 +77,7 @@ static inline struct uswap *mt_open(const struct mt_conf *c)
 		mp.spin_max_ns = c->spin_max_ns;
 	if (c->no_spin)
 		mp.spin_max_ns = 0;
+	mp.throttle_sleeps = c->throttle_sleeps;
 	ret = uswap_open_params(&opt, &mp, c->nslots, &u);
 	if (ret == -EPERM || ret == -ENOSYS) {
 		fprintf(stderr, "SKIP: userfaultfd unavailable (%s)\n",
