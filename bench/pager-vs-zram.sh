@@ -51,7 +51,8 @@ usage: sudo $0 [options] [-- extra workload options]
   -T, --threads "N.."   default "$threads_list"
   -c, --configs "C.."   any of "uswap zram plain uswap-sigbus uswap-nospin
                         uswap-sigbus-spread uswap-nocarry
-                        uswap-sigbus-nocarry uswap-sigbus-onecpu" (default
+                        uswap-sigbus-nocarry uswap-sigbus-onecpu
+                        uswap-sigbus-nofc" (default
                         the first three;
                         uswap-sigbus is uswap with USWAP_SIGBUS=1, faults
                         served in the faulting thread; uswap-nospin is uswap
@@ -62,7 +63,10 @@ usage: sudo $0 [options] [-- extra workload options]
                         evictions that carry no page; uswap-sigbus-onecpu
                         is uswap-sigbus with the whole process on one CPU
                         (the first the script may use: the reclaimer's
-                        TLB flushes stay local); uswap* are
+                        TLB flushes stay local); uswap-sigbus-nofc is
+                        uswap-sigbus with USWAP_NO_FAULT_COMPRESS=1,
+                        faults over the budget that only wait for the
+                        reclaimer; uswap* are
                         skipped if the workload was built without uswap.
                         Other USWAP_* variables in the environment reach
                         every uswap run)
@@ -267,7 +271,7 @@ want_zram=0
 run_configs=()
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread | uswap-nocarry | uswap-sigbus-nocarry | uswap-sigbus-onecpu)
+	uswap | uswap-sigbus | uswap-nospin | uswap-sigbus-spread | uswap-nocarry | uswap-sigbus-nocarry | uswap-sigbus-onecpu | uswap-sigbus-nofc)
 		if [[ " $features " == *" uswap "* ]]; then
 			run_configs+=("$c")
 		else
@@ -276,7 +280,7 @@ for c in $configs; do
 		;;
 	zram) want_zram=1 run_configs+=(zram) ;;
 	plain) run_configs+=(plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, uswap-nocarry, uswap-sigbus-nocarry, uswap-sigbus-onecpu, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-sigbus, uswap-nospin, uswap-sigbus-spread, uswap-nocarry, uswap-sigbus-nocarry, uswap-sigbus-onecpu, uswap-sigbus-nofc, zram, plain)" ;;
 	esac
 done
 [ ${#run_configs[@]} -gt 0 ] || die "nothing to run"
@@ -328,6 +332,7 @@ uswap_env() { # uswap configuration -> its USWAP_* variables
 	uswap-nocarry) echo USWAP_NO_CARRY=1 ;;
 	uswap-sigbus-nocarry) echo USWAP_SIGBUS=1 USWAP_NO_CARRY=1 ;;
 	uswap-sigbus-onecpu) echo USWAP_SIGBUS=1 ;;
+	uswap-sigbus-nofc) echo USWAP_SIGBUS=1 USWAP_NO_FAULT_COMPRESS=1 ;;
 	esac
 }
 
