@@ -856,7 +856,9 @@ void mm_kick_reclaimer(struct mm *mm)
  * Compressing in a signal handler is safe: the store's work contexts
  * never call malloc or sleep (store/zram.c, ctx_claim), and our SIGBUS
  * interrupts only code that touches uswap memory, which no code does
- * while it holds the locks compression takes (folio, swap cache, store).
+ * while it holds the locks compression takes (folio, swap cache, store)
+ * but a window's copy (zap_copy), whose SIGBUS jumps back before it
+ * serves anything (mm_copy_page).
  * Without the throttle the budget held only as fast as the reclaimer
  * happened to run (the issue-4 note measured 4x the budget resident).
  * Bounded at about 100 ms of sleeps, after which the fault goes on over
