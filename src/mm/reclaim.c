@@ -850,9 +850,10 @@ void mm_kick_reclaimer(struct mm *mm)
  * uswap's threads runs there.
  * Why compress here: the reclaimer alone, compressing and evicting, fell
  * behind even one program thread, which then slept here (0.6-1.1 s of
- * 4 under uniform access); compressing here instead gave one thread
- * 1.00-1.23x the ops/s and 0.56-0.89x the p99 (uniform, zipf, seq;
- * docs/BENCHMARKS.md, "Compressing in the faulting thread").
+ * 4 under uniform access); compressing here instead gave uniform and
+ * sequential access 1.00-1.65x the ops/s and 0.18-0.76x the p99, with
+ * one thread or two, and zipf no change beyond the noise
+ * (docs/BENCHMARKS.md, "Compressing in the faulting thread").
  * Compressing in a signal handler is safe: the store's work contexts
  * never call malloc or sleep (store/zram.c, ctx_claim), and our SIGBUS
  * interrupts only code that touches uswap memory, which no code does
