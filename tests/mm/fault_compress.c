@@ -128,8 +128,8 @@ int main(int argc, char **argv)
 	shrinks = atomic_load(&mm->stats.throttle_shrinks) - shrinks0;
 	naps = atomic_load(&mm->stats.throttle_naps) - naps0;
 	printf("%zu pages written, %d of them past the budget: %llu pages "
-	       "compressed in "
-	       "the faults, %llu naps; resident + cached at most %llu pages\n",
+	       "compressed in the faults, %llu naps; resident + cached at "
+	       "most %llu pages\n",
 	       nwrite, NEW, (unsigned long long)shrinks,
 	       (unsigned long long)naps, (unsigned long long)worst / PAGE_SIZE);
 	EXPECT(shrinks >= NEW,
