@@ -16,8 +16,9 @@
  * The slot table holds, per slot, the form and lock bits, the compressed size
  * and either the pool handle or the repeated word: 16 bytes, as zram's.  Each
  * slot has its own lock bit, so there is no device-wide lock on the data
- * path: compression and decompression run under the slot lock only, and the
- * pool takes a size-class lock for the copy in (store) or the pin (load).
+ * path: compression and decompression run under the slot lock and one of
+ * the device's few work contexts (ctx_claim), and the pool takes a
+ * size-class lock for the copy in (store) or the pin (load).
  * Statistics are relaxed atomic counters.
  *
  * Lock order (outermost first):
@@ -25,8 +26,8 @@
  *					store_plant_object
  *	  work context bit		zram_store, zram_load (ctx_claim: tries,
  *					yields)
- *	  zspool class lock		(zspool.c)
- *	    zspool run lock
+ *	    zspool class lock		(zspool.c)
+ *	      zspool run lock
  * Compaction (zram_compact) takes pool locks only, never a slot lock.
  */
 #include <errno.h>
@@ -367,7 +368,7 @@ static int put_object(struct zram *z, struct zram_slot *s, const void *src,
 
 /*
  * zram_store - see store_ops.store.  Compression runs in the caller's
- * thread, under the slot lock only.
+ * thread, under the slot lock and a work context.
  * Context: any thread; takes the slot lock and a pool class lock; may block
  * briefly (a new zspage: mmap/madvise).
  */
