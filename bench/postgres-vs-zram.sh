@@ -34,8 +34,9 @@ usage: $0 [OPTIONS]
   -B, --budgets "B.."   budgets / cgroup limits (default "$budgets")
   -n, --rows N          strings sorted (default $rows)
   -r, --reps N          repetitions, interleaved (default $reps)
-  -c, --configs "C.."   any of "uswap zram plain uswap-nospin" (default
-                        "$configs"; uswap-nospin is uswap with --no_spin)
+  -c, --configs "C.."   any of "uswap zram plain uswap-nospin uswap-sigbus"
+                        (default "$configs"; uswap-nospin is uswap with
+                        --no_spin, uswap-sigbus uswap run --sigbus)
   --uswap PATH          the uswap command (default build/tools/uswap)
   --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
   -o, --outdir DIR      where the table goes (default bench/results)
@@ -77,10 +78,10 @@ for b in $budgets; do
 done
 for c in $configs; do
 	case "$c" in
-	uswap | uswap-nospin) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
+	uswap | uswap-nospin | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
 	zram) want_zram=1 ;;
 	plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-nospin, zram, plain)" ;;
+	*) die "unknown configuration '$c' (uswap, uswap-nospin, uswap-sigbus, zram, plain)" ;;
 	esac
 done
 as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
@@ -154,6 +155,7 @@ start_server() { # config budget
 	case "$1" in
 	uswap) pre=("$uswap_cmd" run --budget "$2" --stats-file "$work/stats" --) ;;
 	uswap-nospin) pre=("$uswap_cmd" run --budget "$2" --no_spin --stats-file "$work/stats" --) ;;
+	uswap-sigbus) pre=("$uswap_cmd" run --budget "$2" --sigbus --stats-file "$work/stats" --) ;;
 	esac
 	rm -f "$work/stats"
 	$as_nobody "${pre[@]}" "$pgbin/postgres" -D "$work/data" -k "$work" -p 5498 \
@@ -201,7 +203,7 @@ for rep in $(seq "$reps"); do
 			stop_server
 			pid=$(echo "$got" | sed -n 's/^backend //p')
 			case "$c" in
-			uswap | uswap-nospin) majors=$(sed -n "s/^uswap\[$pid .*major \([0-9]*\),.*/\1/p" "$work/stats") ;;
+			uswap | uswap-nospin | uswap-sigbus) majors=$(sed -n "s/^uswap\[$pid .*major \([0-9]*\),.*/\1/p" "$work/stats") ;;
 			zram) majors=$(($(awk '$1 == "total_pgmajfault" { print $2 }' "$zc_cg/memory.stat") - maj0)) ;;
 			*) majors=0 ;;
 			esac
@@ -222,8 +224,10 @@ print(f"Sort of {rows} md5 strings in one PostgreSQL backend (work_mem 1GB); "
       "seconds of the query, median (min-max) of the runs that completed, "
       "completed/all (the rest: killed by the kernel's OOM killer), "
       "median major faults of the backend in brackets\n")
-print("| budget | " + " | ".join(configs) + (" | time uswap / zram |" if "uswap" in configs and "zram" in configs else " |"))
-print("|---|" + "---|" * len(configs) + ("---|" if "uswap" in configs and "zram" in configs else ""))
+# a ratio column for each uswap configuration, when zram ran too
+ratios = [c for c in configs if c.startswith("uswap")] if "zram" in configs else []
+print("| budget | " + " | ".join(configs) + " |" + "".join(f" time {c} / zram |" for c in ratios))
+print("|---|" + "---|" * (len(configs) + len(ratios)))
 for b in budgets:
     cells, med = [], {}
     for c in configs:
@@ -236,9 +240,8 @@ for b in budgets:
             cells.append(f"{med[c]:.2f} ({min(ok):.2f}-{max(ok):.2f}) {len(ok)}/{len(r)}{mj}")
         else:
             cells.append(f"- {len(ok)}/{len(r)}")
-    ratio = ""
-    if "uswap" in configs and "zram" in configs:
-        ratio = f" {med['uswap'] / med['zram']:.2f}× |" if "uswap" in med and "zram" in med else " - |"
+    ratio = "".join(f" {med[c] / med['zram']:.2f}× |" if c in med and "zram" in med else " - |"
+                    for c in ratios)
     print(f"| {b} | " + " | ".join(cells) + " |" + ratio)
 EOF
 cat "$md"
