@@ -31,9 +31,10 @@ struct uswap_options {
  * Precedence per option: a non-zero cfg field, else a non-empty USWAP_NAME,
  * else the default.  A flag bit set in cfg->flags wins; a clear bit is
  * taken from USWAP_NAME (so cfg cannot turn off a flag the environment
- * sets).  threads 0 becomes min(online CPUs, 2) with threads_auto set
- * (handlers beyond the first serve only while faults come from more than
- * one thread: mm_params.adaptive_handlers); swap_size 0 becomes
+ * sets).  threads 0 becomes 2 with three online CPUs or more, else 1
+ * (choose_threads), with threads_auto set (handlers beyond the first
+ * serve only while faults come from more than one thread:
+ * mm_params.adaptive_handlers); swap_size 0 becomes
  * 8 x budget.
  * Context: any thread; reads the environment (getenv).
  * Return: 0; -EINVAL with a message in @err naming the option and the bad
