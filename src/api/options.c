@@ -69,9 +69,9 @@ static const struct opt opts[] = {
 	 false,
 	 0},
 	{{"threads", "USWAP_THREADS", "count", "0",
-	  "Fault handler threads; 0 chooses 2 with three online CPUs or "
-	  "more, the second serving only while faults come from more "
-	  "than one thread, else 1.  At most 64.",
+	  "Fault handler threads; 0 chooses 1 on up to two online CPUs, "
+	  "else 2, the second serving only while faults come from more "
+	  "than one thread.  At most 64.",
 	  false},
 	 OPT_COUNT,
 	 1,
@@ -611,9 +611,9 @@ static const char *cfg_value(const struct opt *o,
  * choose_threads - the default handler count: a second handler only with a
  * CPU to spare for it beside two program threads.  On this 2-vCPU VM one
  * handler served two faulting program threads faster than two adaptive
- * ones (docs/pager.md, "Handler count": 1.04-1.41x the ops/s on uniform,
- * zipf and seq, 2026-11-28); with three CPUs or more the second is kept,
- * unmeasured here.
+ * ones (docs/pager.md, "One handler by default on two CPUs": 1.04-1.41x
+ * the ops/s on uniform, zipf and seq, 2026-11-28); with three CPUs or more
+ * the second is kept, unmeasured here.
  */
 static unsigned choose_threads(void)
 {

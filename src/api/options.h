@@ -31,7 +31,7 @@ struct uswap_options {
  * Precedence per option: a non-zero cfg field, else a non-empty USWAP_NAME,
  * else the default.  A flag bit set in cfg->flags wins; a clear bit is
  * taken from USWAP_NAME (so cfg cannot turn off a flag the environment
- * sets).  threads 0 becomes 2 with three online CPUs or more, else 1
+ * sets).  threads 0 becomes 1 on up to two online CPUs, else 2
  * (choose_threads), with threads_auto set (handlers beyond the first
  * serve only while faults come from more than one thread:
  * mm_params.adaptive_handlers); swap_size 0 becomes
