@@ -847,7 +847,10 @@ void mm_kick_reclaimer(struct mm *mm)
  * is async-signal-safe), until the new pages fit.  It does not evict:
  * window evictions are the reclaimer's alone (zap.c), and a MOVE-out per
  * page from here would flush the TLB of the other CPU whenever one of
- * uswap's threads runs there.
+ * uswap's threads runs there.  A window run here instead was measured
+ * (2026-11-28) and was slower: its drop still waits for a handler to read
+ * the remove events, now on the fault's path (docs/BENCHMARKS.md, "Tried
+ * and not kept", window evictions in the faulting thread).
  * Why compress here: the reclaimer alone, compressing and evicting, fell
  * behind even one program thread, which then slept here (0.6-1.1 s of
  * 4 under uniform access); compressing here instead gave uniform and
