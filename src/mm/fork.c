@@ -79,23 +79,6 @@ static struct mm *fork_list; /* fork_lock */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /*
- * Park @mm's reclaimer (see the file comment): before the handlers, since
- * a window eviction in flight waits for a handler to read the remove
- * events of its drop (zap.c).  Context: fork_lock held.
- */
-static void fork_park_reclaimer(struct mm *mm)
-{
-	atomic_store(&mm->park, true);
-	if (mm->reclaimer_started) {
-		mm_kick_reclaimer(mm);
-		pthread_mutex_lock(&mm->park_lock);
-		while (!mm->reclaimer_parked)
-			pthread_cond_wait(&mm->park_cond, &mm->park_lock);
-		pthread_mutex_unlock(&mm->park_lock);
-	}
-}
-
-/*
  * Park @mm's handlers, take its map_lock (see the file comment).
  * Context: fork_lock held, the reclaimer parked.
  */
@@ -149,8 +132,10 @@ static void fork_prepare(void)
 	for (int tries = 1;; tries++) {
 		struct mm *mm;
 
+		/* reclaimers before handlers: a window eviction in flight
+		 * waits for a handler to read its drop's remove events */
 		for (mm = fork_list; mm; mm = mm->fork_next)
-			fork_park_reclaimer(mm);
+			mm_reclaimer_park(mm);
 		fork_files_fault_in();
 		fork_nss_fault_in();
 		for (mm = fork_list; mm; mm = mm->fork_next)

@@ -611,6 +611,8 @@ static inline void isolated_add(struct mm *mm, long n)
 bool cache_list_del(struct mm *mm, struct folio *folio);
 void mm_charge(struct mm *mm, size_t npages);
 void mm_kick_reclaimer(struct mm *mm);
+void mm_reclaimer_park(struct mm *mm);
+void mm_reclaimer_unpark(struct mm *mm);
 int mm_reclaimer_start(struct mm *mm);
 void mm_reclaimer_stop(struct mm *mm);
 bool shrink_cache_one(struct mm *mm);

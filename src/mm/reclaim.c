@@ -839,6 +839,44 @@ void mm_kick_reclaimer(struct mm *mm)
 }
 
 /*
+ * mm_reclaimer_park - set mm->park and wait until the reclaimer thread has
+ * parked between batches (mm_park): no eviction or compression of its is
+ * in flight, and none starts until mm_reclaimer_unpark.  For fork (which
+ * also parks the handlers, fork.c) and for tests that need the swap core
+ * quiet (mt_validate).  Handlers park only on a doorbell, so setting park
+ * here alone leaves them serving.
+ * Context: no pager lock held; not while the instance closes (the
+ * reclaimer would wait parked instead of stopping).
+ */
+void mm_reclaimer_park(struct mm *mm)
+{
+	atomic_store(&mm->park, true);
+	if (!mm->reclaimer_started)
+		return;
+	mm_kick_reclaimer(mm);
+	pthread_mutex_lock(&mm->park_lock);
+	while (!mm->reclaimer_parked)
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	pthread_mutex_unlock(&mm->park_lock);
+}
+
+/*
+ * mm_reclaimer_unpark - undo mm_reclaimer_park; returns once the reclaimer
+ * has left its park, so that a next park waits for a new one.
+ * Context: as mm_reclaimer_park; the handlers not parked (fork_unpark
+ * releases both).
+ */
+void mm_reclaimer_unpark(struct mm *mm)
+{
+	pthread_mutex_lock(&mm->park_lock);
+	atomic_store(&mm->park, false);
+	pthread_cond_broadcast(&mm->park_cond);
+	while (mm->reclaimer_parked)
+		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
+	pthread_mutex_unlock(&mm->park_lock);
+}
+
+/*
  * throttle_in_signal - the in-thread mode's hard limit.  A SIGBUS handler
  * compresses the oldest pages of the swap cache itself while there are
  * any (shrink_cache_one: no page table changes, so no TLB shootdown; the

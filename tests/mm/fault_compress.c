@@ -62,24 +62,6 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-static void park_reclaimer(struct mm *mm)
-{
-	atomic_store(&mm->park, true);
-	mm_kick_reclaimer(mm);
-	pthread_mutex_lock(&mm->park_lock);
-	while (!mm->reclaimer_parked)
-		pthread_cond_wait(&mm->park_cond, &mm->park_lock);
-	pthread_mutex_unlock(&mm->park_lock);
-}
-
-static void unpark_reclaimer(struct mm *mm)
-{
-	pthread_mutex_lock(&mm->park_lock);
-	atomic_store(&mm->park, false);
-	pthread_cond_broadcast(&mm->park_cond);
-	pthread_mutex_unlock(&mm->park_lock);
-}
-
 int main(int argc, char **argv)
 {
 	struct mt_conf c = {.policy = SWAPIN_UNIFIED,
@@ -103,7 +85,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NPAGES; i++)
 		((uint64_t *)(area + i * PAGE_SIZE))[1] = i + 1;
 	mm_quiesce(mm);
-	park_reclaimer(mm);
+	mm_reclaimer_park(mm);
 	uswap_stats(u, &st);
 	printf("reclaimer parked: resident %llu, cached %llu pages, budget "
 	       "%d\n",
@@ -141,7 +123,7 @@ int main(int argc, char **argv)
 	       "resident + cached reached %llu pages, budget %d",
 	       (unsigned long long)worst / PAGE_SIZE, BUDGET);
 
-	unpark_reclaimer(mm);
+	mm_reclaimer_unpark(mm);
 	for (size_t i = 0; i < NPAGES + nwrite; i++)
 		CHECK(((uint64_t *)(area + i * PAGE_SIZE))[1] == i + 1,
 		      "page %zu came back wrong", i);
