@@ -20,6 +20,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+bench_name="pager-vs-zram"
+# shellcheck source=common.sh
+. "$here/common.sh"
 
 budget=64M
 size=
@@ -85,11 +88,6 @@ usage: sudo $0 [options] [-- extra workload options]
   -o, --outdir DIR      default bench/results
   --table RAW           only print the tables again from a .raw file
 EOF
-}
-
-die() {
-	echo "pager-vs-zram: $*" >&2
-	exit 1
 }
 
 while [ $# -gt 0 ]; do
@@ -249,7 +247,7 @@ if [ -n "$table_only" ]; then
 	exit 0
 fi
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+bench_need_root
 workload=${workload:-$root/build/bench/workload}
 [ -x "$workload" ] || die "no workload at $workload: build first (meson setup build && meson compile -C build)"
 case "$join" in self | shell) ;; *) die "bad --join '$join' (self or shell)" ;; esac
@@ -258,9 +256,12 @@ if [ -n "$cpus" ]; then
 	taskset -c "$cpus" true 2>/dev/null || die "bad --cpus '$cpus' (taskset -c refuses it)"
 	pin=(taskset -c "$cpus")
 fi
-budget_b=$(numfmt --from=iec "${budget%B}") || die "bad budget '$budget'"
+budget_b=$(bench_bytes budget "$budget") || exit 1
+bench_count repetitions "$reps"
+bench_count --lock-wait "$lock_wait" 0
+for t in $threads_list; do bench_count threads "$t"; done
 if [ -n "$size" ]; then
-	size_b=$(numfmt --from=iec "${size%B}") || die "bad size '$size'"
+	size_b=$(bench_bytes size "$size") || exit 1
 else
 	size_b=$((4 * budget_b))
 fi

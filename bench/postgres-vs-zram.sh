@@ -20,6 +20,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+bench_name="postgres-vs-zram"
+# shellcheck source=common.sh
+. "$here/common.sh"
 budgets="64M 96M 128M"
 rows=600000
 reps=3
@@ -33,57 +36,36 @@ usage() {
 usage: $0 [OPTIONS]
   -B, --budgets "B.."   budgets / cgroup limits (default "$budgets")
   -n, --rows N          strings sorted (default $rows)
-  -r, --reps N          repetitions, interleaved (default $reps)
   -c, --configs "C.."   any of "uswap zram plain uswap-nospin uswap-sigbus"
                         (default "$configs"; uswap-nospin is uswap with
                         --no_spin, uswap-sigbus uswap run --sigbus)
-  --uswap PATH          the uswap command (default build/tools/uswap)
-  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
-  -o, --outdir DIR      where the table goes (default bench/results)
 EOF
-}
-
-die() {
-	echo "postgres-vs-zram: $*" >&2
-	exit 1
+	bench_usage_common
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-B | --budgets) budgets=$2; shift 2 ;;
 	-n | --rows) rows=$2; shift 2 ;;
-	-r | --reps) reps=$2; shift 2 ;;
-	-c | --configs) configs=$2; shift 2 ;;
-	--uswap) uswap_cmd=$2; shift 2 ;;
-	--lock-wait) lock_wait=$2; shift 2 ;;
-	-o | --outdir) outdir=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown option '$1'" ;;
+	*)
+		bench_option "$@" || { usage >&2; die "unknown option '$1'"; }
+		shift 2
+		;;
 	esac
 done
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+bench_need_root
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$pgbin" ] && [ -x "$pgbin/postgres" ] || die "needs PostgreSQL (apt-get install postgresql-15)"
 command -v psql >/dev/null || die "needs psql"
 command -v setpriv >/dev/null || die "needs setpriv"
-[[ "$rows" =~ ^[0-9]+$ ]] && [ "$rows" -ge 1 ] || die "bad row count '$rows'"
-[[ "$reps" =~ ^[0-9]+$ ]] && [ "$reps" -ge 1 ] || die "bad repetition count '$reps'"
+bench_count "row count" "$rows"
+bench_count repetitions "$reps"
+bench_count --lock-wait "$lock_wait" 0
 uswap_cmd=${uswap_cmd:-$root/build/tools/uswap}
-want_zram=0
-max_b=0
-for b in $budgets; do
-	bb=$(numfmt --from=iec "${b%B}") || die "bad budget '$b'"
-	[ "$bb" -gt "$max_b" ] && max_b=$bb
-done
-for c in $configs; do
-	case "$c" in
-	uswap | uswap-nospin | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
-	zram) want_zram=1 ;;
-	plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-nospin, uswap-sigbus, zram, plain)" ;;
-	esac
-done
+bench_budgets_max "$budgets"
+bench_configs "uswap uswap-nospin uswap-sigbus zram plain"
 as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
 if [[ " $configs " == *" uswap"* ]] && ! $as_nobody test -x "$uswap_cmd"; then
 	die "nobody cannot run $uswap_cmd (a directory above it is not searchable)"
@@ -126,7 +108,7 @@ if [[ " $configs " == *" uswap"* ]] && ! $as_nobody test -w /dev/userfaultfd &&
 	echo 1 >/proc/sys/vm/unprivileged_userfaultfd
 fi
 if [ $want_zram = 1 ]; then
-	zc_setup $((2 * max_b + (512 << 20))) "$max_b" "$lock_wait"
+	zc_setup $((2 * bench_max_b + (512 << 20))) "$bench_max_b" "$lock_wait"
 	procs=$zc_cg/cgroup.procs
 else
 	procs=/dev/null

@@ -18,6 +18,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+bench_name="python-vs-zram"
+# shellcheck source=common.sh
+. "$here/common.sh"
 budgets="64M"
 elements=8000000
 passes=3
@@ -33,18 +36,10 @@ usage: $0 [OPTIONS]
   -B, --budgets "B.."   budgets / cgroup limits (default "$budgets")
   -n, --elements N      list length (default $elements)
   -p, --passes N        sums per run (default $passes)
-  -r, --reps N          repetitions, interleaved (default $reps)
   -c, --configs "C.."   any of "uswap uswap-sigbus zram plain" (default
                         "$configs"; uswap-sigbus: uswap run --sigbus)
-  --uswap PATH          the uswap command (default build/tools/uswap)
-  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
-  -o, --outdir DIR      where the table goes (default bench/results)
 EOF
-}
-
-die() {
-	echo "python-vs-zram: $*" >&2
-	exit 1
+	bench_usage_common
 }
 
 while [ $# -gt 0 ]; do
@@ -52,37 +47,24 @@ while [ $# -gt 0 ]; do
 	-B | --budgets) budgets=$2; shift 2 ;;
 	-n | --elements) elements=$2; shift 2 ;;
 	-p | --passes) passes=$2; shift 2 ;;
-	-r | --reps) reps=$2; shift 2 ;;
-	-c | --configs) configs=$2; shift 2 ;;
-	--uswap) uswap_cmd=$2; shift 2 ;;
-	--lock-wait) lock_wait=$2; shift 2 ;;
-	-o | --outdir) outdir=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown option '$1'" ;;
+	*)
+		bench_option "$@" || { usage >&2; die "unknown option '$1'"; }
+		shift 2
+		;;
 	esac
 done
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+bench_need_root
 python=/usr/bin/python3
 [ -x "$python" ] || die "needs $python"
-for v in elements passes reps; do
-	[[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || die "bad $v '${!v}'"
-done
+bench_count elements "$elements"
+bench_count passes "$passes"
+bench_count repetitions "$reps"
+bench_count --lock-wait "$lock_wait" 0
 uswap_cmd=${uswap_cmd:-$root/build/tools/uswap}
-want_zram=0
-max_b=0
-for b in $budgets; do
-	bb=$(numfmt --from=iec "${b%B}") || die "bad budget '$b'"
-	[ "$bb" -gt "$max_b" ] && max_b=$bb
-done
-for c in $configs; do
-	case "$c" in
-	uswap | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
-	zram) want_zram=1 ;;
-	plain) ;;
-	*) die "unknown configuration '$c' (uswap, uswap-sigbus, zram, plain)" ;;
-	esac
-done
+bench_budgets_max "$budgets"
+bench_configs "uswap uswap-sigbus zram plain"
 
 zc_name=python-vs-zram
 . "$here/zram-cgroup.sh"
@@ -99,7 +81,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
 # the objects need about 36 bytes an element; zram holds them compressed
-[ $want_zram = 1 ] && zc_setup $((elements * 40 + (512 << 20))) "$max_b" "$lock_wait"
+[ $want_zram = 1 ] && zc_setup $((elements * 40 + (512 << 20))) "$bench_max_b" "$lock_wait"
 
 stamp=$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$outdir"

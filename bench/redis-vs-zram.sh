@@ -24,6 +24,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+bench_name="redis-vs-zram"
+# shellcheck source=common.sh
+. "$here/common.sh"
 
 budget=32M
 data=
@@ -45,20 +48,12 @@ usage: sudo $0 [options]
   -s, --value-size N    bytes per value (default $size)
   -n, --requests N      redis-benchmark requests per test (default $requests)
   -C, --clients N       redis-benchmark clients (default $clients)
-  -r, --reps R          repetitions, interleaved (default $reps)
   -c, --configs "C.."   any of "uswap zram plain zram-mimalloc uswap-nospin
                         uswap-sigbus" (default "uswap zram plain";
                         uswap-nospin is uswap with --no_spin, uswap-sigbus
                         with --sigbus, the in-thread mode)
-  --uswap PATH          the uswap command (default $root/build/tools/uswap)
-  --lock-wait SECONDS   how long to wait for zram0's lock (default $lock_wait)
-  -o, --outdir DIR      default bench/results
 EOF
-}
-
-die() {
-	echo "redis-vs-zram: $*" >&2
-	exit 1
+	bench_usage_common
 }
 
 while [ $# -gt 0 ]; do
@@ -68,44 +63,38 @@ while [ $# -gt 0 ]; do
 	-s | --value-size) size=$2; shift 2 ;;
 	-n | --requests) requests=$2; shift 2 ;;
 	-C | --clients) clients=$2; shift 2 ;;
-	-r | --reps) reps=$2; shift 2 ;;
-	-c | --configs) configs=$2; shift 2 ;;
-	--uswap) uswap_cmd=$2; shift 2 ;;
-	--lock-wait) lock_wait=$2; shift 2 ;;
-	-o | --outdir) outdir=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; die "unknown option '$1'" ;;
+	*)
+		bench_option "$@" || { usage >&2; die "unknown option '$1'"; }
+		shift 2
+		;;
 	esac
 done
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (zram, swapon, cgroups)"
+bench_need_root
 for t in redis-server redis-cli redis-benchmark; do
 	command -v $t >/dev/null || die "needs $t (apt-get install redis-server redis-tools)"
 done
 python=/usr/bin/python3
 [ -x $python ] || die "needs /usr/bin/python3"
 uswap_cmd=${uswap_cmd:-$root/build/tools/uswap}
-budget_b=$(numfmt --from=iec "${budget%B}") || die "bad budget '$budget'"
+budget_b=$(bench_bytes budget "$budget") || exit 1
 if [ -n "$data" ]; then
-	data_b=$(numfmt --from=iec "${data%B}") || die "bad data size '$data'"
+	data_b=$(bench_bytes "data size" "$data") || exit 1
 else
 	data_b=$((4 * budget_b))
 fi
-[[ "$size" =~ ^[0-9]+$ ]] && [ "$size" -ge 16 ] || die "bad value size '$size' (>= 16)"
+bench_count "value size" "$size" 16
+bench_count requests "$requests"
+bench_count clients "$clients"
+bench_count repetitions "$reps"
+bench_count --lock-wait "$lock_wait" 0
 nkeys=$((data_b / size))
-want_zram=0
+bench_configs "uswap zram plain zram-mimalloc uswap-nospin uswap-sigbus"
 mimalloc=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2
-for c in $configs; do
-	case "$c" in
-	uswap | uswap-nospin | uswap-sigbus) [ -x "$uswap_cmd" ] || die "no uswap command at $uswap_cmd (build first, or --uswap PATH)" ;;
-	zram) want_zram=1 ;;
-	zram-mimalloc)
-		want_zram=1
-		[ -e "$mimalloc" ] || die "zram-mimalloc: no $mimalloc (apt-get install libmimalloc2.0)" ;;
-	plain) ;;
-	*) die "unknown configuration '$c' (uswap, zram, plain, zram-mimalloc, uswap-nospin, uswap-sigbus)" ;;
-	esac
-done
+if [[ " $configs " == *" zram-mimalloc "* ]] && [ ! -e "$mimalloc" ]; then
+	die "zram-mimalloc: no $mimalloc (apt-get install libmimalloc2.0)"
+fi
 
 zc_name=redis-vs-zram
 . "$here/zram-cgroup.sh"

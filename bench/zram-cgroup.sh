@@ -1,5 +1,5 @@
 # zram-cgroup.sh: the kernel-zram baseline of uswap's benchmarks, sourced by
-# bench/pager-vs-zram.sh and bench/redis-vs-zram.sh.  It takes zram0 under
+# the bench/*-vs-zram.sh scripts and tests/mm/kernel_swap.sh.  It takes zram0 under
 # flock /run/uswap-zram.lock (fd 9), makes it the only swap device (lz4,
 # priority 100) and creates a memory cgroup (v1) limited to a budget with
 # swappiness 100 and unlimited memory+swap; zc_cleanup puts everything back
