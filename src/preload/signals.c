@@ -20,7 +20,10 @@
  * signal(2) (and bsd_signal, its other name) reaches libc's __sigaction
  * without the PLT, so it is interposed too, as glibc defines it: the
  * handler with SA_RESTART, SIGBUS itself in its mask (which ours drops).
- * Not covered: sigset(3) and sysv_signal(3).
+ * So are sigset(3) and sysv_signal(3), the System V ones: sysv_signal's
+ * one-shot flag (SA_RESETHAND) is one of the flags that do not apply, the
+ * program's handler stays installed after its first SIGBUS; sigset's
+ * SIG_HOLD blocks nothing (below) and answers what is installed.
  *
  * And SIGBUS is never blocked there.  A fault in a thread that blocks
  * SIGBUS is a kill (the kernel resets a blocked forced signal to its
@@ -138,4 +141,68 @@ sighandler_t bsd_signal(int sig, sighandler_t handler);
 SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 {
 	return signal(sig, handler);
+}
+
+/* sysv_signal - glibc's System V semantics, through the sigaction above */
+SHIM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	static void *slot;
+	sighandler_t (*next)(int, sighandler_t);
+	struct sigaction sa, old;
+
+	if (sig != SIGBUS || !shim_in_thread_mode()) {
+		*(void **)&next = shim_next(&slot, "sysv_signal");
+		if (!next) {
+			errno = ENOSYS;
+			return SIG_ERR;
+		}
+		return next(sig, handler);
+	}
+	if (handler == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+/*
+ * sigset - glibc's, through the sigaction and pthread_sigmask above: for
+ * SIGBUS in the in-thread mode, SIG_HOLD blocks nothing (as
+ * pthread_sigmask would not), so the answer is the handler installed,
+ * never SIG_HOLD.
+ */
+SHIM_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
+{
+	static void *slot;
+	sighandler_t (*next)(int, sighandler_t);
+	struct sigaction sa, old;
+	sigset_t bus, was;
+
+	if (sig != SIGBUS || !shim_in_thread_mode()) {
+		*(void **)&next = shim_next(&slot, "sigset");
+		if (!next) {
+			errno = ENOSYS;
+			return SIG_ERR;
+		}
+		return next(sig, disp);
+	}
+	if (disp == SIG_HOLD)
+		return sigaction(sig, NULL, &old) < 0 ? SIG_ERR
+						      : old.sa_handler;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = disp;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old) < 0)
+		return SIG_ERR;
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	if (pthread_sigmask(SIG_UNBLOCK, &bus, &was) != 0)
+		return SIG_ERR;
+	return sigismember(&was, SIGBUS) == 1 ? SIG_HOLD : old.sa_handler;
 }
