@@ -112,28 +112,45 @@ SHIM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 	return next(how, without_sigbus(how, set, &own), old);
 }
 
-/* signal - glibc's BSD semantics, through the sigaction above */
+/* libc_disposition - libc's @name(@sig, @disp): for what is not ours */
+static sighandler_t libc_disposition(void **slot, const char *name, int sig,
+				     sighandler_t disp)
+{
+	sighandler_t (*next)(int, sighandler_t);
+
+	*(void **)&next = shim_next(slot, name);
+	if (!next) {
+		errno = ENOSYS;
+		return SIG_ERR;
+	}
+	return next(sig, disp);
+}
+
+/*
+ * chain_bus_handler - @handler with @flags for SIGBUS, through the
+ * sigaction above; the handler it replaced, or SIG_ERR.
+ */
+static sighandler_t chain_bus_handler(sighandler_t handler, int flags)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* signal - glibc's BSD semantics */
 SHIM_EXPORT sighandler_t signal(int sig, sighandler_t handler)
 {
 	static void *slot;
-	sighandler_t (*next)(int, sighandler_t);
-	struct sigaction sa, old;
 
-	if (sig != SIGBUS || !shim_in_thread_mode()) {
-		*(void **)&next = shim_next(&slot, "signal");
-		if (!next) {
-			errno = ENOSYS;
-			return SIG_ERR;
-		}
-		return next(sig, handler);
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, &old) < 0)
-		return SIG_ERR;
-	return old.sa_handler;
+	if (sig != SIGBUS || !shim_in_thread_mode())
+		return libc_disposition(&slot, "signal", sig, handler);
+	return chain_bus_handler(handler, SA_RESTART);
 }
 
 sighandler_t bsd_signal(int sig, sighandler_t handler);
@@ -143,66 +160,43 @@ SHIM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
 	return signal(sig, handler);
 }
 
-/* sysv_signal - glibc's System V semantics, through the sigaction above */
+/* sysv_signal - glibc's System V semantics, but the one shot (file comment) */
 SHIM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
 {
 	static void *slot;
-	sighandler_t (*next)(int, sighandler_t);
-	struct sigaction sa, old;
 
-	if (sig != SIGBUS || !shim_in_thread_mode()) {
-		*(void **)&next = shim_next(&slot, "sysv_signal");
-		if (!next) {
-			errno = ENOSYS;
-			return SIG_ERR;
-		}
-		return next(sig, handler);
-	}
+	if (sig != SIGBUS || !shim_in_thread_mode())
+		return libc_disposition(&slot, "sysv_signal", sig, handler);
 	if (handler == SIG_ERR) {
 		errno = EINVAL;
 		return SIG_ERR;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, &old) < 0)
-		return SIG_ERR;
-	return old.sa_handler;
+	return chain_bus_handler(handler, SA_RESETHAND | SA_NODEFER);
 }
 
 /*
- * sigset - glibc's, through the sigaction and pthread_sigmask above: for
- * SIGBUS in the in-thread mode, SIG_HOLD blocks nothing (as
- * pthread_sigmask would not), so the answer is the handler installed,
- * never SIG_HOLD.
+ * sigset - glibc's: for SIGBUS in the in-thread mode, SIG_HOLD blocks
+ * nothing (as pthread_sigmask would not), so the answer is the handler
+ * installed, never SIG_HOLD.
  */
 SHIM_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
 {
 	static void *slot;
-	sighandler_t (*next)(int, sighandler_t);
-	struct sigaction sa, old;
+	struct sigaction cur;
+	sighandler_t old;
 	sigset_t bus, was;
 
-	if (sig != SIGBUS || !shim_in_thread_mode()) {
-		*(void **)&next = shim_next(&slot, "sigset");
-		if (!next) {
-			errno = ENOSYS;
-			return SIG_ERR;
-		}
-		return next(sig, disp);
-	}
+	if (sig != SIGBUS || !shim_in_thread_mode())
+		return libc_disposition(&slot, "sigset", sig, disp);
 	if (disp == SIG_HOLD)
-		return sigaction(sig, NULL, &old) < 0 ? SIG_ERR
-						      : old.sa_handler;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = disp;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, &old) < 0)
+		return sigaction(sig, NULL, &cur) < 0 ? SIG_ERR
+						      : cur.sa_handler;
+	old = chain_bus_handler(disp, 0);
+	if (old == SIG_ERR)
 		return SIG_ERR;
 	sigemptyset(&bus);
 	sigaddset(&bus, SIGBUS);
 	if (pthread_sigmask(SIG_UNBLOCK, &bus, &was) != 0)
 		return SIG_ERR;
-	return sigismember(&was, SIGBUS) == 1 ? SIG_HOLD : old.sa_handler;
+	return sigismember(&was, SIGBUS) == 1 ? SIG_HOLD : old;
 }
