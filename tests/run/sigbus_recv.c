@@ -35,6 +35,7 @@
  *
  * Exit 0 pass, 1 fail (the first failures are named).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,6 +61,15 @@
 
 static int sv[2];
 static atomic_bool done;
+/*
+ * The sender's progress, for a receive that waited 10 s in vain: what it
+ * was doing with which datagram (stall_report).
+ */
+enum { AT_FILL = 1, AT_SEND, AT_PAUSE };
+static const char *const at_name[] = {"starting", "filling", "sending",
+				      "pausing after"};
+static atomic_uint sender_at, sender_seq;
+static atomic_int sender_tid;
 static unsigned long failures;
 static unsigned char *heap; /* HEAP bytes, churned */
 
@@ -90,8 +100,12 @@ static void *sender(void *arg)
 	static unsigned char buf[DGRAM]; /* .bss: not uswap memory */
 
 	(void)arg;
+	atomic_store(&sender_tid, gettid());
 	for (uint32_t seq = 0; seq < NDGRAM; seq++) {
+		atomic_store(&sender_seq, seq);
+		atomic_store(&sender_at, AT_FILL);
 		fill(buf, seq);
+		atomic_store(&sender_at, AT_SEND);
 		/* every 8th carries a descriptor, for recvmsg's control */
 		if (seq % 8 == 2) {
 			char cbuf[CMSG_SPACE(sizeof(int))];
@@ -134,9 +148,102 @@ static void *sender(void *arg)
 			perror("send");
 			exit(1);
 		}
+		atomic_store(&sender_at, AT_PAUSE);
 		pause_after(seq, 53, 20000);
 	}
 	return NULL;
+}
+
+/* where_pc - the mapping of this process holding @pc, as FILE+OFFSET */
+static void where_pc(unsigned long pc, char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], file[400];
+	unsigned long lo, hi, off;
+
+	snprintf(out, len, "%#lx", pc);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		file[0] = 0;
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %399s", &lo, &hi,
+			   &off, file) >= 3 &&
+		    pc >= lo && pc < hi) {
+			snprintf(out, len, "%s+%#lx",
+				 file[0] ? file : "[anon]", pc - lo + off);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/* show - the first line of /proc/self/task/@tid/@what, or "?" */
+static void show(const char *tid, const char *what, char *out, size_t len)
+{
+	char path[320];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, what);
+	snprintf(out, len, "?");
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(out, (int)len, f))
+		snprintf(out, len, "?");
+	out[strcspn(out, "\n")] = 0;
+	fclose(f);
+}
+
+/*
+ * stall_report - a receive waited 10 s for a datagram: say what the
+ * sender was doing, then, for every thread, its state, the system call
+ * it is in (number ... pc, the pc as FILE+OFFSET) and its kernel stack.
+ * Taken at once, not at the harness's timeout: by then the sender may
+ * have gone on and be waiting for a receiver that stopped.  A CI run of
+ * 2026-11-28 failed so, with nothing to say where the sender was.
+ */
+static void stall_report(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	fprintf(stderr, "the sender (thread %d) was %s datagram %u\n",
+		atomic_load(&sender_tid), at_name[atomic_load(&sender_at)],
+		atomic_load(&sender_seq));
+	while (d && (e = readdir(d))) {
+		char comm[64], stat[512], wchan[64], sc[256], pc[480], path[320];
+		const char *state = "?", *last;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		show(e->d_name, "comm", comm, sizeof(comm));
+		show(e->d_name, "stat", stat, sizeof(stat));
+		show(e->d_name, "wchan", wchan, sizeof(wchan));
+		show(e->d_name, "syscall", sc, sizeof(sc));
+		if (strrchr(stat, ')'))
+			state = strrchr(stat, ')') + 2;
+		last = strrchr(sc, ' ');
+		pc[0] = 0;
+		if (last && strncmp(sc, "running", 7))
+			where_pc(strtoul(last + 1, NULL, 16), pc, sizeof(pc));
+		fprintf(stderr, "  thread %s %s state %.1s wchan %s syscall %s %s\n",
+			e->d_name, comm, state, wchan, sc, pc);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
+			 e->d_name);
+		if ((f = fopen(path, "r"))) {
+			char line[256];
+
+			while (fgets(line, sizeof(line), f))
+				fprintf(stderr, "    %s", line);
+			fclose(f);
+		}
+	}
+	if (d)
+		closedir(d);
+	sleep(1);
+	fprintf(stderr, "a second later the sender was %s datagram %u\n",
+		at_name[atomic_load(&sender_at)], atomic_load(&sender_seq));
 }
 
 static void *churn(void *arg)
@@ -298,7 +405,13 @@ static void datagrams(void)
 		}
 		if (n < 0 && errno == EAGAIN) {
 			failed(how[k], expect, "none came in 10 s: lost");
-			break;
+			stall_report();
+			/*
+			 * The sender may wait for room in the queue forever:
+			 * joining it would hang until the harness kills us.
+			 */
+			fflush(stdout);
+			_exit(1);
 		}
 		if (n < 0) {
 			char what[64];
