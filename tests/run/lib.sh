@@ -46,10 +46,15 @@ tree_pids() {
 # hang_report PID: each thread of PID and its descendants: name, state,
 # kernel wait channel, system call (number and arguments, or -1 with the
 # stack pointer) and the user pc as library+offset (gdb -batch -ex 'info
-# symbol OFFSET' LIBRARY names it), then its kernel stack.
+# symbol OFFSET' LIBRARY names it), then its kernel stack; last, where gdb
+# is installed, each thread's user stack.  The user stacks come last and
+# are kept short (8 frames, no arguments): a CI log that is cut keeps its
+# end, and a report of 2026-11-28 (run-sigbus-recv) lost the threads that
+# mattered to a cut in the middle.
 hang_report() {
 	echo "=== hang report: the threads of $1 and its children"
-	for p in $(tree_pids "$1"); do
+	pids=$(tree_pids "$1")
+	for p in $pids; do
 		echo "process $p: $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)"
 		for t in /proc/$p/task/*; do
 			sc=$(cat "$t/syscall" 2>/dev/null)
@@ -59,6 +64,14 @@ hang_report() {
 				"syscall $sc pc $(where_pc "$p" "${sc##* }")"
 			sed 's/^/    /' "$t/stack" 2>/dev/null
 		done
+	done
+	command -v gdb >/dev/null 2>&1 || return 0
+	for p in $pids; do
+		echo "=== user stacks of process $p"
+		timeout 60 gdb -batch -nx -p "$p" \
+			-ex 'set print frame-arguments none' \
+			-ex 'thread apply all bt 8' 2>&1 |
+			grep -E '^(Thread|#)' | cut -c1-200
 	done
 }
 
