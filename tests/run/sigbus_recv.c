@@ -24,14 +24,17 @@
  *    control buffer in the heap), read, readv, and recvmsg with only its
  *    msghdr in the heap, and recvmmsg, in turn (some sent by sendmmsg
  *    from an array in the heap), each checked
- *    for its number and bytes: a gap is a lost datagram;
+ *    for its number and bytes: a gap is a lost datagram, and so is one
+ *    the sender sent that did not come in 10 s; one it has not sent yet
+ *    is its stall, shown at once and a failure after 60 s;
  *  - an eventfd: NEVENT writes of 1, taken by read and readv into a heap
  *    word: the counts must add up to NEVENT.  It takes the descriptor
  *    number of a pipe read and closed just before (bounce.c remembers
  *    what a number is until it is closed);
  *  - connections: NCONN connects to a unix stream socket, taken by accept
  *    and accept4 with the address and its length in the heap; each client
- *    waits for a reply byte, and a connection the kernel closed gets none.
+ *    waits for a reply byte, and a connection the kernel closed gets none
+ *    (a client's stall as a sender's).
  *
  * Exit 0 pass, 1 fail (the first failures are named).
  */
@@ -70,6 +73,10 @@ static const char *const at_name[] = {"starting", "filling", "sending",
 				      "pausing after"};
 static atomic_uint sender_at, sender_seq;
 static atomic_int sender_tid;
+/* datagrams whose send call returned */
+static atomic_uint sender_sent;
+/* receives that may time out while the sender has not sent: 60 s */
+#define STALL_MAX 6
 static unsigned long failures;
 static unsigned char *heap; /* HEAP bytes, churned */
 
@@ -148,6 +155,7 @@ static void *sender(void *arg)
 			perror("send");
 			exit(1);
 		}
+		atomic_store(&sender_sent, seq + 1);
 		atomic_store(&sender_at, AT_PAUSE);
 		pause_after(seq, 53, 20000);
 	}
@@ -169,8 +177,8 @@ static void where_pc(unsigned long pc, char *out, size_t len)
 		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %399s", &lo, &hi,
 			   &off, file) >= 3 &&
 		    pc >= lo && pc < hi) {
-			snprintf(out, len, "%s+%#lx",
-				 file[0] ? file : "[anon]", pc - lo + off);
+			snprintf(out, len, "%s+%#lx", file[0] ? file : "[anon]",
+				 pc - lo + off);
 			break;
 		}
 	}
@@ -211,7 +219,8 @@ static void stall_report(void)
 		atomic_load(&sender_tid), at_name[atomic_load(&sender_at)],
 		atomic_load(&sender_seq));
 	while (d && (e = readdir(d))) {
-		char comm[64], stat[512], wchan[64], sc[256], pc[480], path[320];
+		char comm[64], stat[512], wchan[64], sc[256], pc[480],
+			path[320];
 		const char *state = "?", *last;
 		FILE *f;
 
@@ -227,7 +236,8 @@ static void stall_report(void)
 		pc[0] = 0;
 		if (last && strncmp(sc, "running", 7))
 			where_pc(strtoul(last + 1, NULL, 16), pc, sizeof(pc));
-		fprintf(stderr, "  thread %s %s state %.1s wchan %s syscall %s %s\n",
+		fprintf(stderr,
+			"  thread %s %s state %.1s wchan %s syscall %s %s\n",
 			e->d_name, comm, state, wchan, sc, pc);
 		snprintf(path, sizeof(path), "/proc/self/task/%s/stack",
 			 e->d_name);
@@ -314,6 +324,7 @@ static void datagrams(void)
 	struct mmsghdr *vec = malloc(sizeof(*vec));
 	pthread_t st;
 	uint32_t expect = 0;
+	unsigned stalls = 0;
 	struct timeval tmo = {.tv_sec = 10};
 
 	if (!want || !buf || !addr || !alen || !iov || !msg || !hdrs || !cbuf ||
@@ -404,10 +415,29 @@ static void datagrams(void)
 		}
 		}
 		if (n < 0 && errno == EAGAIN) {
-			failed(how[k], expect, "none came in 10 s: lost");
+			/*
+			 * Lost only if it was sent.  A sender that has not
+			 * sent it yet is stalled, which this test does not
+			 * judge unless it lasts (a loaded CI machine): shown,
+			 * and waited for up to STALL_MAX receives in all.
+			 */
+			if (atomic_load(&sender_sent) > expect) {
+				failed(how[k], expect,
+				       "none came in 10 s: lost");
+			} else if (++stalls < STALL_MAX) {
+				fprintf(stderr,
+					"note: datagram %u not sent in 10 s\n",
+					expect);
+				if (stalls == 1)
+					stall_report();
+				continue;
+			} else {
+				failed(how[k], expect,
+				       "the sender stalled: not sent in 60 s");
+			}
 			stall_report();
 			/*
-			 * The sender may wait for room in the queue forever:
+			 * The sender may wait for room in the socket forever:
 			 * joining it would hang until the harness kills us.
 			 */
 			fflush(stdout);
@@ -571,7 +601,8 @@ static void events(void)
 }
 
 static struct sockaddr_un listen_at;
-static atomic_uint refused; /* connections the server closed unanswered */
+static atomic_uint refused;   /* connections the server closed unanswered */
+static atomic_uint connected; /* connects that returned */
 
 static void *connecter(void *arg)
 {
@@ -585,6 +616,7 @@ static void *connecter(void *arg)
 			perror("connect");
 			exit(1);
 		}
+		atomic_fetch_add(&connected, 1);
 		/* the server answers each connection it accepted */
 		if (write(fd, &c, 1) != 1 || read(fd, &c, 1) != 1 || c != 'a')
 			atomic_fetch_add(&refused, 1);
@@ -600,6 +632,7 @@ static void connections(void)
 	struct sockaddr_un *addr = malloc(sizeof(*addr));
 	socklen_t *alen = malloc(sizeof(*alen));
 	unsigned long got[2] = {0};
+	unsigned stalls = 0;
 	struct timeval tmo = {.tv_sec = 10};
 	pthread_t ct;
 	int lfd;
@@ -633,7 +666,17 @@ static void connections(void)
 				     SOCK_CLOEXEC)
 			   : accept(lfd, (struct sockaddr *)addr, alen);
 		if (fd < 0 && errno == EAGAIN) {
-			failed("accept", i, "none came in 10 s: some lost");
+			/* as for a datagram: lost only if it connected */
+			if (atomic_load(&connected) <= got[0] + got[1] &&
+			    ++stalls < STALL_MAX) {
+				fprintf(stderr, "note: no connect in 10 s\n");
+				continue;
+			}
+			failed("accept", i,
+			       atomic_load(&connected) > got[0] + got[1]
+				       ? "none came in 10 s: some lost"
+				       : "the client stalled: no connect in "
+					 "60 s");
 			break;
 		}
 		if (fd < 0) {
