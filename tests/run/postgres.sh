@@ -63,13 +63,19 @@ for i in $(seq 100); do
 done
 [ -n "$postmaster" ] || fail "the server did not start: $(tail -5 "$D/log")"
 P="-h $D -p 5499 -U postgres postgres"
+# server_said: the end of the server's log, which names a backend that
+# died and of what (a pgbench failure alone says only that it did)
+server_said() {
+	echo "; the server's log ends:"
+	tail -n 15 "$D/log"
+}
 
 timeout 120 "$PGBIN/pgbench" -i -s 2 -q $P > "$D/init.out" 2>&1 ||
-	fail "pgbench -i failed or hung (120 s): $(tail -3 "$D/init.out")"
+	fail "pgbench -i failed or hung (120 s): $(tail -3 "$D/init.out")$(server_said)"
 timeout 120 "$PGBIN/pgbench" -C -c 4 -j 2 -t 100 $P > "$D/bench.out" 2>&1
 rc=$?
 [ $rc -ne 124 ] || fail "pgbench -C hung (killed after 120 s): $(grep -c '' "$D/bench.out") lines of output"
-[ $rc -eq 0 ] || fail "pgbench -C exited $rc: $(tail -5 "$D/bench.out")"
+[ $rc -eq 0 ] || fail "pgbench -C exited $rc: $(tail -5 "$D/bench.out")$(server_said)"
 grep -E 'processed|failed|tps' "$D/bench.out"
 sums=$(psql $P -Atc "select (select sum(abalance) from pgbench_accounts),
 	(select sum(bbalance) from pgbench_branches),
@@ -89,7 +95,7 @@ got=$(timeout 120 psql $P -Atc "set work_mem = '256MB';
 	select count(*), min(h), max(h), md5(string_agg(h, ',' order by h))
 	from (select md5(i::text) h from generate_series(1, 80000) i order by 1) s" 2>&1)
 [ "$got" = "SET
-$want" ] || fail "the sort returned '$got', want '$want'"
+$want" ] || fail "the sort returned '$got', want '$want'$(server_said)"
 echo "sort: $want"
 
 timeout 60 $AS "$PGBIN/pg_ctl" -D "$D/data" stop -m fast > /dev/null ||
