@@ -417,9 +417,10 @@ static void datagrams(void)
 		if (n < 0 && errno == EAGAIN) {
 			/*
 			 * Lost only if it was sent.  A sender that has not
-			 * sent it yet is stalled, which this test does not
-			 * judge unless it lasts (a loaded CI machine): shown,
-			 * and waited for up to STALL_MAX receives in all.
+			 * sent it yet is stalled: a loaded machine can do
+			 * that, and so could a bug of uswap's, so the stall
+			 * is shown at once and fails only if it lasts
+			 * STALL_MAX receives.
 			 */
 			if (atomic_load(&sender_sent) > expect) {
 				failed(how[k], expect,
